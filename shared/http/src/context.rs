@@ -1,0 +1,101 @@
+//! The request context handed to every handler.
+
+use std::cell::OnceCell;
+use std::collections::HashMap;
+
+use http::{HeaderMap, Method};
+use serde::de::DeserializeOwned;
+
+use crate::access::Principal;
+use crate::db::Database;
+use crate::error::ApiError;
+use crate::input;
+
+/// A request as the web layer sees it (body already read).
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    pub path: String,
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: Vec<u8>,
+    /// Peer address as reported by the host (`spin-client-addr`).
+    pub client_addr: Option<String>,
+}
+
+impl Request {
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.get(name).and_then(|v| v.to_str().ok())
+    }
+}
+
+/// Application configuration (Spin variables).
+pub trait Config {
+    fn var(&self, name: &str) -> Option<String>;
+}
+
+/// Where realtime events go once their transaction has committed
+/// (Redis streams in production). Publishing never fails a request.
+pub trait EventSink {
+    fn publish(&self, channel: &str, event: &str, data: serde_json::Value);
+}
+
+/// What the host provides to a component.
+pub struct Platform<'a> {
+    pub component: &'static str,
+    pub db: &'a dyn Database,
+    pub config: &'a dyn Config,
+    pub events: &'a dyn EventSink,
+}
+
+/// One request's context: the platform ports, the request, matched path
+/// parameters, the correlation id and the authenticated principal.
+pub struct Ctx<'a> {
+    pub platform: &'a Platform<'a>,
+    pub req: &'a Request,
+    pub route: &'static str,
+    pub params: Vec<(&'static str, String)>,
+    pub correlation_id: String,
+    pub principal: Principal,
+    query: OnceCell<HashMap<String, String>>,
+}
+
+impl<'a> Ctx<'a> {
+    pub fn new(platform: &'a Platform<'a>, req: &'a Request, route: &'static str, params: Vec<(&'static str, String)>, correlation_id: String, principal: Principal) -> Self {
+        Self { platform, req, route, params, correlation_id, principal, query: OnceCell::new() }
+    }
+
+    pub fn db(&self) -> &dyn Database {
+        self.platform.db
+    }
+
+    pub fn config(&self, name: &str) -> Option<String> {
+        self.platform.config.var(name)
+    }
+
+    pub fn publish(&self, channel: &str, event: &str, data: serde_json::Value) {
+        self.platform.events.publish(channel, event, data)
+    }
+
+    /// A raw path parameter.
+    pub fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str()).unwrap_or_default()
+    }
+
+    /// A path parameter that must be a well-formed UUID (400 otherwise).
+    pub fn uuid_param(&self, name: &str) -> Result<String, ApiError> {
+        sentinel_domain::uuid::parse_uuid(self.param(name)).ok_or_else(|| ApiError::invalid(name, "must be a valid UUID"))
+    }
+
+    /// Query-string parameters (last value wins).
+    pub fn query(&self) -> &HashMap<String, String> {
+        self.query.get_or_init(|| {
+            form_urlencoded::parse(self.req.query.as_deref().unwrap_or_default().as_bytes()).into_owned().collect()
+        })
+    }
+
+    /// The JSON body, deserialised and validated (400 envelope on failure).
+    pub fn json<T: DeserializeOwned + garde::Validate<Context = ()>>(&self) -> Result<T, ApiError> {
+        input::parse_json(&self.req.body)
+    }
+}

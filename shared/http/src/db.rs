@@ -1,0 +1,228 @@
+//! The database port. Components reach PostgreSQL only through [`Database`];
+//! the Spin adapter implements it with `spin:postgres`, which cannot return
+//! `timestamptz` columns — queries read instants through the `iso()` SQL
+//! function and bind them as text with an explicit cast.
+
+use std::collections::HashMap;
+use std::rc::Rc;
+
+/// A bound parameter. Spin binds without coercion, so the SQL must cast
+/// (`$1::uuid`, `$2::timestamptz`) where the inferred type is not text/int.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlParam {
+    Null,
+    Bool(bool),
+    Int32(i32),
+    Int64(i64),
+    Text(String),
+    Json(serde_json::Value),
+}
+
+impl From<&str> for SqlParam {
+    fn from(s: &str) -> Self {
+        SqlParam::Text(s.to_string())
+    }
+}
+impl From<String> for SqlParam {
+    fn from(s: String) -> Self {
+        SqlParam::Text(s)
+    }
+}
+impl From<i64> for SqlParam {
+    fn from(n: i64) -> Self {
+        SqlParam::Int64(n)
+    }
+}
+impl From<i32> for SqlParam {
+    fn from(n: i32) -> Self {
+        SqlParam::Int32(n)
+    }
+}
+impl From<bool> for SqlParam {
+    fn from(b: bool) -> Self {
+        SqlParam::Bool(b)
+    }
+}
+impl<T: Into<SqlParam>> From<Option<T>> for SqlParam {
+    fn from(v: Option<T>) -> Self {
+        v.map(Into::into).unwrap_or(SqlParam::Null)
+    }
+}
+
+/// A decoded column value. uuid columns arrive as `Text`.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SqlValue {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    Text(String),
+    Json(serde_json::Value),
+    /// A type this layer does not decode (never selected by our queries).
+    Unsupported,
+}
+
+impl SqlValue {
+    /// The JSON rendering used in responses (`Null` → `null`).
+    pub fn to_json(&self) -> serde_json::Value {
+        match self {
+            SqlValue::Null | SqlValue::Unsupported => serde_json::Value::Null,
+            SqlValue::Bool(b) => (*b).into(),
+            SqlValue::Int(n) => (*n).into(),
+            SqlValue::Float(f) => serde_json::Number::from_f64(*f).map(Into::into).unwrap_or_default(),
+            SqlValue::Text(s) => s.clone().into(),
+            SqlValue::Json(v) => v.clone(),
+        }
+    }
+}
+
+/// One result row, addressed by column name.
+#[derive(Debug, Clone)]
+pub struct Row {
+    columns: Rc<HashMap<String, usize>>,
+    values: Vec<SqlValue>,
+}
+
+impl Row {
+    pub fn new(columns: Rc<HashMap<String, usize>>, values: Vec<SqlValue>) -> Self {
+        Self { columns, values }
+    }
+
+    /// The value of `column`; a missing column is a programming error in the
+    /// query, reported as `Null` so a typo can never panic a request.
+    pub fn get(&self, column: &str) -> &SqlValue {
+        self.columns.get(column).and_then(|i| self.values.get(*i)).unwrap_or(&SqlValue::Null)
+    }
+
+    pub fn text(&self, column: &str) -> Option<String> {
+        match self.get(column) {
+            SqlValue::Text(s) => Some(s.clone()),
+            _ => None,
+        }
+    }
+
+    pub fn int(&self, column: &str) -> i64 {
+        match self.get(column) {
+            SqlValue::Int(n) => *n,
+            _ => 0,
+        }
+    }
+
+    pub fn bool(&self, column: &str) -> bool {
+        matches!(self.get(column), SqlValue::Bool(true))
+    }
+
+    pub fn json(&self, column: &str) -> serde_json::Value {
+        self.get(column).to_json()
+    }
+}
+
+/// Builds the shared column index for rows of one result set.
+pub fn column_index(names: impl IntoIterator<Item = String>) -> Rc<HashMap<String, usize>> {
+    Rc::new(names.into_iter().enumerate().map(|(i, n)| (n, i)).collect())
+}
+
+/// A failed database call. Spin reports constraint violations raised by
+/// `query` as text and by `execute` with their SQLSTATE; both are normalised
+/// here so handlers can match on [`DbError::sqlstate`] and [`DbError::constraint`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DbError {
+    pub sqlstate: Option<String>,
+    pub constraint: Option<String>,
+    /// Full driver text, for logs only — never sent to clients.
+    pub detail: String,
+}
+
+pub const UNIQUE_VIOLATION: &str = "23505";
+pub const FOREIGN_KEY_VIOLATION: &str = "23503";
+pub const CHECK_VIOLATION: &str = "23514";
+
+impl DbError {
+    pub fn is(&self, sqlstate: &str) -> bool {
+        self.sqlstate.as_deref() == Some(sqlstate)
+    }
+
+    pub fn is_unique_violation_of(&self, constraint: &str) -> bool {
+        self.is(UNIQUE_VIOLATION) && self.constraint.as_deref() == Some(constraint)
+    }
+
+    /// Classifies the text form of an error (Spin 4.0.2 embeds the driver's
+    /// Debug output with `code: SqlState(E23505)` and `constraint: Some("x")`;
+    /// Spin 3.6.3 gives `db error: ERROR: <message>` with the constraint name
+    /// quoted in the message).
+    pub fn from_text(text: &str) -> Self {
+        let sqlstate = after(text, "SqlState(E").map(|s| s.chars().take(5).collect::<String>())
+            .filter(|s| s.len() == 5)
+            .or_else(|| {
+                [
+                    ("duplicate key value violates unique constraint", UNIQUE_VIOLATION),
+                    ("violates foreign key constraint", FOREIGN_KEY_VIOLATION),
+                    ("violates check constraint", CHECK_VIOLATION),
+                ]
+                .iter()
+                .find(|(needle, _)| text.contains(needle))
+                .map(|(_, code)| code.to_string())
+            });
+        let constraint = after(text, "constraint: Some(\\\"")
+            .map(|s| s.split("\\\"").next().unwrap_or_default().to_string())
+            .or_else(|| after(text, "constraint: Some(\"").map(|s| s.split('"').next().unwrap_or_default().to_string()))
+            .or_else(|| {
+                after(text, " constraint \\\"").map(|s| s.split("\\\"").next().unwrap_or_default().to_string())
+            })
+            .or_else(|| after(text, " constraint \"").map(|s| s.split('"').next().unwrap_or_default().to_string()))
+            .filter(|c| !c.is_empty());
+        Self { sqlstate, constraint, detail: text.to_string() }
+    }
+}
+
+fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
+    text.find(marker).map(|i| &text[i + marker.len()..])
+}
+
+/// The database port.
+pub trait Database {
+    fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError>;
+    fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError>;
+
+    fn query_one(&self, sql: &str, params: &[SqlParam]) -> Result<Option<Row>, DbError> {
+        Ok(self.query(sql, params)?.into_iter().next())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn classifies_spin_4_text() {
+        let t = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", parsed_severity: Some(Error), code: SqlState(E23505), message: \"duplicate key value violates unique constraint \\\"divisions_code_key\\\"\", detail: Some(\"Key (code)=(OPS) already exists.\"), hint: None, position: None, where_: None, schema: Some(\"public\"), table: Some(\"divisions\"), column: None, datatype: None, constraint: Some(\"divisions_code_key\"), file: Some(\"nbtinsert.c\"), line: Some(666), routine: Some(\"_bt_check_unique\") }) }""#;
+        let e = DbError::from_text(t);
+        assert_eq!(e.sqlstate.as_deref(), Some("23505"));
+        assert_eq!(e.constraint.as_deref(), Some("divisions_code_key"));
+        assert!(e.is_unique_violation_of("divisions_code_key"));
+    }
+
+    #[test]
+    fn classifies_spin_3_text() {
+        let t = "db error: ERROR: duplicate key value violates unique constraint \"divisions_code_key\"\nDETAIL: Key (code)=(OPS) already exists.\n\nCaused by:\n    ERROR: duplicate key ...";
+        let e = DbError::from_text(t);
+        assert_eq!(e.sqlstate.as_deref(), Some("23505"));
+        assert_eq!(e.constraint.as_deref(), Some("divisions_code_key"));
+    }
+
+    #[test]
+    fn unknown_text_has_no_code() {
+        let e = DbError::from_text("Error { kind: Closed, cause: None }");
+        assert_eq!(e.sqlstate, None);
+        assert_eq!(e.constraint, None);
+    }
+
+    #[test]
+    fn rows_are_addressed_by_name() {
+        let cols = column_index(["a".to_string(), "b".to_string()]);
+        let row = Row::new(cols, vec![SqlValue::Int(3), SqlValue::Text("x".into())]);
+        assert_eq!(row.int("a"), 3);
+        assert_eq!(row.text("b").as_deref(), Some("x"));
+        assert_eq!(row.get("missing"), &SqlValue::Null);
+    }
+}

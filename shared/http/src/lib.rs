@@ -1,0 +1,39 @@
+//! Sentinel's web layer, shared by every component and free of any host SDK.
+//!
+//! A component builds a [`Router`], and its entry point hands each request to
+//! [`serve`] together with the [`Platform`] ports (database, configuration,
+//! event sink) that the host adapter implements.
+
+pub mod access;
+pub mod context;
+pub mod db;
+pub mod error;
+pub mod input;
+pub mod pagination;
+pub mod router;
+pub mod serve;
+
+pub use access::{Access, Allow, Principal};
+pub use context::{Ctx, Platform, Request};
+pub use db::{Database, DbError, Row, SqlParam, SqlValue};
+pub use error::ApiError;
+pub use router::Router;
+pub use serve::serve;
+
+/// What a handler returns on success.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Reply {
+    Json(http::StatusCode, serde_json::Value),
+    /// Non-JSON payloads (the HTML docs page, Prometheus text).
+    Text(http::StatusCode, &'static str, String),
+}
+
+pub type HandlerResult = Result<Reply, ApiError>;
+
+pub fn ok(body: serde_json::Value) -> HandlerResult {
+    Ok(Reply::Json(http::StatusCode::OK, body))
+}
+
+pub fn created(body: serde_json::Value) -> HandlerResult {
+    Ok(Reply::Json(http::StatusCode::CREATED, body))
+}

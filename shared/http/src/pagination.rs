@@ -1,0 +1,93 @@
+//! Page/limit query parameters (api.md §0.5). Paging happens in the database.
+
+use std::collections::HashMap;
+
+use sentinel_domain::Issues;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PageRequest {
+    pub page: i64,
+    pub limit: i64,
+}
+
+impl PageRequest {
+    pub const DEFAULT_LIMIT: i64 = 50;
+    pub const MAX_LIMIT: i64 = 100;
+
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let mut issues = Issues::default();
+        let page = parse_bounded(&mut issues, query, "page", 1, 1, i64::from(i32::MAX));
+        let limit = parse_bounded(&mut issues, query, "limit", Self::DEFAULT_LIMIT, 1, Self::MAX_LIMIT);
+        issues.into_result().map_err(ApiError::validation)?;
+        Ok(Self { page, limit })
+    }
+
+    pub fn offset(&self) -> i64 {
+        (self.page - 1) * self.limit
+    }
+
+    /// `total, page, limit, totalPages` merged into `body`.
+    pub fn wrap(&self, mut body: Value, total: i64) -> Value {
+        let total_pages = if total == 0 { 0 } else { (total + self.limit - 1) / self.limit };
+        let meta = json!({ "total": total, "page": self.page, "limit": self.limit, "totalPages": total_pages });
+        if let (Some(obj), Some(meta)) = (body.as_object_mut(), meta.as_object()) {
+            obj.extend(meta.clone());
+        }
+        body
+    }
+}
+
+fn parse_bounded(issues: &mut Issues, query: &HashMap<String, String>, name: &str, default: i64, min: i64, max: i64) -> i64 {
+    match query.get(name) {
+        None => default,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            Ok(_) if max == i64::from(i32::MAX) => {
+                issues.push(name, format!("must be an integer >= {min}"));
+                default
+            }
+            Ok(_) => {
+                issues.push(name, format!("must be an integer between {min} and {max}"));
+                default
+            }
+            Err(_) => {
+                issues.push(name, "must be an integer");
+                default
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn defaults_and_offsets() {
+        let p = PageRequest::from_query(&q(&[])).unwrap();
+        assert_eq!((p.page, p.limit, p.offset()), (1, 50, 0));
+        let p = PageRequest::from_query(&q(&[("page", "3"), ("limit", "10")])).unwrap();
+        assert_eq!(p.offset(), 20);
+    }
+
+    #[test]
+    fn out_of_range_or_non_numeric_is_400() {
+        for (k, v) in [("page", "0"), ("limit", "0"), ("limit", "101"), ("page", "x"), ("limit", "1.5")] {
+            assert!(PageRequest::from_query(&q(&[(k, v)])).is_err(), "{k}={v}");
+        }
+    }
+
+    #[test]
+    fn total_pages_rounds_up_and_is_zero_when_empty() {
+        let p = PageRequest { page: 1, limit: 10 };
+        assert_eq!(p.wrap(json!({}), 21)["totalPages"], 3);
+        assert_eq!(p.wrap(json!({}), 0)["totalPages"], 0);
+    }
+}

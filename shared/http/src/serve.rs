@@ -1,0 +1,165 @@
+//! The request pipeline every component runs: correlation id, CORS,
+//! routing, access, body limit, handler, error envelope, security headers,
+//! and one structured log line per request on stderr.
+
+use std::time::Instant;
+
+use http::{header, HeaderValue, Method, StatusCode};
+use serde_json::{json, Value};
+
+use crate::access::{Access, Principal};
+use crate::context::{Ctx, Platform, Request};
+use crate::error::ApiError;
+use crate::input::MAX_BODY_BYTES;
+use crate::router::{Match, Router};
+use crate::Reply;
+
+pub const CORRELATION_HEADER: &str = "x-correlation-id";
+const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://localhost:5173";
+
+pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Response<Vec<u8>> {
+    let started = Instant::now();
+    let correlation_id = req
+        .header(CORRELATION_HEADER)
+        .filter(|v| !v.is_empty() && v.len() <= 200)
+        .map(str::to_string)
+        .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
+
+    let (route_pattern, outcome) = dispatch(router, platform, &req, &correlation_id);
+    let (mut response, internal) = match outcome {
+        Ok(Some(Reply::Json(status, body))) => (json_response(status, Some(body), Vec::new()), None),
+        Ok(Some(Reply::Text(status, content_type, text))) => {
+            (build(status, text.into_bytes(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string())]), None)
+        }
+        // CORS preflight: only the CORS headers matter.
+        Ok(None) => (json_response(StatusCode::NO_CONTENT, None, Vec::new()), None),
+        Err(e) => {
+            let headers = e.headers.iter().map(|(n, v)| (*n, v.clone())).collect();
+            (json_response(e.status, Some(e.envelope(&correlation_id)), headers), e.internal)
+        }
+    };
+    finish(&mut response, platform, &req, &correlation_id);
+    log(platform, &req, route_pattern, &correlation_id, response.status(), started, internal.as_deref());
+    response
+}
+
+fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id: &str) -> (&'static str, Result<Option<Reply>, ApiError>) {
+    if req.method == Method::OPTIONS {
+        return ("*", Ok(None));
+    }
+    let (route, params) = match router.find(&req.method, &req.path) {
+        Match::Found(route, params) => (route, params),
+        Match::NotFound => {
+            return ("-", Err(ApiError::not_found(format!("Cannot {} {}", req.method, req.path))));
+        }
+    };
+    if req.body.len() > MAX_BODY_BYTES {
+        return (route.pattern, Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
+    }
+    let principal = authenticate(platform, req);
+    if let Err(e) = authorize(route.access, &principal) {
+        return (route.pattern, Err(e));
+    }
+    let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
+    (route.pattern, (route.handler)(&ctx).map(Some))
+}
+
+/// Resolves the caller. Credentials are not verified yet: until the
+/// authentication work lands every caller is anonymous.
+fn authenticate(_platform: &Platform, _req: &Request) -> Principal {
+    Principal::Anonymous
+}
+
+/// Enforces a route's declared [`Access`]. Enforcement arrives with
+/// authentication; the declaration already lives on every route.
+fn authorize(_access: Access, _principal: &Principal) -> Result<(), ApiError> {
+    Ok(())
+}
+
+fn json_response(status: StatusCode, body: Option<Value>, headers: Vec<(&'static str, String)>) -> http::Response<Vec<u8>> {
+    let mut all = headers;
+    let bytes = match body {
+        Some(body) => {
+            all.push((header::CONTENT_TYPE.as_str(), "application/json; charset=utf-8".to_string()));
+            serde_json::to_vec(&body).unwrap_or_default()
+        }
+        None => Vec::new(),
+    };
+    build(status, bytes, &all)
+}
+
+fn build(status: StatusCode, body: Vec<u8>, headers: &[(&str, String)]) -> http::Response<Vec<u8>> {
+    let mut response = http::Response::new(body);
+    *response.status_mut() = status;
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (header::HeaderName::try_from(*name), HeaderValue::try_from(value.as_str())) {
+            response.headers_mut().append(name, value);
+        }
+    }
+    response
+}
+
+/// Correlation, CORS and hardening headers on every response.
+fn finish(response: &mut http::Response<Vec<u8>>, platform: &Platform, req: &Request, correlation_id: &str) {
+    let h = response.headers_mut();
+    if let Ok(v) = HeaderValue::try_from(correlation_id) {
+        h.insert(CORRELATION_HEADER, v);
+    }
+    for (name, value) in SECURITY_HEADERS {
+        h.insert(*name, HeaderValue::from_static(value));
+    }
+    if let Some(origin) = req.header("origin") {
+        let allowed = platform.config.var("cors_origins").unwrap_or_else(|| DEFAULT_CORS_ORIGINS.to_string());
+        if allowed.split(',').map(str::trim).any(|o| o == origin || o == "*") {
+            if let Ok(v) = HeaderValue::try_from(origin) {
+                h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
+            }
+            h.insert(header::ACCESS_CONTROL_ALLOW_CREDENTIALS, HeaderValue::from_static("true"));
+            h.insert(
+                header::ACCESS_CONTROL_EXPOSE_HEADERS,
+                HeaderValue::from_static("X-Correlation-ID, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, Retry-After"),
+            );
+            if req.method == Method::OPTIONS {
+                h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, PUT, PATCH, DELETE, OPTIONS"));
+                h.insert(
+                    header::ACCESS_CONTROL_ALLOW_HEADERS,
+                    HeaderValue::from_static("Content-Type, Authorization, X-API-Key, X-Correlation-ID"),
+                );
+                h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+            }
+        }
+        h.append(header::VARY, HeaderValue::from_static("Origin"));
+    }
+}
+
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    ("content-security-policy", "default-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; object-src 'none'; frame-ancestors 'self'; base-uri 'self'"),
+    ("x-content-type-options", "nosniff"),
+    ("x-frame-options", "SAMEORIGIN"),
+    ("referrer-policy", "no-referrer"),
+    ("strict-transport-security", "max-age=15552000; includeSubDomains"),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("x-dns-prefetch-control", "off"),
+    ("x-permitted-cross-domain-policies", "none"),
+    ("cache-control", "no-store"),
+];
+
+fn log(platform: &Platform, req: &Request, route: &str, correlation_id: &str, status: StatusCode, started: Instant, internal: Option<&str>) {
+    let level = if status.is_server_error() { "error" } else if status.is_client_error() { "warn" } else { "info" };
+    let mut line = json!({
+        "ts": sentinel_domain::time::now_iso(),
+        "level": level,
+        "component": platform.component,
+        "correlationId": correlation_id,
+        "method": req.method.as_str(),
+        "route": route,
+        "path": req.path,
+        "status": status.as_u16(),
+        "durationMs": (started.elapsed().as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0,
+    });
+    if let Some(detail) = internal {
+        line["error"] = detail.into();
+    }
+    eprintln!("{line}");
+}
