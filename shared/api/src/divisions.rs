@@ -1,0 +1,231 @@
+//! Divisions (api.md §4).
+
+use garde::Validate;
+use http::Method;
+use sentinel_domain::division::{delete_blocked_message, is_hex_color, normalize_code};
+use sentinel_http::db::Row;
+use sentinel_http::input::{double_option, query_flag};
+use sentinel_http::pagination::PageRequest;
+use sentinel_http::{created, ok, Access, ApiError, Ctx, DbError, HandlerResult, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/divisions", Access::QM, list)
+        .route(Method::GET, "/api/divisions/:id", Access::QM, get)
+        .route(Method::POST, "/api/divisions", Access::ADM, create)
+        .route(Method::PATCH, "/api/divisions/:id", Access::ADM, update)
+        .route(Method::DELETE, "/api/divisions/:id", Access::ADM, delete)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Division {
+    pub id: String,
+    pub code: String,
+    pub name: String,
+    pub description: Option<String>,
+    /// `#RRGGBB`
+    pub color: Option<String>,
+    /// Members (any status) in the division.
+    pub member_count: i64,
+    /// Present active members; only with `includeStats=true`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub present_count: Option<i64>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DivisionList {
+    pub divisions: Vec<Division>,
+    pub total: i64,
+    pub page: i64,
+    pub limit: i64,
+    pub total_pages: i64,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateDivision {
+    /// 1–10 characters; stored upper-cased.
+    #[garde(length(chars, min = 1, max = 10), custom(not_blank))]
+    pub code: String,
+    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    pub name: String,
+    #[garde(skip)]
+    pub description: Option<String>,
+    #[garde(inner(custom(hex_color)))]
+    pub color: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDivision {
+    #[garde(inner(length(chars, min = 1, max = 10), custom(not_blank)))]
+    pub code: Option<String>,
+    #[garde(inner(length(chars, min = 1, max = 100), custom(not_blank)))]
+    pub name: Option<String>,
+    #[garde(skip)]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<String>>,
+    #[garde(inner(inner(custom(hex_color))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub color: Option<Option<String>>,
+}
+
+fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
+fn hex_color(value: &str, _: &()) -> garde::Result {
+    if is_hex_color(value) { Ok(()) } else { Err(garde::Error::new("must be a colour in #RRGGBB form")) }
+}
+
+/// Columns every division query returns; `$stats` toggles the present count.
+const DIVISION_COLUMNS: &str = "d.id, d.code, d.name, d.description, d.color, iso(d.created_at) AS created_at, iso(d.updated_at) AS updated_at,
+    (SELECT count(*) FROM members m WHERE m.division_id = d.id) AS member_count";
+
+const PRESENT_COUNT: &str = "(SELECT count(*) FROM members m JOIN member_presence p ON p.member_id = m.id
+      WHERE m.division_id = d.id AND m.status = 'active' AND p.direction = 'in')";
+
+fn division_from(row: &Row, with_stats: bool) -> Division {
+    Division {
+        id: row.text("id").unwrap_or_default(),
+        code: row.text("code").unwrap_or_default(),
+        name: row.text("name").unwrap_or_default(),
+        description: row.text("description"),
+        color: row.text("color"),
+        member_count: row.int("member_count"),
+        present_count: with_stats.then(|| row.int("present_count")),
+        created_at: row.text("created_at").unwrap_or_default(),
+        updated_at: row.text("updated_at").unwrap_or_default(),
+    }
+}
+
+fn to_json<T: Serialize>(value: &T) -> serde_json::Value {
+    serde_json::to_value(value).unwrap_or_default()
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Division with ID '{id}' not found"))
+}
+
+fn duplicate_code(code: &str) -> ApiError {
+    ApiError::conflict(format!("Division with code '{code}' already exists"))
+}
+
+#[utoipa::path(get, path = "/api/divisions", tag = "divisions",
+    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("search" = Option<String>, Query, description = "Substring of name or code"),
+           ("includeStats" = Option<bool>, Query, description = "Add presentCount")),
+    responses((status = 200, body = DivisionList), (status = 400, description = "Bad query")))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    let query = ctx.query();
+    let page = PageRequest::from_query(query)?;
+    let with_stats = query_flag(query, "includeStats")?;
+    let search = query.get("search").map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
+    // One round trip: the total and the requested page (a page past the end
+    // still reports the total, with no division columns).
+    let sql = format!(
+        "WITH filtered AS (
+            SELECT d.* FROM divisions d
+            WHERE $1::text IS NULL OR strpos(lower(d.name), lower($1)) > 0 OR strpos(lower(d.code), lower($1)) > 0
+         ), total AS (SELECT count(*) AS total FROM filtered)
+         SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
+            SELECT {DIVISION_COLUMNS}, CASE WHEN $4 THEN {PRESENT_COUNT} END AS present_count
+            FROM filtered d ORDER BY d.code LIMIT $2 OFFSET $3
+         ) page ON true"
+    );
+    let rows = ctx.db().query(&sql, &[search.into(), page.limit.into(), page.offset().into(), with_stats.into()])?;
+    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let divisions: Vec<Division> =
+        rows.iter().filter(|r| r.text("id").is_some()).map(|r| division_from(r, with_stats)).collect();
+    ok(page.wrap(json!({ "divisions": to_json(&divisions) }), total))
+}
+
+#[utoipa::path(get, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")),
+    responses((status = 200, body = Division), (status = 400, description = "Malformed id"), (status = 404, description = "No such division")))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let sql = format!("SELECT {DIVISION_COLUMNS} FROM divisions d WHERE d.id = $1::uuid");
+    let row = ctx.db().query_one(&sql, &[id.as_str().into()])?.ok_or_else(|| not_found(&id))?;
+    ok(to_json(&division_from(&row, false)))
+}
+
+#[utoipa::path(post, path = "/api/divisions", tag = "divisions", request_body = CreateDivision,
+    responses((status = 201, body = Division), (status = 400, description = "Validation failed"), (status = 409, description = "Duplicate code")))]
+pub fn create(ctx: &Ctx) -> HandlerResult {
+    let body: CreateDivision = ctx.json()?;
+    let code = normalize_code(&body.code);
+    let sql = format!(
+        "WITH d AS (
+            INSERT INTO divisions (code, name, description, color) VALUES ($1, $2, $3, $4)
+            ON CONFLICT (code) DO NOTHING RETURNING *
+         ) SELECT {DIVISION_COLUMNS} FROM d"
+    );
+    let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into()];
+    let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| duplicate_code(&code))?;
+    created(to_json(&division_from(&row, false)))
+}
+
+#[utoipa::path(patch, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")), request_body = UpdateDivision,
+    responses((status = 200, body = Division), (status = 400, description = "Validation failed or empty body"), (status = 404), (status = 409, description = "Duplicate code")))]
+pub fn update(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: UpdateDivision = ctx.json()?;
+    if body.code.is_none() && body.name.is_none() && body.description.is_none() && body.color.is_none() {
+        return Err(ApiError::invalid("", "At least one field must be provided"));
+    }
+    let code = body.code.as_deref().map(normalize_code);
+    let sql = format!(
+        "WITH d AS (
+            UPDATE divisions SET
+                code = COALESCE($2, code),
+                name = COALESCE($3, name),
+                description = CASE WHEN $4 THEN $5 ELSE description END,
+                color = CASE WHEN $6 THEN $7 ELSE color END
+            WHERE id = $1::uuid RETURNING *
+         ) SELECT {DIVISION_COLUMNS} FROM d"
+    );
+    let params: [SqlParam; 7] = [
+        id.as_str().into(),
+        code.clone().into(),
+        body.name.as_deref().map(str::trim).into(),
+        body.description.is_some().into(),
+        body.description.flatten().into(),
+        body.color.is_some().into(),
+        body.color.flatten().into(),
+    ];
+    let row = ctx.db().query_one(&sql, &params).map_err(|e| match e {
+        e if e.is_unique_violation_of("divisions_code_key") => duplicate_code(code.as_deref().unwrap_or_default()),
+        e => ApiError::from(e),
+    })?;
+    ok(to_json(&division_from(&row.ok_or_else(|| not_found(&id))?, false)))
+}
+
+#[utoipa::path(delete, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")),
+    responses((status = 200, description = "Deleted"), (status = 404), (status = 409, description = "Division still has members")))]
+pub fn delete(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    // Count and delete in one statement; a member added concurrently makes
+    // the delete fail on the foreign key, which is answered the same way.
+    let sql = "WITH target AS (
+            SELECT d.id, (SELECT count(*) FROM members m WHERE m.division_id = d.id) AS member_count
+            FROM divisions d WHERE d.id = $1::uuid
+         ), removed AS (
+            DELETE FROM divisions WHERE id IN (SELECT id FROM target WHERE member_count = 0) RETURNING id
+         ) SELECT member_count FROM target";
+    let row = ctx.db().query_one(sql, &[id.as_str().into()]).map_err(|e: DbError| {
+        if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) { ApiError::conflict("Cannot delete division with assigned members") } else { e.into() }
+    })?;
+    let member_count = row.ok_or_else(|| not_found(&id))?.int("member_count");
+    if member_count > 0 {
+        return Err(ApiError::conflict(delete_blocked_message(member_count)).with_details(json!({ "memberCount": member_count })));
+    }
+    ok(json!({ "success": true, "message": "Division deleted successfully" }))
+}

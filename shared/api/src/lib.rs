@@ -1,0 +1,19 @@
+//! Sentinel's resources. Each module owns one resource: its request and
+//! response types (which also generate the OpenAPI document), its handlers
+//! and its SQL. Components mount the routers they serve.
+
+pub mod divisions;
+pub mod openapi;
+pub mod platform;
+
+use sentinel_http::Router;
+
+/// Every component's router, by component id as named in spin.toml. The
+/// OpenAPI document and the access-matrix tests are derived from this list.
+pub fn components() -> Vec<(&'static str, Router)> {
+    vec![("members", members_router()), ("platform", platform::router())]
+}
+
+pub fn members_router() -> Router {
+    divisions::routes(Router::new("members"))
+}

@@ -1,0 +1,146 @@
+//! The OpenAPI document, generated from the handlers' and types' own
+//! annotations, and stamped with each route's declared access so the
+//! document and the routers cannot disagree.
+
+use sentinel_http::{Access, Allow};
+use serde_json::{json, Value};
+use utoipa::OpenApi;
+
+use crate::{divisions, platform};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Sentinel API", version = "2.0.0", description = "RFID attendance backend for a naval reserve unit."),
+    paths(
+        divisions::list, divisions::get, divisions::create, divisions::update, divisions::delete,
+        platform::health, platform::ready, platform::live, platform::openapi_json, platform::docs,
+    ),
+    components(schemas(
+        divisions::Division, divisions::DivisionList, divisions::CreateDivision, divisions::UpdateDivision,
+        platform::Health, platform::HealthChecks, ErrorEnvelope, Issue,
+    )),
+    tags((name = "divisions"), (name = "health"), (name = "docs"))
+)]
+struct ApiDoc;
+
+/// The error envelope of every non-2xx response (api.md §0.4).
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct ErrorEnvelope {
+    error: String,
+    message: String,
+    details: Option<serde_json::Value>,
+    #[schema(rename = "correlationId")]
+    correlation_id: Option<String>,
+    issues: Option<Vec<Issue>>,
+}
+
+#[derive(utoipa::ToSchema)]
+#[allow(dead_code)]
+struct Issue {
+    path: String,
+    message: String,
+}
+
+/// Renders a route's access as the spec's notation (`QM+`, `KIOSK`, …).
+pub fn describe_access(access: Access) -> Vec<String> {
+    match access {
+        Access::Public => vec!["PUBLIC".into()],
+        Access::Restricted(allowed) => allowed
+            .iter()
+            .map(|a| match a {
+                Allow::User(role) => match role {
+                    sentinel_domain::Role::Quartermaster => "QM+".into(),
+                    sentinel_domain::Role::DutyWatch => "DW+".into(),
+                    sentinel_domain::Role::Executive => "EX+".into(),
+                    sentinel_domain::Role::Admin => "ADM+".into(),
+                    sentinel_domain::Role::Developer => "DEV".into(),
+                },
+                Allow::Kiosk => "KIOSK".into(),
+                Allow::Display => "DISPLAY".into(),
+            })
+            .collect(),
+    }
+}
+
+/// `/api/divisions/:id` → `/api/divisions/{id}`
+pub fn openapi_path(pattern: &str) -> String {
+    pattern.split('/').map(|s| s.strip_prefix(':').map(|p| format!("{{{p}}}")).unwrap_or_else(|| s.to_string())).collect::<Vec<_>>().join("/")
+}
+
+pub fn document() -> Value {
+    let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    for (component, router) in crate::components() {
+        for route in router.routes() {
+            let op = &mut doc["paths"][openapi_path(route.pattern)][route.method.as_str().to_lowercase()];
+            if op.is_object() {
+                op["x-sentinel-access"] = json!(describe_access(route.access));
+                op["x-spin-component"] = json!(component);
+            }
+        }
+    }
+    doc
+}
+
+/// A dependency-free reference page (no CDN: works on an air-gapped unit network).
+pub fn html(doc: &Value) -> String {
+    let mut rows = String::new();
+    if let Some(paths) = doc["paths"].as_object() {
+        for (path, ops) in paths {
+            for (method, op) in ops.as_object().into_iter().flatten() {
+                let access = op["x-sentinel-access"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default();
+                let summary = op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default();
+                rows.push_str(&format!(
+                    "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
+                    escape(&method.to_uppercase()), escape(path), escape(&access), escape(summary)
+                ));
+            }
+        }
+    }
+    format!(
+        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sentinel API</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head>\
+         <body><h1>Sentinel API</h1><p>Machine-readable document: <a href=\"/openapi.json\">/openapi.json</a></p>\
+         <table><tr><th>Method</th><th>Path</th><th>Access</th><th>Summary</th></tr>\n{rows}</table></body></html>"
+    )
+}
+
+fn escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_routed_operation_is_documented_with_its_access() {
+        let doc = document();
+        for (_, router) in crate::components() {
+            for route in router.routes() {
+                let op = &doc["paths"][openapi_path(route.pattern)][route.method.as_str().to_lowercase()];
+                assert!(op.is_object(), "{} {} is routed but not documented", route.method, route.pattern);
+                assert!(op["x-sentinel-access"].is_array(), "{} {} has no access", route.method, route.pattern);
+            }
+        }
+    }
+
+    #[test]
+    fn every_documented_operation_is_routed() {
+        let doc = document();
+        let routed: Vec<(String, String)> = crate::components()
+            .iter()
+            .flat_map(|(_, r)| r.routes().iter().map(|rt| (openapi_path(rt.pattern), rt.method.as_str().to_lowercase())).collect::<Vec<_>>())
+            .collect();
+        for (path, ops) in doc["paths"].as_object().unwrap() {
+            for method in ops.as_object().unwrap().keys() {
+                assert!(routed.contains(&(path.clone(), method.clone())), "{method} {path} documented but not routed");
+            }
+        }
+    }
+
+    #[test]
+    fn paths_use_openapi_templates() {
+        assert_eq!(openapi_path("/api/events/:id/attendees/:attendeeId"), "/api/events/{id}/attendees/{attendeeId}");
+    }
+}

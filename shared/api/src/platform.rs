@@ -1,0 +1,112 @@
+//! Health, readiness, liveness and API documentation (api.md §15).
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use http::{Method, StatusCode};
+use sentinel_domain::time::now_iso;
+use sentinel_http::{ok, Access, Ctx, HandlerResult, Reply, Router};
+use serde::Serialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+pub const VERSION: &str = "2.0.0";
+
+pub fn router() -> Router {
+    Router::new("platform")
+        .route(Method::GET, "/health", Access::Public, health)
+        .route(Method::GET, "/ready", Access::Public, ready)
+        .route(Method::GET, "/live", Access::Public, live)
+        .route(Method::GET, "/openapi.json", Access::Public, openapi_json)
+        .route(Method::GET, "/docs", Access::Public, docs)
+}
+
+/// Seconds since this serving instance started. Under Spin every request
+/// gets a fresh instance, so this is the age of the instance, not of a process.
+fn uptime_seconds() -> f64 {
+    static STARTED: OnceLock<Instant> = OnceLock::new();
+    // Never exactly zero: the instance has existed for at least this request.
+    STARTED.get_or_init(Instant::now).elapsed().as_secs_f64().max(1e-6)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HealthChecks {
+    pub database: bool,
+    pub redis: bool,
+    pub timestamp: String,
+    pub uptime: f64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    /// `healthy` or `unhealthy`
+    pub status: String,
+    pub checks: HealthChecks,
+    pub environment: String,
+    pub version: String,
+    /// What is down, when unhealthy.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub down: Vec<String>,
+}
+
+fn database_up(ctx: &Ctx) -> bool {
+    match ctx.db().query("SELECT 1 AS ok", &[]) {
+        Ok(_) => true,
+        Err(e) => {
+            eprintln!("{}", json!({"level": "error", "component": "platform", "check": "database", "error": e.detail}));
+            false
+        }
+    }
+}
+
+#[utoipa::path(get, path = "/health", tag = "health",
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "A dependency is down")))]
+pub fn health(ctx: &Ctx) -> HandlerResult {
+    let uptime = uptime_seconds();
+    let database = database_up(ctx);
+    let redis = match ctx.platform.events.ping() {
+        Ok(()) => true,
+        Err(e) => {
+            eprintln!("{}", json!({"level": "error", "component": "platform", "check": "redis", "error": e}));
+            false
+        }
+    };
+    let down: Vec<String> = [("database", database), ("redis", redis)].iter().filter(|(_, up)| !up).map(|(n, _)| n.to_string()).collect();
+    let body = Health {
+        status: if down.is_empty() { "healthy" } else { "unhealthy" }.into(),
+        checks: HealthChecks { database, redis, timestamp: now_iso(), uptime },
+        environment: ctx.config("environment").unwrap_or_else(|| "production".into()),
+        version: VERSION.into(),
+        down,
+    };
+    let status = if body.down.is_empty() { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    Ok(Reply::Json(status, serde_json::to_value(body).unwrap_or_default()))
+}
+
+#[utoipa::path(get, path = "/ready", tag = "health",
+    responses((status = 200, description = "`{status: \"ready\", timestamp}`"), (status = 503, description = "`{status: \"not ready\", error, timestamp}`")))]
+pub fn ready(ctx: &Ctx) -> HandlerResult {
+    if database_up(ctx) {
+        ok(json!({ "status": "ready", "timestamp": now_iso() }))
+    } else {
+        Ok(Reply::Json(
+            StatusCode::SERVICE_UNAVAILABLE,
+            json!({ "status": "not ready", "error": "Database connection failed", "timestamp": now_iso() }),
+        ))
+    }
+}
+
+#[utoipa::path(get, path = "/live", tag = "health", responses((status = 200, description = "`{status: \"alive\", timestamp, uptime}`; never touches the database")))]
+pub fn live(_ctx: &Ctx) -> HandlerResult {
+    ok(json!({ "status": "alive", "timestamp": now_iso(), "uptime": uptime_seconds() }))
+}
+
+#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "This OpenAPI document")))]
+pub fn openapi_json(_ctx: &Ctx) -> HandlerResult {
+    ok(crate::openapi::document())
+}
+
+#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, description = "Human-readable API reference (HTML)")))]
+pub fn docs(_ctx: &Ctx) -> HandlerResult {
+    Ok(Reply::Text(StatusCode::OK, "text/html; charset=utf-8", crate::openapi::html(&crate::openapi::document())))
+}
