@@ -1,0 +1,407 @@
+//! `spin:postgres/postgres@4.0.0` with Spin 4.0.2's binding and decoding rules.
+//! One deadpool pool (max 64) per component and address; statements are prepared once per
+//! connection and cached (Spin prepares on every call — same results, fewer round trips).
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use chrono::{Datelike, Timelike};
+use futures_util::{pin_mut, TryStreamExt};
+use postgres_types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
+use tokio_postgres::Row;
+
+use crate::bindings::postgres::{
+    Column, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError, RowSet,
+};
+
+const POOL_SIZE: usize = 64;
+const POOL_CACHE_CAPACITY: usize = 16;
+
+/// The guest's open connection: a pooled client, returned to the pool on drop.
+pub struct PgConnection {
+    pub client: deadpool_postgres::Object,
+}
+
+/// Per-component pool cache keyed by the address string verbatim.
+#[derive(Default)]
+pub struct PgPools {
+    pools: Mutex<HashMap<String, deadpool_postgres::Pool>>,
+}
+
+impl PgPools {
+    pub fn pool(&self, address: &str, config: tokio_postgres::Config) -> anyhow::Result<deadpool_postgres::Pool> {
+        let mut pools = self.pools.lock().unwrap();
+        if let Some(pool) = pools.get(address) {
+            return Ok(pool.clone());
+        }
+        if pools.len() >= POOL_CACHE_CAPACITY {
+            if let Some(evict) = pools.keys().next().cloned() {
+                pools.remove(&evict);
+            }
+        }
+        let manager = deadpool_postgres::Manager::from_config(
+            config,
+            tokio_postgres::NoTls,
+            deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Clean },
+        );
+        let pool = deadpool_postgres::Pool::builder(manager)
+            .max_size(POOL_SIZE)
+            .runtime(deadpool_postgres::Runtime::Tokio1)
+            .build()
+            .map_err(|e| anyhow::anyhow!("building Postgres connection pool: {e}"))?;
+        pools.insert(address.to_string(), pool.clone());
+        Ok(pool)
+    }
+}
+
+/// Hosts to check against the allow-list, as `postgres://host[:port]` strings.
+pub fn hosts_to_check(config: &tokio_postgres::Config) -> Result<Vec<String>, Error> {
+    let ports = config.get_ports();
+    let mut out = Vec::new();
+    for (i, host) in config.get_hosts().iter().enumerate() {
+        let host = match host {
+            tokio_postgres::config::Host::Tcp(h) => h.clone(),
+            #[allow(unreachable_patterns)]
+            _ => return Err(Error::ConnectionFailed("Unix sockets are not supported on WebAssembly".into())),
+        };
+        let host = if host.contains(':') && !host.starts_with('[') { format!("[{host}]") } else { host };
+        let port = if ports.len() == 1 { ports.first() } else { ports.get(i) };
+        out.push(match port {
+            Some(p) => format!("postgres://{host}:{p}"),
+            None => format!("postgres://{host}"),
+        });
+    }
+    Ok(out)
+}
+
+fn db_error_of(e: &tokio_postgres::Error) -> QueryError {
+    let as_text = format!("{e:?}");
+    match e.as_db_error() {
+        None => QueryError::Text(as_text),
+        Some(db) => {
+            let mut extras = Vec::new();
+            let mut push = |k: &str, v: Option<String>| {
+                if let Some(v) = v {
+                    extras.push((k.to_string(), v));
+                }
+            };
+            push("column", db.column().map(str::to_string));
+            push("constraint", db.constraint().map(str::to_string));
+            push("routine", db.routine().map(str::to_string));
+            push("hint", db.hint().map(str::to_string));
+            push("table", db.table().map(str::to_string));
+            push("datatype", db.datatype().map(str::to_string));
+            push("schema", db.schema().map(str::to_string));
+            push("file", db.file().map(str::to_string));
+            push("line", db.line().map(|l| l.to_string()));
+            push("where_", db.where_().map(str::to_string));
+            QueryError::DbError(DbError {
+                as_text,
+                severity: db.severity().to_string(),
+                code: db.code().code().to_string(),
+                message: db.message().to_string(),
+                detail: db.detail().map(str::to_string),
+                extras,
+            })
+        }
+    }
+}
+
+fn query_failed(e: tokio_postgres::Error) -> Error {
+    Error::QueryFailed(db_error_of(&e))
+}
+
+/// Spin 4.0.2 reports failures that surface while rows stream (after BindComplete) as text
+/// holding the Debug rendering of the WIT error it would otherwise have returned.
+fn nested_text(inner: Error) -> Error {
+    Error::QueryFailed(QueryError::Text(format!("{inner:?}")))
+}
+
+type SqlParam = Box<dyn ToSql + Send + Sync>;
+
+fn to_sql_params(params: &[ParameterValue]) -> anyhow::Result<Vec<SqlParam>> {
+    params.iter().map(to_sql_param).collect()
+}
+
+pub async fn query(conn: &PgConnection, statement: &str, params: Vec<ParameterValue>) -> Result<RowSet, Error> {
+    let params = to_sql_params(&params).map_err(|e| Error::BadParameter(crate::anyhow_debug(&e)))?;
+    let statement = conn.client.prepare_cached(statement).await.map_err(query_failed)?;
+    let refs = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync));
+    let stream = conn.client.query_raw(&statement, refs).await.map_err(query_failed)?;
+    pin_mut!(stream);
+    let mut rows: Vec<Row> = Vec::new();
+    loop {
+        match stream.try_next().await {
+            Ok(Some(row)) => rows.push(row),
+            Ok(None) => break,
+            Err(e) => return Err(nested_text(query_failed(e))),
+        }
+    }
+    let Some(first) = rows.first() else {
+        return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
+    };
+    let columns = first
+        .columns()
+        .iter()
+        .map(|c| Column { name: c.name().to_string(), data_type: data_type_of(c.type_()) })
+        .collect();
+    let mut out = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let mut values = Vec::with_capacity(row.len());
+        for i in 0..row.len() {
+            let value = decode(row, i).map_err(|e| {
+                nested_text(Error::QueryFailed(QueryError::Text(crate::anyhow_debug(&e))))
+            })?;
+            values.push(value);
+        }
+        out.push(values);
+    }
+    Ok(RowSet { columns, rows: out })
+}
+
+pub async fn execute(conn: &PgConnection, statement: &str, params: Vec<ParameterValue>) -> Result<u64, Error> {
+    let params = to_sql_params(&params).map_err(|e| Error::ValueConversionFailed(crate::anyhow_debug(&e)))?;
+    let statement = conn.client.prepare_cached(statement).await.map_err(query_failed)?;
+    let refs: Vec<&(dyn ToSql + Sync)> = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync)).collect();
+    conn.client.execute(&statement, &refs).await.map_err(query_failed)
+}
+
+pub fn data_type_of(t: &Type) -> DbDataType {
+    match *t {
+        Type::BOOL => DbDataType::Boolean,
+        Type::BYTEA => DbDataType::Binary,
+        Type::FLOAT4 => DbDataType::Floating32,
+        Type::FLOAT8 => DbDataType::Floating64,
+        Type::INT2 => DbDataType::Int16,
+        Type::INT4 => DbDataType::Int32,
+        Type::INT8 => DbDataType::Int64,
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => DbDataType::Str,
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => DbDataType::Datetime,
+        Type::DATE => DbDataType::Date,
+        Type::TIME => DbDataType::Time,
+        Type::UUID => DbDataType::Uuid,
+        Type::JSONB => DbDataType::Jsonb,
+        Type::NUMERIC => DbDataType::Decimal,
+        Type::INT4_RANGE => DbDataType::RangeInt32,
+        Type::INT8_RANGE => DbDataType::RangeInt64,
+        Type::NUM_RANGE => DbDataType::RangeDecimal,
+        Type::INT4_ARRAY => DbDataType::ArrayInt32,
+        Type::INT8_ARRAY => DbDataType::ArrayInt64,
+        Type::NUMERIC_ARRAY => DbDataType::ArrayDecimal,
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => DbDataType::ArrayStr,
+        Type::INTERVAL => DbDataType::Interval,
+        _ => DbDataType::Other(t.name().to_string()),
+    }
+}
+
+fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize, f: impl FnOnce(T) -> anyhow::Result<DbValue>) -> anyhow::Result<DbValue> {
+    // try_get checks the type before looking at NULL, so a timestamptz column fails even when NULL.
+    match row.try_get::<_, Option<T>>(i)? {
+        Some(v) => f(v),
+        None => Ok(DbValue::DbNull),
+    }
+}
+
+fn decode(row: &Row, i: usize) -> anyhow::Result<DbValue> {
+    let t = row.columns()[i].type_().clone();
+    match t {
+        Type::BOOL => get(row, i, |v| Ok(DbValue::Boolean(v))),
+        Type::BYTEA => get(row, i, |v| Ok(DbValue::Binary(v))),
+        Type::FLOAT4 => get(row, i, |v| Ok(DbValue::Floating32(v))),
+        Type::FLOAT8 => get(row, i, |v| Ok(DbValue::Floating64(v))),
+        Type::INT2 => get(row, i, |v| Ok(DbValue::Int16(v))),
+        Type::INT4 => get(row, i, |v| Ok(DbValue::Int32(v))),
+        Type::INT8 => get(row, i, |v| Ok(DbValue::Int64(v))),
+        Type::TEXT | Type::VARCHAR | Type::BPCHAR => get(row, i, |v| Ok(DbValue::Str(v))),
+        Type::TIMESTAMP | Type::TIMESTAMPTZ => get(row, i, |v: chrono::NaiveDateTime| {
+            Ok(DbValue::Datetime((
+                v.year(),
+                v.month().try_into()?,
+                v.day().try_into()?,
+                v.hour().try_into()?,
+                v.minute().try_into()?,
+                v.second().try_into()?,
+                v.nanosecond(),
+            )))
+        }),
+        Type::DATE => get(row, i, |v: chrono::NaiveDate| {
+            Ok(DbValue::Date((v.year(), v.month().try_into()?, v.day().try_into()?)))
+        }),
+        Type::TIME => get(row, i, |v: chrono::NaiveTime| {
+            Ok(DbValue::Time((v.hour().try_into()?, v.minute().try_into()?, v.second().try_into()?, v.nanosecond())))
+        }),
+        Type::UUID => get(row, i, |v: uuid::Uuid| Ok(DbValue::Uuid(v.to_string()))),
+        Type::JSONB => get(row, i, |v: serde_json::Value| {
+            Ok(DbValue::Jsonb(canonical_json(&v).map_err(|e| anyhow::Error::new(e).context("invalid JSON from database"))?))
+        }),
+        Type::NUMERIC => get(row, i, |v: rust_decimal::Decimal| Ok(DbValue::Decimal(v.to_string()))),
+        Type::INT4_ARRAY => get(row, i, |v| Ok(DbValue::ArrayInt32(v))),
+        Type::INT8_ARRAY => get(row, i, |v| Ok(DbValue::ArrayInt64(v))),
+        Type::NUMERIC_ARRAY => get(row, i, |v: Vec<Option<rust_decimal::Decimal>>| {
+            Ok(DbValue::ArrayDecimal(v.into_iter().map(|d| d.map(|d| d.to_string())).collect()))
+        }),
+        Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => get(row, i, |v| Ok(DbValue::ArrayStr(v))),
+        Type::INTERVAL => get(row, i, |v: PgInterval| Ok(DbValue::Interval(v.0))),
+        // Ranges are not implemented by this host; they come back raw like other unknown types.
+        _ => get(row, i, |v: RawValue| Ok(DbValue::Unsupported(v.0))),
+    }
+}
+
+/// serde_json's default (BTreeMap-backed) rendering: compact, object keys sorted bytewise.
+/// Done explicitly so another crate enabling `preserve_order` cannot change it.
+fn canonical_json(v: &serde_json::Value) -> serde_json::Result<Vec<u8>> {
+    fn sort(v: &serde_json::Value) -> serde_json::Value {
+        match v {
+            serde_json::Value::Object(m) => {
+                let mut entries: Vec<_> = m.iter().collect();
+                entries.sort_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()));
+                serde_json::Value::Object(entries.into_iter().map(|(k, v)| (k.clone(), sort(v))).collect())
+            }
+            serde_json::Value::Array(a) => serde_json::Value::Array(a.iter().map(sort).collect()),
+            other => other.clone(),
+        }
+    }
+    serde_json::to_vec(&sort(v))
+}
+
+fn to_sql_param(value: &ParameterValue) -> anyhow::Result<SqlParam> {
+    use anyhow::{anyhow, Context};
+    let date = |(y, m, d): (i32, u8, u8)| {
+        chrono::NaiveDate::from_ymd_opt(y, m.into(), d.into()).ok_or_else(|| anyhow!("invalid date y={y}, m={m}, d={d}"))
+    };
+    let time = |(h, mi, s, ns): (u8, u8, u8, u32)| {
+        chrono::NaiveTime::from_hms_nano_opt(h.into(), mi.into(), s.into(), ns)
+            .ok_or_else(|| anyhow!("invalid time {h}:{mi}:{s}:{ns}"))
+    };
+    let decimal = |s: &str| rust_decimal::Decimal::from_str_exact(s).with_context(|| format!("invalid decimal {s}"));
+    Ok(match value {
+        ParameterValue::Boolean(v) => Box::new(*v),
+        ParameterValue::Int8(v) => Box::new(*v),
+        ParameterValue::Int16(v) => Box::new(*v),
+        ParameterValue::Int32(v) => Box::new(*v),
+        ParameterValue::Int64(v) => Box::new(*v),
+        ParameterValue::Floating32(v) => Box::new(*v),
+        ParameterValue::Floating64(v) => Box::new(*v),
+        ParameterValue::Str(v) => Box::new(v.clone()),
+        ParameterValue::Binary(v) => Box::new(v.clone()),
+        ParameterValue::Date(v) => Box::new(date(*v)?),
+        ParameterValue::Time(v) => Box::new(time(*v)?),
+        ParameterValue::Datetime((y, mo, d, h, mi, s, ns)) => {
+            Box::new(chrono::NaiveDateTime::new(date((*y, *mo, *d))?, time((*h, *mi, *s, *ns))?))
+        }
+        ParameterValue::Timestamp(v) => Box::new(
+            chrono::DateTime::<chrono::Utc>::from_timestamp(*v, 0).ok_or_else(|| anyhow!("invalid epoch timestamp {v}"))?,
+        ),
+        ParameterValue::Uuid(v) => Box::new(uuid::Uuid::parse_str(v).with_context(|| format!("invalid UUID {v}"))?),
+        ParameterValue::Jsonb(v) => Box::new(
+            serde_json::from_slice::<serde_json::Value>(v)
+                .with_context(|| format!("invalid JSON {}", String::from_utf8_lossy(v)))?,
+        ),
+        ParameterValue::Decimal(v) => Box::new(decimal(v)?),
+        ParameterValue::ArrayInt32(v) => Box::new(v.clone()),
+        ParameterValue::ArrayInt64(v) => Box::new(v.clone()),
+        ParameterValue::ArrayDecimal(v) => Box::new(
+            v.iter()
+                .map(|d| d.as_deref().map(decimal).transpose())
+                .collect::<anyhow::Result<Vec<Option<rust_decimal::Decimal>>>>()?,
+        ),
+        ParameterValue::ArrayStr(v) => Box::new(v.clone()),
+        ParameterValue::Interval(v) => Box::new(PgInterval(*v)),
+        ParameterValue::DbNull => Box::new(PgNull),
+        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
+            anyhow::bail!("range parameters are not supported by this host")
+        }
+    })
+}
+
+/// NULL for a parameter of any type.
+#[derive(Debug)]
+struct PgNull;
+
+impl ToSql for PgNull {
+    fn to_sql(&self, _: &Type, _: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(IsNull::Yes)
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+    to_sql_checked!();
+}
+
+/// Postgres `interval` wire format: i64 microseconds, i32 days, i32 months.
+#[derive(Debug)]
+struct PgInterval(Interval);
+
+impl ToSql for PgInterval {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        out.extend_from_slice(&self.0.micros.to_be_bytes());
+        out.extend_from_slice(&self.0.days.to_be_bytes());
+        out.extend_from_slice(&self.0.months.to_be_bytes());
+        Ok(IsNull::No)
+    }
+    fn accepts(t: &Type) -> bool {
+        *t == Type::INTERVAL
+    }
+    to_sql_checked!();
+}
+
+impl<'a> FromSql<'a> for PgInterval {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        if raw.len() != 16 {
+            return Err("invalid interval length".into());
+        }
+        Ok(Self(Interval {
+            micros: i64::from_be_bytes(raw[0..8].try_into()?),
+            days: i32::from_be_bytes(raw[8..12].try_into()?),
+            months: i32::from_be_bytes(raw[12..16].try_into()?),
+        }))
+    }
+    fn accepts(t: &Type) -> bool {
+        *t == Type::INTERVAL
+    }
+}
+
+/// Raw binary wire bytes of a type the host does not understand.
+struct RawValue(Vec<u8>);
+
+impl<'a> FromSql<'a> for RawValue {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Self(raw.to_vec()))
+    }
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_is_compact_and_sorted() {
+        let v: serde_json::Value = serde_json::from_str(r#"{"b": 1, "a": {"z": [1, {"y": 2, "x": 3}], "B": true}}"#).unwrap();
+        assert_eq!(String::from_utf8(canonical_json(&v).unwrap()).unwrap(), r#"{"a":{"B":true,"z":[1,{"x":3,"y":2}]},"b":1}"#);
+    }
+
+    #[test]
+    fn parameter_parse_failures() {
+        let e = to_sql_param(&ParameterValue::Uuid("nope".into())).err().unwrap();
+        assert!(crate::anyhow_debug(&e).starts_with("invalid UUID nope\n\nCaused by:\n    "));
+        let e = to_sql_param(&ParameterValue::Date((2020, 2, 30))).err().unwrap();
+        assert_eq!(crate::anyhow_debug(&e), "invalid date y=2020, m=2, d=30");
+        let e = to_sql_param(&ParameterValue::Timestamp(i64::MAX)).err().unwrap();
+        assert_eq!(e.to_string(), format!("invalid epoch timestamp {}", i64::MAX));
+        assert!(to_sql_param(&ParameterValue::Decimal("1e5".into())).is_err());
+        assert!(to_sql_param(&ParameterValue::Decimal("1_000.5".into())).is_ok());
+    }
+
+    #[test]
+    fn hosts_for_allow_check() {
+        let c: tokio_postgres::Config = "postgres://u:p@db.local:5433/x".parse().unwrap();
+        assert_eq!(hosts_to_check(&c).unwrap(), vec!["postgres://db.local:5433"]);
+        let c: tokio_postgres::Config = "host=a,b port=7 user=u".parse().unwrap();
+        assert_eq!(hosts_to_check(&c).unwrap(), vec!["postgres://a:7", "postgres://b:7"]);
+        let c: tokio_postgres::Config = "postgres://u@h/x".parse().unwrap();
+        assert_eq!(hosts_to_check(&c).unwrap().len(), 1);
+    }
+}
