@@ -93,11 +93,13 @@ END $$;
 CREATE FUNCTION checkins_maintain_presence() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_OP IN ('INSERT', 'UPDATE') THEN
-        PERFORM refresh_member_presence(NEW.member_id);
-    END IF;
+    -- The previous owner first: a check-in moved to another member must leave its old presence row
+    -- before it can become the new owner's latest (last_checkin_id is unique).
     IF TG_OP = 'DELETE' OR (TG_OP = 'UPDATE' AND OLD.member_id <> NEW.member_id) THEN
         PERFORM refresh_member_presence(OLD.member_id);
+    END IF;
+    IF TG_OP IN ('INSERT', 'UPDATE') THEN
+        PERFORM refresh_member_presence(NEW.member_id);
     END IF;
     RETURN NULL;
 END $$;
