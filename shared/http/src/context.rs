@@ -36,8 +36,10 @@ pub trait Config {
 
 /// Where realtime events go once their transaction has committed
 /// (Redis streams in production). Publishing never fails a request.
-pub trait EventSink {
+pub trait EventBus {
     fn publish(&self, channel: &str, event: &str, data: serde_json::Value);
+    /// Whether the bus is reachable (health checks).
+    fn ping(&self) -> Result<(), String>;
 }
 
 /// What the host provides to a component.
@@ -45,7 +47,7 @@ pub struct Platform<'a> {
     pub component: &'static str,
     pub db: &'a dyn Database,
     pub config: &'a dyn Config,
-    pub events: &'a dyn EventSink,
+    pub events: &'a dyn EventBus,
 }
 
 /// One request's context: the platform ports, the request, matched path

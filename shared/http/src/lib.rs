@@ -13,8 +13,10 @@ pub mod pagination;
 pub mod router;
 pub mod serve;
 
+pub use sentinel_domain as domain;
+
 pub use access::{Access, Allow, Principal};
-pub use context::{Ctx, Platform, Request};
+pub use context::{Config, Ctx, EventBus, Platform, Request};
 pub use db::{Database, DbError, Row, SqlParam, SqlValue};
 pub use error::ApiError;
 pub use router::Router;
