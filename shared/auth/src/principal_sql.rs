@@ -1,0 +1,45 @@
+//! The statements that resolve a credential into a principal, shared by the
+//! components (through `spin:postgres`) and the relay (tokio-postgres). Each
+//! is one round trip: it reads the credential and, at most once a minute,
+//! records its use.
+
+/// `$1` session id (text uuid), `$2` token hash. One row when the session is
+/// valid: not revoked, not expired, user enabled, RFID sessions not idle for
+/// 15 minutes. Password sessions slide forward by 7 days when used more than
+/// 24 h after their last renewal (api.md §16.4).
+/// Columns: session_id, user_id, role, kind, expires_at (ISO text), member_id.
+pub const SESSION: &str = "
+WITH s AS (
+    SELECT s.id, s.user_id, u.role, s.kind, s.expires_at, s.renewed_at, s.last_seen_at, u.member_id
+    FROM sessions s JOIN users u ON u.id = s.user_id
+    WHERE s.id = $1::uuid AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+      AND NOT u.disabled
+      AND (s.kind <> 'rfid' OR COALESCE(s.last_seen_at, s.created_at) > now() - interval '15 minutes')
+), renewed AS (
+    UPDATE sessions t SET
+        last_seen_at = now(),
+        renewed_at = CASE WHEN s.kind = 'password' AND s.renewed_at < now() - interval '24 hours' THEN now() ELSE t.renewed_at END,
+        expires_at = CASE WHEN s.kind = 'password' AND s.renewed_at < now() - interval '24 hours' THEN now() + interval '7 days' ELSE t.expires_at END
+    FROM s
+    WHERE t.id = s.id AND (s.last_seen_at IS NULL OR s.last_seen_at < now() - interval '1 minute'
+        OR (s.kind = 'password' AND s.renewed_at < now() - interval '24 hours'))
+    RETURNING t.id, t.expires_at
+)
+SELECT s.id::text AS session_id, s.user_id::text AS user_id, s.role, s.kind,
+       iso(COALESCE((SELECT expires_at FROM renewed), s.expires_at)) AS expires_at, s.member_id::text AS member_id
+FROM s";
+
+/// `$1` key hash, `$2` client IP (text, may be NULL). One row for a valid key
+/// (not revoked, not expired). Columns: key_id, kind, kiosk_id, name.
+/// Use is recorded at most every 30 s, which keeps kiosk presence (online =
+/// seen within 90 s) accurate without a write per request.
+pub const API_KEY: &str = "
+WITH k AS (
+    SELECT id, kind, kiosk_id, name, last_used_at FROM api_keys
+    WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > now()
+), used AS (
+    UPDATE api_keys a SET last_used_at = now(), last_seen_ip = COALESCE($2::text::inet, a.last_seen_ip)
+    FROM k WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '30 seconds')
+    RETURNING a.id
+)
+SELECT k.id::text AS key_id, k.kind, k.kiosk_id, k.name FROM k";
