@@ -1,5 +1,5 @@
 -- Constraint smoke test for the migrations (not a migration; refinery ignores this directory's name pattern).
--- Run against a database with all migrations applied:
+-- Run against a freshly migrated database (no demo seed; some assertions count rows):
 --   psql -X -v ON_ERROR_STOP=1 -d <db> -f migrations/tests/constraints_smoke.sql
 -- Everything runs in one transaction that is rolled back; the script fails on the first broken expectation
 -- and prints "constraints smoke: OK" at the end.
