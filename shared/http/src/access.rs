@@ -33,8 +33,28 @@ impl Access {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Principal {
     Anonymous,
-    User { id: String, role: Role },
-    ApiKey { id: String, kind: KeyKind, kiosk_id: Option<String> },
+    User(UserPrincipal),
+    ApiKey(KeyPrincipal),
+}
+
+/// A signed-in user, as of this request (role read from the database, so
+/// role changes apply at once).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserPrincipal {
+    pub id: String,
+    pub role: Role,
+    pub session_id: String,
+    pub session_kind: String,
+    pub member_id: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyPrincipal {
+    pub id: String,
+    pub kind: KeyKind,
+    /// Set for kiosk keys: records they create take their kiosk id from here.
+    pub kiosk_id: Option<String>,
+    pub name: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -44,15 +64,65 @@ pub enum KeyKind {
     Integration,
 }
 
+impl KeyKind {
+    pub fn parse(s: &str) -> Option<KeyKind> {
+        match s {
+            "kiosk" => Some(KeyKind::Kiosk),
+            "display" => Some(KeyKind::Display),
+            "integration" => Some(KeyKind::Integration),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyKind::Kiosk => "kiosk",
+            KeyKind::Display => "display",
+            KeyKind::Integration => "integration",
+        }
+    }
+}
+
+impl Principal {
+    /// The acting user's id, for `createdByAdmin`, audit rows and the like.
+    pub fn user_id(&self) -> Option<&str> {
+        match self {
+            Principal::User(u) => Some(&u.id),
+            _ => None,
+        }
+    }
+
+    /// The kiosk id of a kiosk key.
+    pub fn kiosk_id(&self) -> Option<&str> {
+        match self {
+            Principal::ApiKey(k) if k.kind == KeyKind::Kiosk => k.kiosk_id.as_deref(),
+            _ => None,
+        }
+    }
+
+    pub fn is_kiosk(&self) -> bool {
+        matches!(self, Principal::ApiKey(k) if k.kind == KeyKind::Kiosk)
+    }
+
+    /// How the caller is named in messages ("admin role", "kiosk key").
+    pub fn describe(&self) -> String {
+        match self {
+            Principal::Anonymous => "anonymous".into(),
+            Principal::User(u) => format!("{} role", u.role.as_str()),
+            Principal::ApiKey(k) => format!("{} key", k.kind.as_str()),
+        }
+    }
+}
+
 impl Access {
     /// Whether `principal` satisfies this rule (401/403 mapping is the caller's).
     pub fn admits(self, principal: &Principal) -> bool {
         match self {
             Access::Public => true,
             Access::Restricted(allowed) => allowed.iter().any(|a| match (a, principal) {
-                (Allow::User(min), Principal::User { role, .. }) => role.at_least(*min),
-                (Allow::Kiosk, Principal::ApiKey { kind: KeyKind::Kiosk, .. }) => true,
-                (Allow::Display, Principal::ApiKey { kind: KeyKind::Display, .. }) => true,
+                (Allow::User(min), Principal::User(user)) => user.role.at_least(*min),
+                (Allow::Kiosk, Principal::ApiKey(key)) => key.kind == KeyKind::Kiosk,
+                (Allow::Display, Principal::ApiKey(key)) => key.kind == KeyKind::Display,
                 _ => false,
             }),
         }
@@ -64,7 +134,11 @@ mod tests {
     use super::*;
 
     fn user(role: Role) -> Principal {
-        Principal::User { id: "u".into(), role }
+        Principal::User(UserPrincipal { id: "u".into(), role, session_id: "s".into(), session_kind: "password".into(), member_id: None })
+    }
+
+    fn key(kind: KeyKind) -> Principal {
+        Principal::ApiKey(KeyPrincipal { id: "k".into(), kind, kiosk_id: Some("k1".into()), name: "n".into() })
     }
 
     #[test]
@@ -77,11 +151,12 @@ mod tests {
 
     #[test]
     fn keys_are_admitted_only_where_listed() {
-        let kiosk = Principal::ApiKey { id: "k".into(), kind: KeyKind::Kiosk, kiosk_id: Some("k1".into()) };
+        let kiosk = key(KeyKind::Kiosk);
         let qm_kiosk = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
         assert!(qm_kiosk.admits(&kiosk));
         assert!(!Access::ADM.admits(&kiosk));
-        let display = Principal::ApiKey { id: "d".into(), kind: KeyKind::Display, kiosk_id: None };
-        assert!(!qm_kiosk.admits(&display));
+        assert!(!qm_kiosk.admits(&key(KeyKind::Display)));
+        assert!(!qm_kiosk.admits(&key(KeyKind::Integration)));
+        assert_eq!(key(KeyKind::Kiosk).kiosk_id(), Some("k1"));
     }
 }

@@ -5,6 +5,7 @@
 //! event sink) that the host adapter implements.
 
 pub mod access;
+pub mod auth;
 pub mod context;
 pub mod db;
 pub mod error;

@@ -8,6 +8,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::access::{Access, Principal};
+use crate::auth;
 use crate::context::{Ctx, Platform, Request};
 use crate::error::ApiError;
 use crate::input::MAX_BODY_BYTES;
@@ -56,24 +57,17 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
     if req.body.len() > MAX_BODY_BYTES {
         return (route.pattern, Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
     }
-    let principal = authenticate(platform, req);
-    if let Err(e) = authorize(route.access, &principal) {
-        return (route.pattern, Err(e));
-    }
+    // Public routes never look at credentials (a stale cookie must not break login).
+    let principal = if route.access == Access::Public {
+        Principal::Anonymous
+    } else {
+        match auth::authenticate(platform, req).and_then(|p| auth::authorize(route.access, &p).map(|()| p)) {
+            Ok(principal) => principal,
+            Err(e) => return (route.pattern, Err(e)),
+        }
+    };
     let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
     (route.pattern, (route.handler)(&ctx).map(Some))
-}
-
-/// Resolves the caller. Credentials are not verified yet: until the
-/// authentication work lands every caller is anonymous.
-fn authenticate(_platform: &Platform, _req: &Request) -> Principal {
-    Principal::Anonymous
-}
-
-/// Enforces a route's declared [`Access`]. Enforcement arrives with
-/// authentication; the declaration already lives on every route.
-fn authorize(_access: Access, _principal: &Principal) -> Result<(), ApiError> {
-    Ok(())
 }
 
 fn json_response(status: StatusCode, body: Option<Value>, headers: Vec<(&'static str, String)>) -> http::Response<Vec<u8>> {

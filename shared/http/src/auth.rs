@@ -1,0 +1,108 @@
+//! Authentication and authorisation for every route: the presented
+//! credential becomes a [`Principal`] (one database round trip), and the
+//! route's declared [`Access`] decides 401 vs 403 (api.md §0.3).
+
+use sentinel_auth::credentials::{self, Presented};
+use sentinel_auth::{principal_sql, secret_hash, session_token};
+use sentinel_domain::Role;
+
+use crate::access::{Access, KeyKind, KeyPrincipal, Principal, UserPrincipal};
+use crate::context::{Platform, Request};
+use crate::error::ApiError;
+
+pub fn authenticate(platform: &Platform, req: &Request) -> Result<Principal, ApiError> {
+    match credentials::from_headers(req.header("x-api-key"), req.header("authorization"), req.header("cookie")) {
+        Presented::None => Ok(Principal::Anonymous),
+        Presented::ApiKey(key) => {
+            let row = platform
+                .db
+                .query_one(principal_sql::API_KEY, &[secret_hash(&key).into(), client_ip(req).into()])?
+                .ok_or_else(|| ApiError::unauthorized("Invalid, expired or revoked API key"))?;
+            let kind = row.text("kind").as_deref().and_then(KeyKind::parse).ok_or_else(|| ApiError::internal("api key with unknown kind"))?;
+            Ok(Principal::ApiKey(KeyPrincipal {
+                id: row.text("key_id").unwrap_or_default(),
+                kind,
+                kiosk_id: row.text("kiosk_id"),
+                name: row.text("name").unwrap_or_default(),
+            }))
+        }
+        Presented::SessionToken(token) => {
+            let secret = jwt_secret(platform)?;
+            let verified = session_token::verify(&secret, &token).ok_or_else(invalid_session)?;
+            let row = platform
+                .db
+                .query_one(principal_sql::SESSION, &[verified.session_id.as_str().into(), secret_hash(&token).into()])?
+                .ok_or_else(invalid_session)?;
+            Ok(Principal::User(UserPrincipal {
+                id: row.text("user_id").unwrap_or_default(),
+                role: Role::parse_lenient(row.text("role").as_deref()),
+                session_id: row.text("session_id").unwrap_or_default(),
+                session_kind: row.text("kind").unwrap_or_default(),
+                member_id: row.text("member_id"),
+            }))
+        }
+    }
+}
+
+fn invalid_session() -> ApiError {
+    ApiError::unauthorized("Invalid or expired session")
+}
+
+/// The signing secret. Outside development a short secret is a
+/// misconfiguration: refuse to authenticate rather than accept weak tokens.
+pub fn jwt_secret(platform: &Platform) -> Result<String, ApiError> {
+    let secret = platform.config.var("jwt_secret").unwrap_or_default();
+    let development = platform.config.var("environment").as_deref() == Some("development");
+    if secret.is_empty() || (!development && secret.len() < session_token::MIN_SECRET_BYTES) {
+        return Err(ApiError::internal(format!(
+            "jwt_secret must be set and at least {} bytes outside development",
+            session_token::MIN_SECRET_BYTES
+        )));
+    }
+    Ok(secret)
+}
+
+/// 401 when nobody is signed in, 403 when the caller lacks the right.
+pub fn authorize(access: Access, principal: &Principal) -> Result<(), ApiError> {
+    if access.admits(principal) {
+        return Ok(());
+    }
+    match principal {
+        Principal::Anonymous => Err(ApiError::unauthorized("Authentication required")),
+        other => Err(ApiError::forbidden("FORBIDDEN", format!("Access denied for {}", other.describe()))),
+    }
+}
+
+/// The caller's IP address without port (`spin-client-addr` is `ip:port` or `[v6]:port`).
+pub fn client_ip(req: &Request) -> Option<String> {
+    let addr = req.client_addr.as_deref()?;
+    let ip = match addr.strip_prefix('[') {
+        Some(rest) => rest.split(']').next()?,
+        None => addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(addr),
+    };
+    (!ip.is_empty()).then(|| ip.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn req(addr: &str) -> Request {
+        Request { method: http::Method::GET, path: "/".into(), query: None, headers: Default::default(), body: vec![], client_addr: Some(addr.into()) }
+    }
+
+    #[test]
+    fn client_ip_strips_ports() {
+        assert_eq!(client_ip(&req("127.0.0.1:5000")).as_deref(), Some("127.0.0.1"));
+        assert_eq!(client_ip(&req("[::1]:5000")).as_deref(), Some("::1"));
+    }
+
+    #[test]
+    fn anonymous_gets_401_others_403() {
+        assert_eq!(authorize(Access::ADM, &Principal::Anonymous).unwrap_err().status, 401);
+        let qm = Principal::User(UserPrincipal { id: "u".into(), role: Role::Quartermaster, session_id: "s".into(), session_kind: "password".into(), member_id: None });
+        let e = authorize(Access::ADM, &qm).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.code), (403, "FORBIDDEN"));
+        assert!(authorize(Access::QM, &qm).is_ok());
+    }
+}
