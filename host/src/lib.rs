@@ -83,8 +83,12 @@ impl RunningHost {
 /// anyhow's `{:?}` rendering (message, then `Caused by:` and indented causes) without the
 /// backtrace section, so guest-visible texts do not depend on `RUST_BACKTRACE`.
 pub(crate) fn anyhow_debug(e: &anyhow::Error) -> String {
-    let mut out = e.to_string();
-    let causes: Vec<String> = e.chain().skip(1).map(|c| c.to_string()).collect();
+    debug_chain(e.to_string(), e.chain().skip(1).map(|c| c.to_string()).collect())
+}
+
+/// anyhow's Debug layout for a message and its causes.
+pub(crate) fn debug_chain(top: String, causes: Vec<String>) -> String {
+    let mut out = top;
     if !causes.is_empty() {
         out.push_str("\n\nCaused by:");
         let multiple = causes.len() > 1;

@@ -74,6 +74,45 @@ pub fn hosts_to_check(config: &tokio_postgres::Config) -> Result<Vec<String>, Er
     Ok(out)
 }
 
+/// tokio-postgres 0.7.12 (what Spin 4.0.2 links) displays an error followed by `: <cause>`;
+/// later versions print the cause only through `source()`. Guest-visible texts use the old form.
+pub fn pg_display(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    match e.source() {
+        Some(cause) => format!("{e}: {cause}"),
+        None => e.to_string(),
+    }
+}
+
+/// anyhow-style Debug text of a driver error, with 0.7.12 Display semantics.
+fn pg_debug(e: &tokio_postgres::Error) -> String {
+    use std::error::Error as _;
+    let mut causes = Vec::new();
+    let mut next = e.source();
+    while let Some(c) = next {
+        causes.push(c.to_string());
+        next = c.source();
+    }
+    crate::debug_chain(pg_display(e), causes)
+}
+
+/// Connection/pool failures as Spin renders them (`connection-failed(<anyhow Debug>)`).
+pub fn pool_error_text(e: deadpool_postgres::PoolError) -> String {
+    use std::error::Error as _;
+    match &e {
+        deadpool_postgres::PoolError::Backend(inner) => {
+            let mut causes = vec![pg_display(inner)];
+            let mut next = inner.source();
+            while let Some(c) = next {
+                causes.push(c.to_string());
+                next = c.source();
+            }
+            crate::debug_chain(format!("Error occurred while creating a new object: {}", pg_display(inner)), causes)
+        }
+        _ => crate::anyhow_debug(&anyhow::Error::new(e)),
+    }
+}
+
 fn db_error_of(e: &tokio_postgres::Error) -> QueryError {
     let as_text = format!("{e:?}");
     match e.as_db_error() {
@@ -150,7 +189,7 @@ pub async fn query(conn: &PgConnection, statement: &str, params: Vec<ParameterVa
         let mut values = Vec::with_capacity(row.len());
         for i in 0..row.len() {
             let value = decode(row, i).map_err(|e| {
-                nested_text(Error::QueryFailed(QueryError::Text(crate::anyhow_debug(&e))))
+                nested_text(Error::QueryFailed(QueryError::Text(e)))
             })?;
             values.push(value);
         }
@@ -194,15 +233,17 @@ pub fn data_type_of(t: &Type) -> DbDataType {
     }
 }
 
-fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize, f: impl FnOnce(T) -> anyhow::Result<DbValue>) -> anyhow::Result<DbValue> {
+/// Decodes one column; the error is already the text Spin puts in the guest error.
+fn get<'a, T: FromSql<'a>>(row: &'a Row, i: usize, f: impl FnOnce(T) -> anyhow::Result<DbValue>) -> Result<DbValue, String> {
     // try_get checks the type before looking at NULL, so a timestamptz column fails even when NULL.
-    match row.try_get::<_, Option<T>>(i)? {
-        Some(v) => f(v),
-        None => Ok(DbValue::DbNull),
+    match row.try_get::<_, Option<T>>(i) {
+        Err(e) => Err(pg_debug(&e)),
+        Ok(Some(v)) => f(v).map_err(|e| crate::anyhow_debug(&e)),
+        Ok(None) => Ok(DbValue::DbNull),
     }
 }
 
-fn decode(row: &Row, i: usize) -> anyhow::Result<DbValue> {
+fn decode(row: &Row, i: usize) -> Result<DbValue, String> {
     let t = row.columns()[i].type_().clone();
     match t {
         Type::BOOL => get(row, i, |v| Ok(DbValue::Boolean(v))),

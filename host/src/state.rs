@@ -222,7 +222,7 @@ impl postgres::HostConnection for HostState {
     async fn open(&mut self, address: String) -> wasmtime::Result<Result<Resource<PgConnection>, postgres::Error>> {
         let config: tokio_postgres::Config = match address.parse() {
             Ok(c) => c,
-            Err(e) => return Ok(Err(postgres::Error::ConnectionFailed(e.to_string()))),
+            Err(e) => return Ok(Err(postgres::Error::ConnectionFailed(crate::pg::pg_display(&e)))),
         };
         let hosts = match crate::pg::hosts_to_check(&config) {
             Ok(h) => h,
@@ -246,10 +246,7 @@ impl postgres::HostConnection for HostState {
         };
         let client = match pool.get().await {
             Ok(c) => c,
-            Err(e) => {
-                let e = anyhow::Error::new(e);
-                return Ok(Err(postgres::Error::ConnectionFailed(crate::anyhow_debug(&e))));
-            }
+            Err(e) => return Ok(Err(postgres::Error::ConnectionFailed(crate::pg::pool_error_text(e)))),
         };
         self.open_pg += 1;
         Ok(Ok(self.table.push(PgConnection { client })?))
