@@ -19,7 +19,7 @@ fn build_components() {
         let probe: Vec<_> = sentinel_tests::test_components()
             .map_err(|e| format!("{e:#}"))?
             .into_iter()
-            .filter(|c| c.wasm.ends_with("sentinel_probe.wasm"))
+            .filter(|c| c.wasm.ends_with("sentinel_probe.wasm") && c.command.is_some())
             .take(1)
             .collect();
         if std::env::var("SENTINEL_TEST_PREBUILT").is_ok_and(|v| v == "1") && probe.iter().all(|c| c.wasm.is_file()) {
