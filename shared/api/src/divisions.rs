@@ -4,6 +4,8 @@ use garde::Validate;
 use http::Method;
 use sentinel_domain::division::{delete_blocked_message, is_hex_color, normalize_code};
 use sentinel_http::db::Row;
+
+use crate::audit::{self, Actor};
 use sentinel_http::input::{double_option, query_flag};
 use sentinel_http::pagination::PageRequest;
 use sentinel_http::{created, ok, Access, ApiError, Ctx, DbError, HandlerResult, Router, SqlParam};
@@ -162,13 +164,16 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateDivision = ctx.json()?;
     let code = normalize_code(&body.code);
+    let audit = audit::cte("division_create", "division", "d", "id", "jsonb_build_object('after', to_jsonb(d))", 5);
     let sql = format!(
         "WITH d AS (
             INSERT INTO divisions (code, name, description, color) VALUES ($1, $2, $3, $4)
             ON CONFLICT (code) DO NOTHING RETURNING *
-         ) SELECT {DIVISION_COLUMNS} FROM d"
+         ), {audit}
+         SELECT {DIVISION_COLUMNS} FROM d"
     );
-    let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into()];
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into(), user, key, ip];
     let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| duplicate_code(&code))?;
     created(to_json(&division_from(&row, false)))
 }
@@ -182,17 +187,27 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
     let code = body.code.as_deref().map(normalize_code);
+    let audit = audit::cte(
+        "division_update",
+        "division",
+        "d",
+        "id",
+        "jsonb_build_object('before', (SELECT to_jsonb(b) FROM before b), 'after', to_jsonb(d))",
+        8,
+    );
     let sql = format!(
-        "WITH d AS (
+        "WITH before AS (SELECT * FROM divisions WHERE id = $1::uuid), d AS (
             UPDATE divisions SET
                 code = COALESCE($2, code),
                 name = COALESCE($3, name),
                 description = CASE WHEN $4 THEN $5 ELSE description END,
                 color = CASE WHEN $6 THEN $7 ELSE color END
             WHERE id = $1::uuid RETURNING *
-         ) SELECT {DIVISION_COLUMNS} FROM d"
+         ), {audit}
+         SELECT {DIVISION_COLUMNS} FROM d"
     );
-    let params: [SqlParam; 7] = [
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params: [SqlParam; 10] = [
         id.as_str().into(),
         code.clone().into(),
         body.name.as_deref().map(str::trim).into(),
@@ -200,6 +215,9 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         body.description.flatten().into(),
         body.color.is_some().into(),
         body.color.flatten().into(),
+        user,
+        key,
+        ip,
     ];
     let row = ctx.db().query_one(&sql, &params).map_err(|e| match e {
         e if e.is_unique_violation_of("divisions_code_key") => duplicate_code(code.as_deref().unwrap_or_default()),
@@ -214,13 +232,18 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     // Count and delete in one statement; a member added concurrently makes
     // the delete fail on the foreign key, which is answered the same way.
-    let sql = "WITH target AS (
+    let audit = audit::cte("division_delete", "division", "removed", "id", "jsonb_build_object('before', to_jsonb(removed))", 2);
+    let sql = format!(
+        "WITH target AS (
             SELECT d.id, (SELECT count(*) FROM members m WHERE m.division_id = d.id) AS member_count
             FROM divisions d WHERE d.id = $1::uuid
          ), removed AS (
-            DELETE FROM divisions WHERE id IN (SELECT id FROM target WHERE member_count = 0) RETURNING id
-         ) SELECT member_count FROM target";
-    let row = ctx.db().query_one(sql, &[id.as_str().into()]).map_err(|e: DbError| {
+            DELETE FROM divisions WHERE id IN (SELECT id FROM target WHERE member_count = 0) RETURNING *
+         ), {audit}
+         SELECT member_count FROM target"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]).map_err(|e: DbError| {
         if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) { ApiError::conflict("Cannot delete division with assigned members") } else { e.into() }
     })?;
     let member_count = row.ok_or_else(|| not_found(&id))?.int("member_count");

@@ -2,6 +2,8 @@
 //! response types (which also generate the OpenAPI document), its handlers
 //! and its SQL. Components mount the routers they serve.
 
+pub mod audit;
+pub mod auth;
 pub mod divisions;
 pub mod openapi;
 pub mod platform;
@@ -11,7 +13,11 @@ use sentinel_http::Router;
 /// Every component's router, by component id as named in spin.toml. The
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
-    vec![("members", members_router()), ("platform", platform::router())]
+    vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router())]
+}
+
+pub fn auth_router() -> Router {
+    auth::routes(Router::new("auth"))
 }
 
 pub fn members_router() -> Router {

@@ -6,20 +6,22 @@ use sentinel_http::{Access, Allow};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use crate::{divisions, platform};
+use crate::{auth, divisions, platform};
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "Sentinel API", version = "2.0.0", description = "RFID attendance backend for a naval reserve unit."),
     paths(
         divisions::list, divisions::get, divisions::create, divisions::update, divisions::delete,
+        auth::login, auth::logout, auth::session, auth::rfid_login, auth::list_keys, auth::create_key, auth::revoke_key,
         platform::health, platform::ready, platform::live, platform::openapi_json, platform::docs,
     ),
     components(schemas(
         divisions::Division, divisions::DivisionList, divisions::CreateDivision, divisions::UpdateDivision,
+        auth::LoginRequest, auth::LoginResponse, auth::SessionUser, auth::RfidLoginRequest, auth::CreateApiKey,
         platform::Health, platform::HealthChecks, ErrorEnvelope, Issue,
     )),
-    tags((name = "divisions"), (name = "health"), (name = "docs"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"))
 )]
 struct ApiDoc;
 

@@ -42,12 +42,24 @@ pub trait EventBus {
     fn ping(&self) -> Result<(), String>;
 }
 
+/// Fixed-window counters shared by all instances (Redis), for rate limits
+/// and login lockout.
+pub trait RateCounter {
+    /// Adds one hit to `key`'s window of `window_secs`; returns the count so
+    /// far and the seconds until the window resets.
+    fn hit(&self, key: &str, window_secs: u64) -> Result<(u64, u64), String>;
+    /// The current count and reset time without adding a hit.
+    fn peek(&self, key: &str) -> Result<(u64, u64), String>;
+    fn clear(&self, key: &str);
+}
+
 /// What the host provides to a component.
 pub struct Platform<'a> {
     pub component: &'static str,
     pub db: &'a dyn Database,
     pub config: &'a dyn Config,
     pub events: &'a dyn EventBus,
+    pub counters: &'a dyn RateCounter,
 }
 
 /// One request's context: the platform ports, the request, matched path

@@ -61,6 +61,12 @@ impl ApiError {
         Self { internal: Some(detail.into()), ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "INTERNAL_ERROR", "An unexpected error occurred") }
     }
 
+    /// Replaces the error code (e.g. `INVALID_CREDENTIALS` on a 401).
+    pub fn with_code(mut self, code: &'static str) -> Self {
+        self.code = code;
+        self
+    }
+
     pub fn with_details(mut self, details: Value) -> Self {
         self.details = Some(details);
         self

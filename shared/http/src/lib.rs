@@ -17,7 +17,7 @@ pub mod serve;
 pub use sentinel_domain as domain;
 
 pub use access::{Access, Allow, Principal};
-pub use context::{Config, Ctx, EventBus, Platform, Request};
+pub use context::{Config, Ctx, EventBus, Platform, RateCounter, Request};
 pub use db::{Database, DbError, Row, SqlParam, SqlValue};
 pub use error::ApiError;
 pub use router::Router;
@@ -27,6 +27,8 @@ pub use serve::serve;
 #[derive(Debug, Clone, PartialEq)]
 pub enum Reply {
     Json(http::StatusCode, serde_json::Value),
+    /// JSON plus response headers (e.g. `Set-Cookie`).
+    JsonWithHeaders(http::StatusCode, serde_json::Value, Vec<(&'static str, String)>),
     /// Non-JSON payloads (the HTML docs page, Prometheus text).
     Text(http::StatusCode, &'static str, String),
 }

@@ -29,6 +29,7 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
     let (route_pattern, outcome) = dispatch(router, platform, &req, &correlation_id);
     let (mut response, internal) = match outcome {
         Ok(Some(Reply::Json(status, body))) => (json_response(status, Some(body), Vec::new()), None),
+        Ok(Some(Reply::JsonWithHeaders(status, body, headers))) => (json_response(status, Some(body), headers), None),
         Ok(Some(Reply::Text(status, content_type, text))) => {
             (build(status, text.into_bytes(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string())]), None)
         }

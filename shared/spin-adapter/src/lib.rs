@@ -28,7 +28,7 @@ pub fn handle(component: &'static str, router: &Router, req: http::Request<Vec<u
     let config = SpinVariables::default();
     let db = SpinPostgres::new(config.get_cached("database_url"));
     let events = RedisStreams::new(config.get_cached("redis_url"));
-    let platform = Platform { component, db: &db, config: &config, events: &events };
+    let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events };
     sentinel_http::serve(router, &platform, request)
 }
 

@@ -5,7 +5,7 @@
 
 use std::cell::OnceCell;
 
-use sentinel_http::context::EventBus;
+use sentinel_http::context::{EventBus, RateCounter};
 use spin_sdk::redis::{Connection, RedisParameter};
 
 use crate::LazyVar;
@@ -64,4 +64,42 @@ impl EventBus for RedisStreams<'_> {
 
 fn log_failure(op: &str, detail: &str) {
     eprintln!("{}", serde_json::json!({ "level": "error", "component": "realtime", "op": op, "error": detail }));
+}
+
+/// One round trip: increment, start the window on first hit, report the TTL.
+const HIT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end local t = redis.call('TTL', KEYS[1]) if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {n, t}";
+const PEEK_SCRIPT: &str = "local n = redis.call('GET', KEYS[1]) local t = redis.call('TTL', KEYS[1]) return {tonumber(n or '0'), t}";
+
+impl RateCounter for RedisStreams<'_> {
+    fn hit(&self, key: &str, window_secs: u64) -> Result<(u64, u64), String> {
+        self.eval(HIT_SCRIPT, key, &[window_secs.to_string()])
+    }
+
+    fn peek(&self, key: &str) -> Result<(u64, u64), String> {
+        self.eval(PEEK_SCRIPT, key, &[])
+    }
+
+    fn clear(&self, key: &str) {
+        if let Some(connection) = self.connection() {
+            let _ = connection.execute("DEL", &[RedisParameter::Binary(key.as_bytes().to_vec())]);
+        }
+    }
+}
+
+impl RedisStreams<'_> {
+    fn eval(&self, script: &str, key: &str, args: &[String]) -> Result<(u64, u64), String> {
+        let connection = self.connection().ok_or("redis unreachable")?;
+        let mut params = vec![
+            RedisParameter::Binary(script.as_bytes().to_vec()),
+            RedisParameter::Int64(1),
+            RedisParameter::Binary(key.as_bytes().to_vec()),
+        ];
+        params.extend(args.iter().map(|a| RedisParameter::Binary(a.as_bytes().to_vec())));
+        let result = connection.execute("EVAL", &params).map_err(|e| format!("{e:?}"))?;
+        let number = |i: usize| match result.get(i) {
+            Some(spin_sdk::redis::RedisResult::Int64(n)) => Ok((*n).max(0) as u64),
+            other => Err(format!("unexpected EVAL reply {other:?}")),
+        };
+        Ok((number(0)?, number(1)?))
+    }
 }

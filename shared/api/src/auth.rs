@@ -1,0 +1,389 @@
+//! Sign-in, sessions and API keys (api.md §16.2).
+
+use garde::Validate;
+use http::{Method, StatusCode};
+use sentinel_auth::credentials::SESSION_COOKIE;
+use sentinel_auth::session_token::{self, SessionKind};
+use sentinel_auth::{api_key, password, secret_hash};
+use sentinel_http::auth::{client_ip, jwt_secret};
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Principal, Reply, Router};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor};
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::POST, "/api/auth/login", Access::Public, login)
+        .route(Method::POST, "/api/auth/logout", Access::QM, logout)
+        .route(Method::GET, "/api/auth/session", Access::QM, session)
+        .route(Method::POST, "/api/auth/rfid-login", Access::Restricted(&[Allow::Kiosk]), rfid_login)
+        .route(Method::GET, "/api/auth/api-keys", Access::ADM, list_keys)
+        .route(Method::POST, "/api/auth/api-keys", Access::ADM, create_key)
+        .route(Method::DELETE, "/api/auth/api-keys/:id", Access::ADM, revoke_key)
+}
+
+/// Failed sign-ins allowed per (IP, identifier) in the window (api.md §0.6).
+pub const LOGIN_FAILURE_LIMIT: u64 = 5;
+pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
+const PASSWORD_SESSION_SECS: i64 = 7 * 24 * 3600;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LoginRequest {
+    /// E-mail address (or use `username`).
+    #[garde(inner(length(chars, min = 1, max = 255)))]
+    pub email: Option<String>,
+    #[garde(inner(length(chars, min = 1, max = 100)))]
+    pub username: Option<String>,
+    #[garde(length(chars, min = 1, max = 128))]
+    pub password: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionUser {
+    pub id: String,
+    pub email: String,
+    pub display_name: String,
+    pub role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct LoginResponse {
+    pub token: String,
+    pub expires_at: String,
+    pub user: SessionUser,
+}
+
+fn lockout_key(ip: Option<&str>, identifier: &str) -> String {
+    format!("sentinel:login-fail:{}:{}", ip.unwrap_or("-"), secret_hash(&identifier.to_lowercase()))
+}
+
+fn too_many_attempts(retry_after: u64) -> ApiError {
+    ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many failed sign-in attempts; try again later")
+        .with_details(json!({ "retryAfter": retry_after }))
+        .with_header("retry-after", retry_after.to_string())
+}
+
+fn session_cookie(ctx: &Ctx, token: &str, max_age: i64) -> String {
+    let secure = if ctx.config("environment").as_deref() == Some("development") { "" } else { "; Secure" };
+    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
+}
+
+/// Records a failed attempt (counter + audit row) and answers 401 or, once
+/// over the limit, 429.
+fn reject_login(ctx: &Ctx, key: &str, identifier: &str, user_id: Option<&str>) -> ApiError {
+    let count = ctx.platform.counters.hit(key, LOGIN_WINDOW_SECS).map(|(n, _)| n).unwrap_or(0);
+    let actor = Actor::of(ctx);
+    let sql = "INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
+               VALUES (NULL, 'login_failed', 'admin_user', $1::uuid, jsonb_build_object('identifier', $2::text), $3::text::inet)";
+    if let Err(e) = ctx.db().execute(sql, &[user_id.map(str::to_string).into(), identifier.into(), actor.ip.into()]) {
+        eprintln!("{}", json!({"level": "error", "component": ctx.platform.component, "op": "audit login_failed", "error": e.detail}));
+    }
+    if count > LOGIN_FAILURE_LIMIT {
+        return too_many_attempts(LOGIN_WINDOW_SECS);
+    }
+    ApiError::unauthorized("Invalid email or password").with_code("INVALID_CREDENTIALS")
+}
+
+#[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
+    responses((status = 200, body = LoginResponse, description = "Also sets the sentinel_session cookie"),
+              (status = 400), (status = 401, description = "INVALID_CREDENTIALS"), (status = 403, description = "ACCOUNT_DISABLED"), (status = 429)))]
+pub fn login(ctx: &Ctx) -> HandlerResult {
+    let body: LoginRequest = ctx.json()?;
+    let identifier = body.email.as_deref().or(body.username.as_deref()).map(str::trim).unwrap_or_default().to_string();
+    if identifier.is_empty() {
+        return Err(ApiError::invalid("email", "email or username is required"));
+    }
+    let ip = client_ip(ctx.req);
+    let key = lockout_key(ip.as_deref(), &identifier);
+    if let Ok((failures, ttl)) = ctx.platform.counters.peek(&key) {
+        if failures >= LOGIN_FAILURE_LIMIT {
+            return Err(too_many_attempts(ttl.max(1)));
+        }
+    }
+    let user = ctx.db().query_one(
+        "SELECT id::text AS id, email, display_name, role, password_hash, disabled FROM users
+         WHERE lower(email) = lower($1) OR lower(username) = lower($1) LIMIT 1",
+        &[identifier.as_str().into()],
+    )?;
+    // Verify against a dummy hash for unknown users so timing does not reveal accounts.
+    let stored_hash = user.as_ref().and_then(|u| u.text("password_hash")).unwrap_or_else(|| password::DUMMY_HASH.to_string());
+    let verified = password::verify(&body.password, &stored_hash);
+    let Some(user) = user.filter(|_| verified) else {
+        return Err(reject_login(ctx, &key, &identifier, None));
+    };
+    let user_id = user.text("id").unwrap_or_default();
+    if user.bool("disabled") {
+        return Err(ApiError::forbidden("ACCOUNT_DISABLED", "This account is disabled"));
+    }
+    ctx.platform.counters.clear(&key);
+    let (token, expires_at) = open_session(ctx, &user_id, SessionKind::Password, "login", json!({ "method": "password" }))?;
+    let response = LoginResponse {
+        token: token.clone(),
+        expires_at,
+        user: SessionUser {
+            id: user_id,
+            email: user.text("email").unwrap_or_default(),
+            display_name: user.text("display_name").unwrap_or_default(),
+            role: user.text("role").unwrap_or_default(),
+        },
+    };
+    let cookie = session_cookie(ctx, &token, PASSWORD_SESSION_SECS);
+    Ok(Reply::JsonWithHeaders(StatusCode::OK, serde_json::to_value(response).unwrap_or_default(), vec![("set-cookie", cookie)]))
+}
+
+/// Creates a stored session and its signed token in one statement that also
+/// stamps `last_login_at` and writes the audit row. Returns (token, expiresAt).
+fn open_session(ctx: &Ctx, user_id: &str, kind: SessionKind, action: &str, details: Value) -> Result<(String, String), ApiError> {
+    let secret = jwt_secret(ctx.platform)?;
+    let session_id = uuid_v4();
+    let token = session_token::issue(&secret, &session_id, user_id, kind).map_err(|e| ApiError::internal(e.to_string()))?;
+    let lifetime = match kind {
+        SessionKind::Password => "7 days",
+        SessionKind::Rfid => "8 hours",
+    };
+    let audit = audit::cte(action, "admin_user", "s", "user_id", "$6::jsonb", 7);
+    let sql = format!(
+        "WITH s AS (
+            INSERT INTO sessions (id, user_id, token_hash, kind, expires_at, ip_address, user_agent, last_seen_at)
+            VALUES ($1::uuid, $2::uuid, $3, $4, now() + interval '{lifetime}', $5::text::inet, left($10, 500), now())
+            RETURNING *
+         ), login AS (UPDATE users SET last_login_at = now() WHERE id = $2::uuid RETURNING id), {audit}
+         SELECT iso(expires_at) AS expires_at FROM s"
+    );
+    let actor = Actor { user_id: Some(user_id.to_string()), ..Actor::of(ctx) };
+    let [user, key, ip] = actor.params();
+    let row = ctx
+        .db()
+        .query_one(
+            &sql,
+            &[
+                session_id.as_str().into(),
+                user_id.into(),
+                secret_hash(&token).into(),
+                kind.as_str().into(),
+                client_ip(ctx.req).into(),
+                sentinel_http::SqlParam::Json(details),
+                user,
+                key,
+                ip,
+                ctx.req.header("user-agent").map(str::to_string).into(),
+            ],
+        )?
+        .ok_or_else(|| ApiError::internal("session insert returned nothing"))?;
+    Ok((token, row.text("expires_at").unwrap_or_default()))
+}
+
+fn uuid_v4() -> String {
+    let b = sentinel_auth::random_bytes::<16>();
+    let mut b = b;
+    b[6] = (b[6] & 0x0f) | 0x40;
+    b[8] = (b[8] & 0x3f) | 0x80;
+    let h = hex_lower(&b);
+    format!("{}-{}-{}-{}-{}", &h[0..8], &h[8..12], &h[12..16], &h[16..20], &h[20..32])
+}
+
+fn hex_lower(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 200, description = "`{success: true}`; clears the cookie"), (status = 401)))]
+pub fn logout(ctx: &Ctx) -> HandlerResult {
+    let Principal::User(user) = &ctx.principal else { return Err(ApiError::unauthorized("Authentication required")) };
+    let audit = audit::cte("logout", "admin_user", "s", "user_id", "NULL", 2);
+    let sql = format!(
+        "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL RETURNING *), {audit}
+         SELECT count(*) AS n FROM s"
+    );
+    let [u, k, ip] = Actor::of(ctx).params();
+    ctx.db().query(&sql, &[user.session_id.as_str().into(), u, k, ip])?;
+    ctx.publish("sessions", "session:revoked", json!({ "sessionId": user.session_id, "userId": user.id, "reason": "revoked" }));
+    Ok(Reply::JsonWithHeaders(StatusCode::OK, json!({ "success": true }), vec![("set-cookie", session_cookie(ctx, "", 0))]))
+}
+
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth", responses((status = 200, description = "`{session: {id, expiresAt, kind}, user: {id, email, displayName, role, memberId}}`"), (status = 401)))]
+pub fn session(ctx: &Ctx) -> HandlerResult {
+    let Principal::User(user) = &ctx.principal else { return Err(ApiError::unauthorized("Authentication required")) };
+    let row = ctx
+        .db()
+        .query_one(
+            "SELECT s.id::text AS id, iso(s.expires_at) AS expires_at, s.kind, u.id::text AS user_id, u.email, u.display_name, u.role, u.member_id::text AS member_id
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::uuid",
+            &[user.session_id.as_str().into()],
+        )?
+        .ok_or_else(|| ApiError::unauthorized("Invalid or expired session"))?;
+    ok(json!({
+        "session": { "id": row.text("id"), "expiresAt": row.text("expires_at"), "kind": row.text("kind") },
+        "user": { "id": row.text("user_id"), "email": row.text("email"), "displayName": row.text("display_name"),
+                  "role": row.text("role"), "memberId": row.text("member_id") },
+    }))
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct RfidLoginRequest {
+    #[garde(length(chars, min = 1, max = 100))]
+    pub badge_number: String,
+}
+
+#[utoipa::path(post, path = "/api/auth/rfid-login", tag = "auth", request_body = RfidLoginRequest,
+    responses((status = 200, description = "`{session: {id, token, expiresAt}, user: {id, email, name, role}, member: {id, firstName, lastName, rank}}`"),
+              (status = 400, description = "Badge not assigned to a member"), (status = 403, description = "BADGE_INACTIVE / USER_NOT_LINKED"), (status = 404, description = "Invalid badge number")))]
+pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
+    let body: RfidLoginRequest = ctx.json()?;
+    let serial = body.badge_number.trim().to_uppercase();
+    let row = ctx
+        .db()
+        .query_one(
+            "SELECT b.status, b.assignment_type, m.id::text AS member_id, m.first_name, m.last_name, m.rank,
+                    u.id::text AS user_id, u.email, u.display_name, u.role, u.disabled
+             FROM badges b
+             LEFT JOIN members m ON b.assignment_type = 'member' AND m.id = b.assigned_to_id
+             LEFT JOIN users u ON u.member_id = m.id
+             WHERE b.serial_number = $1",
+            &[serial.as_str().into()],
+        )?
+        .ok_or_else(|| ApiError::not_found("Invalid badge number"))?;
+    if row.text("status").as_deref() != Some("active") {
+        return Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge is {}", row.text("status").unwrap_or_default())));
+    }
+    let Some(member_id) = row.text("member_id") else {
+        return Err(ApiError::bad_request("BADGE_NOT_ASSIGNED", "This badge is not assigned to any member"));
+    };
+    let user_id = match row.text("user_id") {
+        Some(id) if !row.bool("disabled") => id,
+        _ => return Err(ApiError::forbidden("USER_NOT_LINKED", "No enabled user account is linked to this member")),
+    };
+    let (token, expires_at) = open_session(ctx, &user_id, SessionKind::Rfid, "login", json!({ "method": "rfid", "badgeSerial": serial }))?;
+    let session_id = session_token::verify(&jwt_secret(ctx.platform)?, &token).map(|v| v.session_id).unwrap_or_default();
+    ok(json!({
+        "session": { "id": session_id, "token": token, "expiresAt": expires_at },
+        "user": { "id": user_id, "email": row.text("email"), "name": row.text("display_name"), "role": row.text("role") },
+        "member": { "id": member_id, "firstName": row.text("first_name"), "lastName": row.text("last_name"), "rank": row.text("rank") },
+    }))
+}
+
+/// Scopes each key kind may hold; a new key gets all of its kind's by default.
+pub fn allowed_scopes(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "kiosk" => &["checkins", "visitors", "presence", "dds", "lockup", "alerts", "heartbeat"],
+        "display" => &["presence", "activity", "visitors", "dds", "lockup"],
+        _ => &["read"],
+    }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateApiKey {
+    #[garde(length(chars, min = 1, max = 200), custom(not_blank))]
+    pub name: String,
+    /// kiosk | display | integration
+    #[garde(pattern(r"^(kiosk|display|integration)$"))]
+    pub kind: String,
+    /// Required for kiosk keys.
+    #[garde(inner(length(chars, min = 1, max = 50)))]
+    pub kiosk_id: Option<String>,
+    #[garde(skip)]
+    pub scopes: Option<Vec<String>>,
+    #[garde(inner(range(min = 1, max = 730)))]
+    pub expires_in_days: Option<i32>,
+}
+
+fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
+const KEY_COLUMNS: &str = "k.id::text AS id, k.name, k.kind, k.kiosk_id, to_jsonb(k.scopes) AS scopes, k.key_prefix,
+    iso(k.expires_at) AS expires_at, iso(k.last_used_at) AS last_used_at, iso(k.created_at) AS created_at, iso(k.revoked_at) AS revoked_at";
+
+fn key_json(row: &sentinel_http::Row) -> Value {
+    json!({
+        "id": row.text("id"), "name": row.text("name"), "kind": row.text("kind"), "kioskId": row.text("kiosk_id"),
+        "scopes": row.json("scopes"), "keyPrefix": row.text("key_prefix"), "expiresAt": row.text("expires_at"),
+        "lastUsedAt": row.text("last_used_at"), "createdAt": row.text("created_at"), "revokedAt": row.text("revoked_at"),
+    })
+}
+
+#[utoipa::path(get, path = "/api/auth/api-keys", tag = "auth", responses((status = 200, description = "`{apiKeys: [...]}` — never the secret")))]
+pub fn list_keys(ctx: &Ctx) -> HandlerResult {
+    let rows = ctx.db().query(&format!("SELECT {KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at DESC"), &[])?;
+    ok(json!({ "apiKeys": rows.iter().map(key_json).collect::<Vec<_>>() }))
+}
+
+#[utoipa::path(post, path = "/api/auth/api-keys", tag = "auth", request_body = CreateApiKey,
+    responses((status = 201, description = "`{apiKey, key}` — `key` is shown only here"), (status = 400), (status = 409, description = "kioskId already bound to an active key")))]
+pub fn create_key(ctx: &Ctx) -> HandlerResult {
+    let body: CreateApiKey = ctx.json()?;
+    let kiosk_id = body.kiosk_id.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
+    match (body.kind.as_str(), &kiosk_id) {
+        ("kiosk", None) => return Err(ApiError::invalid("kioskId", "is required for kiosk keys")),
+        (kind, Some(_)) if kind != "kiosk" => return Err(ApiError::invalid("kioskId", "is only allowed for kiosk keys")),
+        _ => {}
+    }
+    let allowed = allowed_scopes(&body.kind);
+    let scopes: Vec<String> = match &body.scopes {
+        Some(requested) => {
+            if let Some(bad) = requested.iter().find(|s| !allowed.contains(&s.as_str())) {
+                return Err(ApiError::invalid("scopes", &format!("'{bad}' is not allowed for {} keys", body.kind)));
+            }
+            requested.clone()
+        }
+        None => allowed.iter().map(|s| s.to_string()).collect(),
+    };
+    let new_key = api_key::generate();
+    let audit = audit::cte("api_key_create", "api_key", "k", "id", "jsonb_build_object('name', k.name, 'kind', k.kind, 'kioskId', k.kiosk_id, 'keyPrefix', k.key_prefix)", 8);
+    let sql = format!(
+        "WITH k AS (
+            INSERT INTO api_keys (name, kind, kiosk_id, key_hash, key_prefix, scopes, created_by, expires_at)
+            SELECT $1, $2, $3, $4, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7::uuid, now() + make_interval(days => $11)
+            RETURNING *
+         ), {audit}
+         SELECT {KEY_COLUMNS} FROM k"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params = [
+        body.name.trim().into(),
+        body.kind.as_str().into(),
+        kiosk_id.clone().into(),
+        new_key.key_hash.as_str().into(),
+        new_key.key_prefix.as_str().into(),
+        sentinel_http::SqlParam::Json(json!(scopes)),
+        ctx.principal.user_id().map(str::to_string).into(),
+        user,
+        key,
+        ip,
+        body.expires_in_days.unwrap_or(365).into(),
+    ];
+    let row = ctx.db().query_one(&sql, &params).map_err(|e| {
+        if e.is_unique_violation_of("api_keys_active_kiosk_id_key") {
+            ApiError::conflict(format!("Kiosk '{}' already has an active API key", kiosk_id.clone().unwrap_or_default()))
+        } else {
+            e.into()
+        }
+    })?;
+    let row = row.ok_or_else(|| ApiError::internal("api key insert returned nothing"))?;
+    created(json!({ "apiKey": key_json(&row), "key": new_key.key }))
+}
+
+#[utoipa::path(delete, path = "/api/auth/api-keys/{id}", tag = "auth", params(("id" = String, Path, description = "API key UUID")),
+    responses((status = 200, description = "Revoked (idempotent)"), (status = 404)))]
+pub fn revoke_key(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let audit = audit::cte("api_key_revoke", "api_key", "k", "id", "jsonb_build_object('name', k.name, 'keyPrefix', k.key_prefix)", 2);
+    let sql = format!(
+        "WITH target AS (SELECT id FROM api_keys WHERE id = $1::uuid),
+              k AS (UPDATE api_keys SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL RETURNING *), {audit}
+         SELECT (SELECT count(*) FROM target) AS found, (SELECT count(*) FROM k) AS revoked"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip])?;
+    if row.map(|r| r.int("found")).unwrap_or(0) == 0 {
+        return Err(ApiError::not_found(format!("API key with ID '{id}' not found")));
+    }
+    ctx.publish("sessions", "api_key:revoked", json!({ "apiKeyId": id }));
+    ok(json!({ "success": true, "message": "API key revoked successfully" }))
+}
