@@ -11,6 +11,7 @@ pub mod db;
 pub mod error;
 pub mod input;
 pub mod pagination;
+pub mod rate_limit;
 pub mod router;
 pub mod serve;
 

@@ -8,7 +8,7 @@ use http::{header, HeaderValue, Method, StatusCode};
 use serde_json::{json, Value};
 
 use crate::access::{Access, Principal};
-use crate::auth;
+use crate::{auth, rate_limit};
 use crate::context::{Ctx, Platform, Request};
 use crate::error::ApiError;
 use crate::input::MAX_BODY_BYTES;
@@ -60,15 +60,38 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
     }
     // Public routes never look at credentials (a stale cookie must not break login).
     let principal = if route.access == Access::Public {
-        Principal::Anonymous
+        Ok(Principal::Anonymous)
     } else {
-        match auth::authenticate(platform, req).and_then(|p| auth::authorize(route.access, &p).map(|()| p)) {
-            Ok(principal) => principal,
-            Err(e) => return (route.pattern, Err(e)),
-        }
+        auth::authenticate(platform, req)
     };
+    let principal = match principal {
+        Ok(p) => p,
+        Err(e) => return (route.pattern, Err(e)),
+    };
+    let limit_headers = match rate_limit::limit_for(&principal, &req.path, req, platform.config.var("rate_limits").as_deref()) {
+        Some(limit) => match rate_limit::check(platform, &limit) {
+            Ok(headers) => headers,
+            Err(e) => return (route.pattern, Err(e)),
+        },
+        None => Vec::new(),
+    };
+    if let Err(e) = auth::authorize(route.access, &principal) {
+        return (route.pattern, Err(e));
+    }
     let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
-    (route.pattern, (route.handler)(&ctx).map(Some))
+    let reply = (route.handler)(&ctx).map(|reply| match reply {
+        Reply::Json(status, body) if !limit_headers.is_empty() => Reply::JsonWithHeaders(status, body, limit_headers.clone()),
+        Reply::JsonWithHeaders(status, body, mut headers) => {
+            headers.extend(limit_headers.clone());
+            Reply::JsonWithHeaders(status, body, headers)
+        }
+        other => other,
+    });
+    let reply = reply.map_err(|mut e| {
+        e.headers.extend(limit_headers);
+        e
+    });
+    (route.pattern, reply.map(Some))
 }
 
 fn json_response(status: StatusCode, body: Option<Value>, headers: Vec<(&'static str, String)>) -> http::Response<Vec<u8>> {
