@@ -370,3 +370,45 @@ async fn serve(listener: TcpListener, app: Arc<App>, mut shutdown: watch::Receiv
     drop(listener);
     while connections.join_next().await.is_some() {}
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_chain_matches_anyhows_layout() {
+        assert_eq!(debug_chain("top".into(), vec![]), "top");
+        assert_eq!(debug_chain("top".into(), vec!["one\ntwo".into()]), "top\n\nCaused by:\n    one\n    two");
+        assert_eq!(
+            debug_chain("top".into(), vec!["a".into(), "b".into()]),
+            "top\n\nCaused by:\n    0: a\n    1: b"
+        );
+        let e = anyhow::anyhow!("inner").context("outer");
+        assert_eq!(anyhow_debug(&e), "outer\n\nCaused by:\n    inner");
+    }
+
+    #[tokio::test]
+    async fn missing_component_file_names_the_path_and_says_to_build() {
+        let dir = std::env::temp_dir().join(format!("sentinel-host-missing-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let manifest = dir.join("spin.toml");
+        std::fs::write(
+            &manifest,
+            "spin_manifest_version = 2\n[application]\nname = \"x\"\n[[trigger.http]]\nroute = \"/...\"\ncomponent = \"c\"\n[component.c]\nsource = \"nope.wasm\"\n",
+        )
+        .unwrap();
+        let cfg = HostConfig {
+            manifest_path: manifest,
+            listen: "127.0.0.1:0".parse().unwrap(),
+            variables: HashMap::new(),
+            cache_dir: Some(dir.join("cache")),
+            max_in_flight: 4,
+        };
+        let err = match start(cfg).await {
+            Ok(_) => panic!("started without a component file"),
+            Err(e) => format!("{e:#}"),
+        };
+        assert!(err.contains("nope.wasm") && err.contains("build"), "{err}");
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

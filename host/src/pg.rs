@@ -55,6 +55,7 @@ impl PgPools {
 }
 
 /// Hosts to check against the allow-list, as `postgres://host[:port]` strings.
+#[allow(clippy::result_large_err)]
 pub fn hosts_to_check(config: &tokio_postgres::Config) -> Result<Vec<String>, Error> {
     let ports = config.get_ports();
     let mut out = Vec::new();

@@ -499,3 +499,27 @@ fn a_spinning_guest_hits_the_execution_timeout() {
     let r = request("GET", &format!("{}/x", h.base_url), &[], None);
     assert_eq!(r.status, 200);
 }
+
+// ------------------------------------------------------------------ raw HTTP edge cases
+
+fn raw_exchange(request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(host().addr).unwrap();
+    stream.set_read_timeout(Some(std::time::Duration::from_secs(20))).unwrap();
+    stream.write_all(request).unwrap();
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[test]
+fn non_utf8_header_values_are_a_500() {
+    let reply = raw_exchange(b"GET /x HTTP/1.1\r\nHost: localhost\r\nX-Bad: \xff\xfe\r\nConnection: close\r\n\r\n");
+    assert!(reply.starts_with("HTTP/1.1 500"), "{reply}");
+}
+
+#[test]
+fn a_missing_host_header_drops_the_connection_without_a_response() {
+    let reply = raw_exchange(b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n");
+    assert!(!reply.starts_with("HTTP/1.1 2"), "{reply}");
+}
