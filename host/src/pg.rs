@@ -11,7 +11,7 @@ use postgres_types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 
 use crate::bindings::postgres::{
-    Column, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError, RowSet,
+    Column, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError, RangeBoundKind, RowSet,
 };
 
 const POOL_SIZE: usize = 64;
@@ -284,7 +284,12 @@ fn decode(row: &Row, i: usize) -> Result<DbValue, String> {
         }),
         Type::TEXT_ARRAY | Type::VARCHAR_ARRAY | Type::BPCHAR_ARRAY => get(row, i, |v| Ok(DbValue::ArrayStr(v))),
         Type::INTERVAL => get(row, i, |v: PgInterval| Ok(DbValue::Interval(v.0))),
-        // Ranges are not implemented by this host; they come back raw like other unknown types.
+        Type::INT4_RANGE => get(row, i, |v: PgRange<i32>| Ok(DbValue::RangeInt32(v.bounds()))),
+        Type::INT8_RANGE => get(row, i, |v: PgRange<i64>| Ok(DbValue::RangeInt64(v.bounds()))),
+        Type::NUM_RANGE => get(row, i, |v: PgRange<rust_decimal::Decimal>| {
+            let (l, u) = v.bounds();
+            Ok(DbValue::RangeDecimal((l.map(|(d, k)| (d.to_string(), k)), u.map(|(d, k)| (d.to_string(), k)))))
+        }),
         _ => get(row, i, |v: RawValue| Ok(DbValue::Unsupported(v.0))),
     }
 }
@@ -350,8 +355,13 @@ fn to_sql_param(value: &ParameterValue) -> anyhow::Result<SqlParam> {
         ParameterValue::ArrayStr(v) => Box::new(v.clone()),
         ParameterValue::Interval(v) => Box::new(PgInterval(*v)),
         ParameterValue::DbNull => Box::new(PgNull),
-        ParameterValue::RangeInt32(_) | ParameterValue::RangeInt64(_) | ParameterValue::RangeDecimal(_) => {
-            anyhow::bail!("range parameters are not supported by this host")
+        ParameterValue::RangeInt32((l, u)) => Box::new(PgRange::new(*l, *u)),
+        ParameterValue::RangeInt64((l, u)) => Box::new(PgRange::new(*l, *u)),
+        ParameterValue::RangeDecimal((l, u)) => {
+            let bound = |b: &Option<(String, RangeBoundKind)>| -> anyhow::Result<Option<(rust_decimal::Decimal, RangeBoundKind)>> {
+                b.as_ref().map(|(v, k)| Ok((decimal(v)?, *k))).transpose()
+            };
+            Box::new(PgRange::new(bound(l)?, bound(u)?))
         }
     })
 }
@@ -403,6 +413,135 @@ impl<'a> FromSql<'a> for PgInterval {
     }
 }
 
+/// A range over an element type, in Postgres' binary range format.
+trait RangeElement: Copy + PartialOrd + std::fmt::Debug + Send + Sync + ToSql + for<'a> FromSql<'a> + 'static {
+    const ELEMENT: Type;
+    const RANGE: Type;
+    /// The next value for discrete types (ranges are normalised to `[a,b)`); None if continuous.
+    fn successor(self) -> Option<Self>;
+}
+
+impl RangeElement for i32 {
+    const ELEMENT: Type = Type::INT4;
+    const RANGE: Type = Type::INT4_RANGE;
+    fn successor(self) -> Option<Self> {
+        Some(self.saturating_add(1))
+    }
+}
+
+impl RangeElement for i64 {
+    const ELEMENT: Type = Type::INT8;
+    const RANGE: Type = Type::INT8_RANGE;
+    fn successor(self) -> Option<Self> {
+        Some(self.saturating_add(1))
+    }
+}
+
+impl RangeElement for rust_decimal::Decimal {
+    const ELEMENT: Type = Type::NUMERIC;
+    const RANGE: Type = Type::NUM_RANGE;
+    fn successor(self) -> Option<Self> {
+        None
+    }
+}
+
+type Bound<T> = Option<(T, RangeBoundKind)>;
+
+#[derive(Debug)]
+struct PgRange<T> {
+    lower: Bound<T>,
+    upper: Bound<T>,
+    empty: bool,
+}
+
+impl<T: RangeElement> PgRange<T> {
+    /// Normalises discrete ranges to `[a,b)`; a lower bound above the upper one makes it empty.
+    fn new(mut lower: Bound<T>, mut upper: Bound<T>) -> Self {
+        if let Some((v, RangeBoundKind::Exclusive)) = lower {
+            if let Some(next) = v.successor() {
+                lower = Some((next, RangeBoundKind::Inclusive));
+            }
+        }
+        if let Some((v, RangeBoundKind::Inclusive)) = upper {
+            if let Some(next) = v.successor() {
+                upper = Some((next, RangeBoundKind::Exclusive));
+            }
+        }
+        let empty = match (&lower, &upper) {
+            (Some((l, lk)), Some((u, uk))) => {
+                l > u || (l == u && !(*lk == RangeBoundKind::Inclusive && *uk == RangeBoundKind::Inclusive))
+            }
+            _ => false,
+        };
+        Self { lower, upper, empty }
+    }
+
+    /// An empty range reads as unbounded on both sides (as in Spin).
+    fn bounds(self) -> (Bound<T>, Bound<T>) {
+        if self.empty { (None, None) } else { (self.lower, self.upper) }
+    }
+}
+
+const RANGE_EMPTY: u8 = 0x01;
+const RANGE_LB_INC: u8 = 0x02;
+const RANGE_UB_INC: u8 = 0x04;
+const RANGE_LB_INF: u8 = 0x08;
+const RANGE_UB_INF: u8 = 0x10;
+
+impl<T: RangeElement> ToSql for PgRange<T> {
+    fn to_sql(&self, _: &Type, out: &mut bytes::BytesMut) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
+        if self.empty {
+            out.extend_from_slice(&[RANGE_EMPTY]);
+            return Ok(IsNull::No);
+        }
+        let mut flags = 0;
+        match &self.lower {
+            None => flags |= RANGE_LB_INF,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= RANGE_LB_INC,
+            Some(_) => {}
+        }
+        match &self.upper {
+            None => flags |= RANGE_UB_INF,
+            Some((_, RangeBoundKind::Inclusive)) => flags |= RANGE_UB_INC,
+            Some(_) => {}
+        }
+        out.extend_from_slice(&[flags]);
+        for (v, _) in [&self.lower, &self.upper].into_iter().flatten() {
+            let mut element = bytes::BytesMut::new();
+            v.to_sql(&T::ELEMENT, &mut element)?;
+            out.extend_from_slice(&(element.len() as i32).to_be_bytes());
+            out.extend_from_slice(&element);
+        }
+        Ok(IsNull::No)
+    }
+    fn accepts(t: &Type) -> bool {
+        *t == T::RANGE
+    }
+    to_sql_checked!();
+}
+
+impl<'a, T: RangeElement> FromSql<'a> for PgRange<T> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        let (&flags, mut rest) = raw.split_first().ok_or("invalid range")?;
+        if flags & RANGE_EMPTY != 0 {
+            return Ok(Self { lower: None, upper: None, empty: true });
+        }
+        let mut read = |inclusive: bool| -> Result<Bound<T>, Box<dyn std::error::Error + Sync + Send>> {
+            let len = i32::from_be_bytes(rest.get(..4).ok_or("invalid range")?.try_into()?) as usize;
+            let element = rest.get(4..4 + len).ok_or("invalid range")?;
+            rest = &rest[4 + len..];
+            let kind = if inclusive { RangeBoundKind::Inclusive } else { RangeBoundKind::Exclusive };
+            Ok(Some((T::from_sql(&T::ELEMENT, element)?, kind)))
+        };
+        let lower = if flags & RANGE_LB_INF != 0 { None } else { read(flags & RANGE_LB_INC != 0)? };
+        let upper = if flags & RANGE_UB_INF != 0 { None } else { read(flags & RANGE_UB_INC != 0)? };
+        Ok(Self { lower, upper, empty: false })
+    }
+    fn accepts(t: &Type) -> bool {
+        *t == T::RANGE
+    }
+}
+
 /// Raw binary wire bytes of a type the host does not understand.
 struct RawValue(Vec<u8>);
 
@@ -435,6 +574,20 @@ mod tests {
         assert_eq!(e.to_string(), format!("invalid epoch timestamp {}", i64::MAX));
         assert!(to_sql_param(&ParameterValue::Decimal("1e5".into())).is_err());
         assert!(to_sql_param(&ParameterValue::Decimal("1_000.5".into())).is_ok());
+    }
+
+    #[test]
+    fn discrete_ranges_normalise_and_empty_ranges_read_unbounded() {
+        use RangeBoundKind::*;
+        let r = PgRange::new(Some((1i32, Exclusive)), Some((5, Inclusive)));
+        assert_eq!((r.lower, r.upper, r.empty), (Some((2, Inclusive)), Some((6, Exclusive)), false));
+        let r = PgRange::new(Some((5i64, Inclusive)), Some((1, Exclusive)));
+        assert_eq!(r.bounds(), (None, None));
+        let mut buf = bytes::BytesMut::new();
+        let r = PgRange::new(Some((1i32, Inclusive)), None);
+        r.to_sql(&Type::INT4_RANGE, &mut buf).unwrap();
+        let back = PgRange::<i32>::from_sql(&Type::INT4_RANGE, &buf).unwrap();
+        assert_eq!(back.bounds(), (Some((1, Inclusive)), None));
     }
 
     #[test]

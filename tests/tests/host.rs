@@ -363,6 +363,38 @@ fn postgres_other_types_come_back_raw() {
 }
 
 #[test]
+fn postgres_ranges_intervals_and_arrays() {
+    let r = pg1(
+        "SELECT int4range(1,5) AS a, 'empty'::int4range AS e, numrange(1.5, 2.25, '[]') AS n, int8range(NULL, 7) AS b, interval '1 month 2 days 3 seconds' AS i, ARRAY[1,NULL]::int4[] AS ai, ARRAY[1.5]::numeric[] AS an",
+        json!([]),
+        "query",
+    );
+    assert_eq!(
+        r["rows"][0],
+        json!([
+            {"range_int32": [[1, "inclusive"], [5, "exclusive"]]},
+            {"range_int32": [null, null]},
+            {"range_decimal": [["1.5", "inclusive"], ["2.25", "inclusive"]]},
+            {"range_int64": [null, [7, "exclusive"]]},
+            {"interval": {"micros": 3000000, "days": 2, "months": 1}},
+            {"array_int32": [1, null]},
+            {"array_decimal": ["1.5"]}
+        ]),
+        "{r}"
+    );
+    let r = pg1(
+        "SELECT $1::int4range = int4range(2,6) AS same, $2::interval = interval '1 day' AS i, $3::numrange AS n",
+        json!([
+            {"type": "range_int32", "value": {"lower": [1, "exclusive"], "upper": [5, "inclusive"]}},
+            {"type": "interval", "value": {"micros": 0, "days": 1, "months": 0}},
+            {"type": "range_decimal", "value": {"lower": ["0.5", "inclusive"], "upper": null}}
+        ]),
+        "query",
+    );
+    assert_eq!(r["rows"][0], json!([{"boolean": true}, {"boolean": true}, {"range_decimal": [["0.5", "inclusive"], null]}]), "{r}");
+}
+
+#[test]
 fn postgres_parameter_binding_is_strict() {
     let wrong = |sql: &str, param: Value, pg: &str, rust: &str| {
         for mode in ["query", "execute"] {
