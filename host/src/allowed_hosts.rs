@@ -314,7 +314,8 @@ mod tests {
         assert!(allows("redis://127.0.0.1:6379", "redis://127.0.0.1:6379/0", "redis"));
         assert!(!allows("redis://127.0.0.1:6379", "redis://127.0.0.1:6380", "redis"));
         assert!(allows("*://*:*", "mqtt://anything:1", "https"));
-        assert!(allows("https://Example.com", "https://EXAMPLE.com", "https") == false);
+        // The URL side is lower-cased by URL parsing; the entry is compared as written.
+        assert!(!allows("https://Example.com", "https://EXAMPLE.com", "https"));
         assert!(allows("https://example.com", "https://EXAMPLE.com", "https"));
     }
 
