@@ -1,0 +1,392 @@
+//! `sentinel`: the operator CLI. `sentinel up` runs the whole backend locally with zero configuration.
+
+use anyhow::{Context, Result};
+use clap::{Args, Parser, Subcommand};
+use sentinel_ops::config::{env_first, persistent_secret, Settings};
+use sentinel_ops::services::{port_or_free, Durability, PostgresOptions, PostgresServer, RedisOptions, RedisServer};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Parser)]
+#[command(
+    name = "sentinel",
+    version,
+    about = "Run and operate the Sentinel RFID attendance backend",
+    long_about = "Run and operate the Sentinel RFID attendance backend.\n\n\
+        `sentinel up` is all a developer needs: it starts a private PostgreSQL and Redis under \
+        <repo>/.sentinel/ (unless SENTINEL_DATABASE_URL / SENTINEL_REDIS_URL point elsewhere), applies \
+        migrations, seeds demo data on the first run, builds stale Wasm components and serves spin.toml."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start everything: private PostgreSQL + Redis (unless URLs are configured), migrate, seed, build, serve.
+    Up(UpArgs),
+    /// Apply pending database migrations (refuses edited or missing applied migrations).
+    Migrate(DbArgs),
+    /// Insert the demo data and the initial administrator (idempotent).
+    Seed(SeedArgs),
+    /// Build the Wasm components of spin.toml that are stale (or all with --force).
+    Build(BuildArgs),
+    /// Serve spin.toml against an existing PostgreSQL and Redis (no servers started, no migrations).
+    Serve(ServeArgs),
+}
+
+#[derive(Args, Clone)]
+struct DbArgs {
+    /// PostgreSQL URL [env: SENTINEL_DATABASE_URL, SPIN_VARIABLE_DATABASE_URL]
+    #[arg(long)]
+    database_url: Option<String>,
+}
+
+#[derive(Args, Clone)]
+struct ConnArgs {
+    /// PostgreSQL URL [env: SENTINEL_DATABASE_URL, SPIN_VARIABLE_DATABASE_URL]
+    #[arg(long)]
+    database_url: Option<String>,
+    /// Redis URL [env: SENTINEL_REDIS_URL, SPIN_VARIABLE_REDIS_URL]
+    #[arg(long)]
+    redis_url: Option<String>,
+}
+
+#[derive(Args)]
+struct UpArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Address the HTTP server listens on
+    #[arg(long, env = "SENTINEL_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// Do not build components (use the .wasm files as they are)
+    #[arg(long)]
+    no_build: bool,
+    /// The Spin manifest to serve [default: <repo>/spin.toml]
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct SeedArgs {
+    #[command(flatten)]
+    db: DbArgs,
+    /// E-mail of the initial administrator
+    #[arg(long, env = "SENTINEL_ADMIN_EMAIL", default_value = "admin@sentinel.local")]
+    admin_email: String,
+    /// Password of the initial administrator (default: generate one and print it once)
+    #[arg(long, env = "SENTINEL_ADMIN_PASSWORD")]
+    admin_password: Option<String>,
+}
+
+#[derive(Args)]
+struct BuildArgs {
+    /// Rebuild even if every .wasm is newer than its sources
+    #[arg(long)]
+    force: bool,
+    /// The Spin manifest whose components to build [default: <repo>/spin.toml]
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct ServeArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// Address the HTTP server listens on
+    #[arg(long, env = "SENTINEL_LISTEN", default_value = "127.0.0.1:3000")]
+    listen: SocketAddr,
+    /// JWT signing secret [env: SENTINEL_JWT_SECRET, SPIN_VARIABLE_JWT_SECRET]
+    #[arg(long)]
+    jwt_secret: Option<String>,
+    /// production | development [env: SENTINEL_ENVIRONMENT, SPIN_VARIABLE_ENVIRONMENT]
+    #[arg(long)]
+    environment: Option<String>,
+    /// The Spin manifest to serve [default: <repo>/spin.toml]
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+}
+
+fn main() {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let outcome = runtime.block_on(async move {
+        match cli.command {
+            Command::Up(args) => up(args).await,
+            Command::Migrate(args) => migrate(args).await,
+            Command::Seed(args) => seed(args).await,
+            Command::Build(args) => build(args),
+            Command::Serve(args) => serve(args).await,
+        }
+    });
+    if let Err(err) = outcome {
+        eprintln!("error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+/// The repository root: the nearest ancestor of the working directory holding spin.toml and
+/// Cargo.toml, else the one this binary was built from.
+fn repo_root() -> PathBuf {
+    if let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            if dir.join("spin.toml").is_file() && dir.join("Cargo.toml").is_file() {
+                return dir.to_path_buf();
+            }
+        }
+    }
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn configured_database_url(flag: &Option<String>) -> Option<String> {
+    flag.clone().or_else(|| env_first(&["SENTINEL_DATABASE_URL", "SPIN_VARIABLE_DATABASE_URL"]))
+}
+
+fn configured_redis_url(flag: &Option<String>) -> Option<String> {
+    flag.clone().or_else(|| env_first(&["SENTINEL_REDIS_URL", "SPIN_VARIABLE_REDIS_URL"]))
+}
+
+fn require_database_url(args: &DbArgs) -> Result<String> {
+    configured_database_url(&args.database_url)
+        .context("no database URL: pass --database-url or set SENTINEL_DATABASE_URL (`sentinel up` needs none)")
+}
+
+async fn run_migrations(database_url: &str) -> Result<()> {
+    let applied = sentinel_ops::migrate::migrate_url(database_url).await?;
+    if applied.is_empty() {
+        println!("database schema up to date");
+    } else {
+        println!("applied migrations: {}", applied.join(", "));
+    }
+    Ok(())
+}
+
+async fn migrate(args: DbArgs) -> Result<()> {
+    run_migrations(&require_database_url(&args)?).await
+}
+
+/// Seed and report; returns the admin credentials line to show (if an admin was created).
+async fn run_seed(database_url: &str, email: &str, password: Option<String>) -> Result<Option<String>> {
+    let client = sentinel_ops::connect(database_url).await?;
+    let admin = sentinel_ops::seed::AdminSeed { email: email.to_string(), password };
+    let report = sentinel_ops::seed::seed_demo(&client, &admin).await?;
+    println!("{}", if report.demo_inserted { "demo data inserted" } else { "demo data already present" });
+    Ok(report.created_admin.map(|(email, password)| match password {
+        Some(password) => format!("admin login: {email} / {password}   (generated; shown only once)"),
+        None => format!("admin login: {email} (password as given)"),
+    }))
+}
+
+async fn seed(args: SeedArgs) -> Result<()> {
+    let url = require_database_url(&args.db)?;
+    if let Some(line) = run_seed(&url, &args.admin_email, args.admin_password).await? {
+        println!("{line}");
+    }
+    Ok(())
+}
+
+fn build_manifest(manifest: &Path, force: bool) -> Result<()> {
+    let root = repo_root();
+    let components = sentinel_ops::build::manifest_components(manifest)?;
+    let summary = sentinel_ops::build::build_components(&root, &components, force)?;
+    if !summary.built.is_empty() {
+        println!("built: {}", summary.built.join(", "));
+    }
+    Ok(())
+}
+
+fn build(args: BuildArgs) -> Result<()> {
+    build_manifest(&args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.force)
+}
+
+async fn start_host(manifest: PathBuf, listen: SocketAddr, settings: &Settings) -> Result<sentinel_host::RunningHost> {
+    let mut variables = settings.host_variables()?;
+    // The static map outranks SPIN_VARIABLE_* in the host; derived values must not hide explicit ones.
+    for derived in ["database_host", "redis_host"] {
+        if std::env::var_os(format!("SPIN_VARIABLE_{}", derived.to_ascii_uppercase())).is_some() {
+            variables.remove(derived);
+        }
+    }
+    sentinel_host::start(sentinel_host::HostConfig { manifest_path: manifest, listen, variables, cache_dir: None, max_in_flight: 256 }).await
+}
+
+fn print_routes(host: &sentinel_host::RunningHost) {
+    let base = format!("http://{}", host.addr());
+    println!();
+    println!("Sentinel is running");
+    println!("  API      {base}/api");
+    println!("  Health   {base}/health");
+    println!("  Docs     {base}/docs");
+    println!();
+    println!("Available Routes:");
+    for (route, component) in host.routes() {
+        let shown = match route.strip_suffix("/...") {
+            Some(prefix) => format!("{base}{prefix} (wildcard)"),
+            None if route == "/" => base.clone(),
+            None => format!("{base}{route}"),
+        };
+        println!("  {component}: {shown}");
+    }
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}
+
+async fn serve(args: ServeArgs) -> Result<()> {
+    let settings = Settings {
+        database_url: configured_database_url(&args.conn.database_url)
+            .context("no database URL: pass --database-url or set SENTINEL_DATABASE_URL")?,
+        redis_url: configured_redis_url(&args.conn.redis_url).unwrap_or_else(|| "redis://127.0.0.1:6379".into()),
+        jwt_secret: args
+            .jwt_secret
+            .or_else(|| env_first(&["SENTINEL_JWT_SECRET", "SPIN_VARIABLE_JWT_SECRET"]))
+            .context("no JWT secret: pass --jwt-secret or set SENTINEL_JWT_SECRET")?,
+        environment: args
+            .environment
+            .or_else(|| env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]))
+            .unwrap_or_else(|| "production".into()),
+    };
+    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings).await?;
+    print_routes(&host);
+    println!("\nPress Ctrl-C to stop.");
+    shutdown_signal().await;
+    println!("stopping…");
+    host.shutdown().await;
+    Ok(())
+}
+
+/// Servers `up` started itself; stopped in reverse order.
+struct LocalServers {
+    postgres: Option<PostgresServer>,
+    redis: Option<RedisServer>,
+}
+
+impl LocalServers {
+    fn stop(&mut self) {
+        if let Some(mut redis) = self.redis.take() {
+            println!("stopping Redis");
+            redis.stop();
+        }
+        if let Some(mut postgres) = self.postgres.take() {
+            println!("stopping PostgreSQL");
+            postgres.stop();
+        }
+    }
+}
+
+const DEFAULT_PG_PORT: u16 = 55432;
+const DEFAULT_REDIS_PORT: u16 = 56379;
+
+async fn up(args: UpArgs) -> Result<()> {
+    let root = repo_root();
+    let state_dir = root.join(".sentinel");
+    std::fs::create_dir_all(&state_dir).with_context(|| format!("creating {}", state_dir.display()))?;
+    let manifest = args.manifest.clone().unwrap_or_else(|| root.join("spin.toml"));
+    // Stopping the servers is synchronous; do it even when a later step fails.
+    let mut servers = LocalServers { postgres: None, redis: None };
+    let outcome = up_inner(&args, &root, &state_dir, manifest, &mut servers).await;
+    servers.stop();
+    outcome
+}
+
+async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBuf, servers: &mut LocalServers) -> Result<()> {
+    let database_url = match configured_database_url(&args.conn.database_url) {
+        Some(url) => {
+            println!("using PostgreSQL at {}", sentinel_ops::redact_url(&url));
+            url
+        }
+        None => {
+            let port = port_or_free(DEFAULT_PG_PORT)?;
+            println!("starting PostgreSQL on 127.0.0.1:{port} (data in {})", state_dir.join("postgres").display());
+            let pg = PostgresServer::start(PostgresOptions { data_dir: state_dir.join("postgres"), port, durability: Durability::Persistent })?;
+            let url = pg.database_url();
+            servers.postgres = Some(pg);
+            url
+        }
+    };
+    let redis_url = match configured_redis_url(&args.conn.redis_url) {
+        Some(url) => {
+            println!("using Redis at {}", sentinel_ops::redact_url(&url));
+            url
+        }
+        None => {
+            let port = port_or_free(DEFAULT_REDIS_PORT)?;
+            println!("starting Redis on 127.0.0.1:{port}");
+            let redis = RedisServer::start(RedisOptions { dir: state_dir.join("redis"), port, durability: Durability::Persistent })?;
+            let url = redis.url();
+            servers.redis = Some(redis);
+            url
+        }
+    };
+
+    run_migrations(&database_url).await?;
+
+    let mut admin_line = None;
+    let seeded_marker = state_dir.join("seeded");
+    if !seeded_marker.exists() {
+        let email = env_first(&["SENTINEL_ADMIN_EMAIL"]).unwrap_or_else(|| "admin@sentinel.local".into());
+        match run_seed(&database_url, &email, env_first(&["SENTINEL_ADMIN_PASSWORD"])).await {
+            Ok(line) => {
+                admin_line = line;
+                if let Some(line) = &admin_line {
+                    // Generated credentials are shown once; keep a private copy for the developer.
+                    let _ = write_private(&state_dir.join("admin-credentials.txt"), line);
+                }
+                std::fs::write(&seeded_marker, "seeded\n")?;
+            }
+            Err(err) => eprintln!("warning: demo seed skipped: {err:#}"),
+        }
+    }
+
+    if !args.no_build {
+        let root = root.to_path_buf();
+        let manifest = manifest.clone();
+        tokio::task::spawn_blocking(move || -> Result<()> {
+            let components = sentinel_ops::build::manifest_components(&manifest)?;
+            sentinel_ops::build::build_components(&root, &components, false)?;
+            Ok(())
+        })
+        .await??;
+    }
+
+    let jwt_secret = match env_first(&["SENTINEL_JWT_SECRET", "SPIN_VARIABLE_JWT_SECRET"]) {
+        Some(secret) => secret,
+        None => persistent_secret(&state_dir.join("jwt_secret"))?,
+    };
+    let settings = Settings {
+        database_url,
+        redis_url,
+        jwt_secret,
+        environment: env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]).unwrap_or_else(|| "development".into()),
+    };
+    let host = start_host(manifest, args.listen, &settings).await?;
+    print_routes(&host);
+    match admin_line {
+        Some(line) => println!("\n{line}"),
+        None => {
+            if let Ok(saved) = std::fs::read_to_string(state_dir.join("admin-credentials.txt")) {
+                println!("\n{} (saved in .sentinel/admin-credentials.txt)", saved.trim());
+            }
+        }
+    }
+    println!("\nPress Ctrl-C to stop.");
+    shutdown_signal().await;
+    println!("\nstopping the host");
+    host.shutdown().await;
+    Ok(())
+}
+
+fn write_private(path: &Path, text: &str) -> Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut file = std::fs::OpenOptions::new().write(true).create(true).truncate(true).mode(0o600).open(path)?;
+    writeln!(file, "{text}")?;
+    Ok(())
+}

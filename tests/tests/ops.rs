@@ -1,0 +1,54 @@
+//! Operator behaviours worth pinning: migrations apply once and refuse edited history; the harness
+//! serves the real app on real servers.
+
+use refinery::Migration;
+use sentinel_tests::{block_on, services, sql, sql_exec};
+
+#[test]
+fn every_embedded_migration_is_applied_and_a_second_run_applies_nothing() {
+    let services = services();
+    let embedded = sentinel_ops::migrate::embedded_migrations();
+    let applied = sql("SELECT version FROM refinery_schema_history ORDER BY version");
+    assert_eq!(applied.len(), embedded.len(), "applied: {applied:?}");
+    let url = services.database_url.clone();
+    let again = block_on(async move { sentinel_ops::migrate::migrate_url(&url).await }).unwrap();
+    assert!(again.is_empty(), "second run applied {again:?}");
+}
+
+#[test]
+fn an_edited_applied_migration_is_refused_and_a_failing_one_leaves_no_trace() {
+    let database = format!("ops_migrations_{}", std::process::id());
+    sql_exec(&format!("CREATE DATABASE {database}"));
+    let url = services().database_url.replace("/sentinel?", &format!("/{database}?"));
+    let outcome = block_on(async move {
+        let mut client = sentinel_ops::connect(&url).await?;
+        let original = [Migration::unapplied("V1__widgets", "CREATE TABLE widgets (id int)")?];
+        let first = sentinel_ops::migrate::apply(&mut client, &original).await?;
+        let edited = [Migration::unapplied("V1__widgets", "CREATE TABLE widgets (id bigint)")?];
+        let refused = sentinel_ops::migrate::apply(&mut client, &edited).await;
+        // A failing migration is rolled back as a whole (each migration runs in a transaction).
+        let failing = [
+            Migration::unapplied("V1__widgets", "CREATE TABLE widgets (id int)")?,
+            Migration::unapplied("V2__broken", "CREATE TABLE gadgets (id int); SELECT no_such_function()")?,
+        ];
+        let failed = sentinel_ops::migrate::apply(&mut client, &failing).await;
+        let gadgets = client.query_opt("SELECT 1 FROM pg_tables WHERE tablename = 'gadgets'", &[]).await?;
+        anyhow::Ok((first, refused.map_err(|e| format!("{e:#}")), failed.is_err(), gadgets.is_some()))
+    });
+    sql_exec(&format!("DROP DATABASE {database} WITH (FORCE)"));
+    let (first, refused, failed, gadgets_exist) = outcome.unwrap();
+    assert_eq!(first, vec!["V1__widgets".to_string()]);
+    let message = refused.expect_err("an edited applied migration must be refused");
+    assert!(message.contains("different"), "{message}");
+    assert!(failed, "a broken migration must fail");
+    assert!(!gadgets_exist, "the failed migration's table must be rolled back");
+}
+
+#[test]
+fn the_app_answers_health_checks_through_the_host() {
+    let live = sentinel_tests::get("/live");
+    assert_eq!(live.status, 200, "{}", live.text);
+    let health = sentinel_tests::get("/health");
+    assert_eq!(health.status, 200, "{}", health.text);
+    assert_eq!(health.body["checks"]["database"], true, "{}", health.text);
+}
