@@ -3,7 +3,10 @@
 //! Nothing here knows about Spin, HTTP or SQL, so every rule compiles and is
 //! unit-tested natively.
 
+pub mod badge;
+pub mod checkin;
 pub mod division;
+pub mod member;
 pub mod role;
 pub mod time;
 pub mod uuid;
