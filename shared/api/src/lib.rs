@@ -3,17 +3,21 @@
 //! and its SQL. Components mount the routers they serve.
 
 pub mod audit;
+pub mod audit_logs;
 pub mod auth;
 pub mod divisions;
+pub mod enums;
+pub mod kiosks;
 pub mod openapi;
 pub mod platform;
+pub mod users;
 
 use sentinel_http::Router;
 
 /// Every component's router, by component id as named in spin.toml. The
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
-    vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router())]
+    vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -22,4 +26,12 @@ pub fn auth_router() -> Router {
 
 pub fn members_router() -> Router {
     divisions::routes(Router::new("members"))
+}
+
+/// User and session administration, enumerations, the audit trail and kiosk status.
+pub fn admin_router() -> Router {
+    let router = users::routes(Router::new("admin"));
+    let router = enums::routes(router);
+    let router = audit_logs::routes(router);
+    kiosks::routes(router)
 }

@@ -6,7 +6,7 @@ use sentinel_http::{Access, Allow};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use crate::{auth, divisions, platform};
+use crate::{audit_logs, auth, divisions, enums, kiosks, platform, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -15,13 +15,26 @@ use crate::{auth, divisions, platform};
         divisions::list, divisions::get, divisions::create, divisions::update, divisions::delete,
         auth::login, auth::logout, auth::session, auth::rfid_login, auth::list_keys, auth::create_key, auth::revoke_key,
         platform::health, platform::ready, platform::live, platform::openapi_json, platform::docs,
+        users::list, users::get, users::create, users::update, users::delete, users::reset_password, users::disable, users::enable,
+        users::list_sessions, users::revoke_session,
+        enums::visit_types::list, enums::visit_types::create, enums::visit_types::update, enums::visit_types::delete,
+        enums::member_statuses::list, enums::member_statuses::create, enums::member_statuses::update, enums::member_statuses::delete,
+        enums::member_types::list, enums::member_types::create, enums::member_types::update, enums::member_types::delete,
+        enums::badge_statuses::list, enums::badge_statuses::create, enums::badge_statuses::update, enums::badge_statuses::delete,
+        audit_logs::list, audit_logs::stats, audit_logs::for_entity, audit_logs::get,
+        kiosks::heartbeat, kiosks::list,
     ),
     components(schemas(
         divisions::Division, divisions::DivisionList, divisions::CreateDivision, divisions::UpdateDivision,
         auth::LoginRequest, auth::LoginResponse, auth::SessionUser, auth::RfidLoginRequest, auth::CreateApiKey,
         platform::Health, platform::HealthChecks, ErrorEnvelope, Issue,
+        users::User, users::UserEnvelope, users::UserList, users::OffsetPagination, users::CreateUser, users::UpdateUser, users::ResetPassword,
+        users::AdminSession, users::AdminSessionList,
+        enums::EnumItem, enums::CreateEnumItem, enums::UpdateEnumItem,
+        audit_logs::AuditEntry, audit_logs::AuditActor, audit_logs::AuditLogList, audit_logs::AuditStats, audit_logs::AuditAdminCount,
+        kiosks::Heartbeat, kiosks::HeartbeatReply, kiosks::KioskStatus, kiosks::KioskList,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"))
 )]
 struct ApiDoc;
 

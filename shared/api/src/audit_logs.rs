@@ -1,0 +1,252 @@
+//! Reading the audit trail (api.md §14). Rows are written only by the
+//! server, in the same statement as the change they record (see `audit`);
+//! there is deliberately no POST.
+
+use http::Method;
+use sentinel_http::db::Row;
+use sentinel_http::input::query_uuid;
+use sentinel_http::pagination::PageRequest;
+use sentinel_http::{ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use serde::Serialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/audit-logs", Access::EX, list)
+        .route(Method::GET, "/api/audit-logs/stats", Access::EX, stats)
+        .route(Method::GET, "/api/audit-logs/entity/:entityType/:entityId", Access::EX, for_entity)
+        .route(Method::GET, "/api/audit-logs/:id", Access::EX, get)
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditActor {
+    pub id: String,
+    pub username: Option<String>,
+    pub display_name: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditEntry {
+    pub id: String,
+    pub admin_user_id: Option<String>,
+    pub action: String,
+    pub entity_type: String,
+    pub entity_id: Option<String>,
+    /// Before/after summary; kiosk actions carry `apiKeyId`.
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+    pub ip_address: Option<String>,
+    pub admin_user: Option<AuditActor>,
+    pub created_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditLogList {
+    pub audit_logs: Vec<AuditEntry>,
+    pub total: i64,
+    pub page: i64,
+    pub limit: i64,
+    pub total_pages: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditAdminCount {
+    pub admin_user_id: Option<String>,
+    pub admin_username: Option<String>,
+    pub count: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AuditStats {
+    pub total: i64,
+    /// action → count
+    #[schema(value_type = Object)]
+    pub by_action: Value,
+    /// entity type → count
+    #[schema(value_type = Object)]
+    pub by_entity_type: Value,
+    pub by_admin: Vec<AuditAdminCount>,
+    /// The ten newest entries.
+    pub recent_activity: Vec<AuditEntry>,
+}
+
+const ENTRY_COLUMNS: &str = "a.id::text AS id, a.admin_user_id::text AS admin_user_id, a.action, a.entity_type,
+    a.entity_id::text AS entity_id, a.details, host(a.ip_address) AS ip_address, iso(a.created_at) AS created_at,
+    u.id::text AS actor_id, u.username AS actor_username, u.display_name AS actor_display_name";
+
+/// The same entry as a jsonb expression (for aggregates such as `recentActivity`).
+const ENTRY_JSON: &str = "jsonb_build_object('id', a.id, 'adminUserId', a.admin_user_id, 'action', a.action, 'entityType', a.entity_type,
+    'entityId', a.entity_id, 'details', a.details, 'ipAddress', host(a.ip_address),
+    'adminUser', CASE WHEN u.id IS NULL THEN NULL ELSE jsonb_build_object('id', u.id, 'username', u.username, 'displayName', u.display_name) END,
+    'createdAt', iso(a.created_at))";
+
+fn entry_from(row: &Row) -> AuditEntry {
+    let details = row.json("details");
+    AuditEntry {
+        id: row.text("id").unwrap_or_default(),
+        admin_user_id: row.text("admin_user_id"),
+        action: row.text("action").unwrap_or_default(),
+        entity_type: row.text("entity_type").unwrap_or_default(),
+        entity_id: row.text("entity_id"),
+        details: (!details.is_null()).then_some(details),
+        ip_address: row.text("ip_address"),
+        admin_user: row.text("actor_id").map(|id| AuditActor {
+            id,
+            username: row.text("actor_username"),
+            display_name: row.text("actor_display_name").unwrap_or_default(),
+        }),
+        created_at: row.text("created_at").unwrap_or_default(),
+    }
+}
+
+/// The list filters, bound as `$1..$7` (NULL = no filter).
+struct Filters {
+    admin_user_id: Option<String>,
+    entity_type: Option<String>,
+    entity_id: Option<String>,
+    action: Option<String>,
+    start: Option<String>,
+    end: Option<String>,
+    /// `endDate` given as a calendar date includes that whole day.
+    end_is_date: bool,
+}
+
+const FILTER_SQL: &str = "($1::text IS NULL OR a.admin_user_id = $1::uuid)
+    AND ($2::text IS NULL OR a.entity_type = $2)
+    AND ($3::text IS NULL OR a.entity_id = $3::uuid)
+    AND ($4::text IS NULL OR a.action = $4)
+    AND ($5::text IS NULL OR a.created_at >= $5::timestamptz)
+    AND ($6::text IS NULL OR CASE WHEN $7 THEN a.created_at < $6::timestamptz + interval '1 day'
+                                  ELSE a.created_at <= $6::timestamptz END)";
+
+impl Filters {
+    fn from_query(query: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
+        let text = |name: &str| query.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+        let instant = |name: &str| -> Result<Option<String>, ApiError> {
+            match text(name) {
+                None => Ok(None),
+                Some(raw) => sentinel_domain::time::parse_instant(&raw)
+                    .map(|t| Some(sentinel_domain::time::format_instant(t)))
+                    .ok_or_else(|| ApiError::invalid(name, "must be an ISO-8601 timestamp or YYYY-MM-DD date")),
+            }
+        };
+        let end_raw = text("endDate");
+        Ok(Self {
+            admin_user_id: query_uuid(query, "adminUserId")?,
+            entity_type: text("entityType"),
+            entity_id: query_uuid(query, "entityId")?,
+            action: text("action"),
+            start: instant("startDate")?,
+            end: instant("endDate")?,
+            end_is_date: end_raw.is_some_and(|r| r.len() == 10),
+        })
+    }
+
+    fn params(&self) -> Vec<SqlParam> {
+        vec![
+            self.admin_user_id.clone().into(),
+            self.entity_type.clone().into(),
+            self.entity_id.clone().into(),
+            self.action.clone().into(),
+            self.start.clone().into(),
+            self.end.clone().into(),
+            self.end_is_date.into(),
+        ]
+    }
+}
+
+/// One page of entries matching `filters`, newest first, in the list shape.
+fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
+    let page = PageRequest::from_query(ctx.query())?;
+    let sql = format!(
+        "WITH filtered AS (SELECT a.* FROM audit_log a WHERE {FILTER_SQL}),
+              total AS (SELECT count(*) AS total FROM filtered)
+         SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
+            SELECT {ENTRY_COLUMNS} FROM filtered a LEFT JOIN users u ON u.id = a.admin_user_id
+            ORDER BY a.created_at DESC, a.id DESC LIMIT $8 OFFSET $9
+         ) page ON true"
+    );
+    let mut params = filters.params();
+    params.extend([page.limit.into(), page.offset().into()]);
+    let rows = ctx.db().query(&sql, &params)?;
+    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let entries: Vec<AuditEntry> = rows.iter().filter(|r| r.text("id").is_some()).map(entry_from).collect();
+    ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default() }), total))
+}
+
+#[utoipa::path(get, path = "/api/audit-logs", tag = "audit-logs",
+    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("adminUserId" = Option<String>, Query), ("entityType" = Option<String>, Query),
+           ("entityId" = Option<String>, Query), ("action" = Option<String>, Query),
+           ("startDate" = Option<String>, Query, description = "ISO timestamp or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, description = "ISO timestamp or YYYY-MM-DD (inclusive, whole day)")),
+    responses((status = 200, body = AuditLogList, description = "Newest first"), (status = 400, description = "Bad query")))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    let filters = Filters::from_query(ctx.query())?;
+    page_of(ctx, &filters)
+}
+
+#[utoipa::path(get, path = "/api/audit-logs/entity/{entityType}/{entityId}", tag = "audit-logs",
+    params(("entityType" = String, Path), ("entityId" = String, Path, description = "Entity UUID"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
+    responses((status = 200, body = AuditLogList, description = "Newest first"), (status = 400, description = "Malformed id or query")))]
+pub fn for_entity(ctx: &Ctx) -> HandlerResult {
+    let entity_id = ctx.uuid_param("entityId")?;
+    let filters = Filters {
+        admin_user_id: None,
+        entity_type: Some(ctx.param("entityType").to_string()),
+        entity_id: Some(entity_id),
+        action: None,
+        start: None,
+        end: None,
+        end_is_date: false,
+    };
+    page_of(ctx, &filters)
+}
+
+#[utoipa::path(get, path = "/api/audit-logs/{id}", tag = "audit-logs", params(("id" = String, Path, description = "Audit entry UUID")),
+    responses((status = 200, body = AuditEntry), (status = 400, description = "Malformed id"), (status = 404)))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let row = ctx.db().query_one(
+        &format!("SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id WHERE a.id = $1::uuid"),
+        &[id.as_str().into()],
+    )?;
+    let row = row.ok_or_else(|| ApiError::not_found(format!("Audit log entry with ID '{id}' not found")))?;
+    ok(serde_json::to_value(entry_from(&row)).unwrap_or_default())
+}
+
+#[utoipa::path(get, path = "/api/audit-logs/stats", tag = "audit-logs",
+    params(("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query), ("entityType" = Option<String>, Query),
+           ("action" = Option<String>, Query), ("adminUserId" = Option<String>, Query)),
+    responses((status = 200, body = AuditStats), (status = 400, description = "Bad query")))]
+pub fn stats(ctx: &Ctx) -> HandlerResult {
+    let filters = Filters::from_query(ctx.query())?;
+    let sql = format!(
+        "WITH filtered AS (SELECT a.* FROM audit_log a WHERE {FILTER_SQL})
+         SELECT
+            (SELECT count(*) FROM filtered) AS total,
+            (SELECT COALESCE(jsonb_object_agg(action, n), '{{}}'::jsonb) FROM (SELECT action, count(*) AS n FROM filtered GROUP BY action) x) AS by_action,
+            (SELECT COALESCE(jsonb_object_agg(entity_type, n), '{{}}'::jsonb) FROM (SELECT entity_type, count(*) AS n FROM filtered GROUP BY entity_type) x) AS by_entity_type,
+            (SELECT COALESCE(jsonb_agg(jsonb_build_object('adminUserId', x.admin_user_id, 'adminUsername', COALESCE(u.username, u.email), 'count', x.n)
+                                       ORDER BY x.n DESC, x.admin_user_id), '[]'::jsonb)
+               FROM (SELECT admin_user_id, count(*) AS n FROM filtered GROUP BY admin_user_id) x
+               LEFT JOIN users u ON u.id = x.admin_user_id) AS by_admin,
+            (SELECT COALESCE(jsonb_agg(e ORDER BY ord), '[]'::jsonb) FROM (
+                SELECT {ENTRY_JSON} AS e, row_number() OVER (ORDER BY a.created_at DESC, a.id DESC) AS ord
+                FROM filtered a LEFT JOIN users u ON u.id = a.admin_user_id
+                ORDER BY a.created_at DESC, a.id DESC LIMIT 10) r) AS recent_activity"
+    );
+    let row = ctx.db().query_one(&sql, &filters.params())?.ok_or_else(|| ApiError::internal("stats returned nothing"))?;
+    ok(json!({
+        "total": row.int("total"),
+        "byAction": row.json("by_action"),
+        "byEntityType": row.json("by_entity_type"),
+        "byAdmin": row.json("by_admin"),
+        "recentActivity": row.json("recent_activity"),
+    }))
+}

@@ -1,0 +1,140 @@
+//! Kiosk status (api.md §16.5, domain §5.4). A kiosk is a kiosk API key's
+//! `kioskId`; it is online when seen — by a heartbeat or any authenticated
+//! request (the key's `last_used_at`) — within the last 90 seconds.
+//!
+//! `kiosk_status.last_reported_status` remembers what was last pushed on the
+//! `kiosks` channel, so each online/offline transition is pushed once even
+//! when requests race: the row is locked before it is compared.
+
+use garde::Validate;
+use http::Method;
+use sentinel_http::{ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use sentinel_http::auth::client_ip;
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::POST, "/api/kiosks/heartbeat", Access::Restricted(&[Allow::Kiosk]), heartbeat)
+        .route(Method::GET, "/api/kiosks", Access::ADM, list)
+}
+
+/// Seconds since last seen within which a kiosk counts as online.
+pub const ONLINE_WINDOW_SECS: i64 = 90;
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct Heartbeat {
+    /// Scans waiting in the kiosk's offline queue.
+    #[garde(inner(range(min = 0)))]
+    pub queue_size: Option<i32>,
+    #[garde(inner(length(chars, max = 100)))]
+    pub app_version: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct HeartbeatReply {
+    pub kiosk_id: String,
+    /// Lets the kiosk measure its clock drift.
+    pub server_time: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct KioskStatus {
+    pub kiosk_id: String,
+    /// The kiosk key's name.
+    pub name: String,
+    /// online | offline
+    pub status: String,
+    pub last_seen: Option<String>,
+    pub queue_size: Option<i64>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KioskList {
+    pub kiosks: Vec<KioskStatus>,
+}
+
+#[utoipa::path(post, path = "/api/kiosks/heartbeat", tag = "kiosks", request_body = Heartbeat,
+    responses((status = 200, body = HeartbeatReply), (status = 400), (status = 401), (status = 403, description = "Not a kiosk key")))]
+pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
+    let body: Heartbeat = ctx.json()?;
+    let sentinel_http::Principal::ApiKey(key) = &ctx.principal else { return Err(ApiError::unauthorized("Kiosk key required")) };
+    let kiosk_id = ctx.principal.kiosk_id().ok_or_else(|| ApiError::forbidden("FORBIDDEN", "Only kiosk keys send heartbeats"))?.to_string();
+    // `prev` locks the existing row (FOR UPDATE re-reads it after a racing
+    // heartbeat commits), so only one of several racing calls sees the
+    // offline → online transition. A brand-new row is the inserter's transition.
+    let sql = format!(
+        "WITH prev AS (
+            SELECT last_reported_status, last_seen_at FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
+         ), up AS (
+            INSERT INTO kiosk_status (kiosk_id, api_key_id, last_seen_at, queue_size, app_version, last_ip, last_reported_status)
+            VALUES ($1, $2::uuid, now(), $3, $4, $5::text::inet, 'online')
+            ON CONFLICT (kiosk_id) DO UPDATE SET
+                api_key_id = EXCLUDED.api_key_id,
+                last_seen_at = now(),
+                queue_size = COALESCE(EXCLUDED.queue_size, kiosk_status.queue_size),
+                app_version = COALESCE(EXCLUDED.app_version, kiosk_status.app_version),
+                last_ip = COALESCE(EXCLUDED.last_ip, kiosk_status.last_ip),
+                last_reported_status = 'online'
+            RETURNING (xmax = 0) AS inserted, iso(last_seen_at) AS last_seen
+         )
+         SELECT iso(now()) AS server_time, up.last_seen,
+                up.inserted OR COALESCE((SELECT last_reported_status IS DISTINCT FROM 'online'
+                                                OR last_seen_at < now() - interval '{ONLINE_WINDOW_SECS} seconds' FROM prev), false) AS came_online
+         FROM up"
+    );
+    let params: [SqlParam; 5] =
+        [kiosk_id.as_str().into(), key.id.as_str().into(), body.queue_size.into(), body.app_version.clone().into(), client_ip(ctx.req).into()];
+    let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| ApiError::internal("kiosk heartbeat upsert returned nothing"))?;
+    if row.bool("came_online") {
+        ctx.publish("kiosks", "kiosk:status", json!({ "kioskId": kiosk_id, "status": "online", "lastSeen": row.text("last_seen") }));
+    }
+    ok(json!({ "kioskId": kiosk_id, "serverTime": row.text("server_time") }))
+}
+
+#[utoipa::path(get, path = "/api/kiosks", tag = "kiosks",
+    responses((status = 200, body = KioskList, description = "Every kiosk with an active (unrevoked, unexpired) kiosk key")))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    // Kiosks that went quiet while reported online are marked offline here
+    // (once: the update re-checks the locked row) and pushed, since no
+    // heartbeat will arrive to notice it.
+    let window = format!("interval '{ONLINE_WINDOW_SECS} seconds'");
+    let sql = format!(
+        "WITH k AS (
+            SELECT a.kiosk_id, a.name, a.last_used_at FROM api_keys a
+            WHERE a.kind = 'kiosk' AND a.revoked_at IS NULL AND a.expires_at > now()
+         ), went_offline AS (
+            UPDATE kiosk_status s SET last_reported_status = 'offline'
+            FROM k WHERE s.kiosk_id = k.kiosk_id AND s.last_reported_status = 'online'
+              AND GREATEST(s.last_seen_at, k.last_used_at) < now() - {window}
+            RETURNING s.kiosk_id
+         )
+         SELECT k.kiosk_id, k.name, iso(GREATEST(s.last_seen_at, k.last_used_at)) AS last_seen,
+                COALESCE(GREATEST(s.last_seen_at, k.last_used_at) >= now() - {window}, false) AS online,
+                s.queue_size::int8 AS queue_size, s.queue_size IS NULL AS no_queue,
+                EXISTS (SELECT 1 FROM went_offline w WHERE w.kiosk_id = k.kiosk_id) AS went_offline
+         FROM k LEFT JOIN kiosk_status s ON s.kiosk_id = k.kiosk_id
+         ORDER BY k.kiosk_id"
+    );
+    let rows = ctx.db().query(&sql, &[])?;
+    let mut kiosks = Vec::with_capacity(rows.len());
+    for r in &rows {
+        let kiosk = KioskStatus {
+            kiosk_id: r.text("kiosk_id").unwrap_or_default(),
+            name: r.text("name").unwrap_or_default(),
+            status: if r.bool("online") { "online" } else { "offline" }.to_string(),
+            last_seen: r.text("last_seen"),
+            queue_size: (!r.bool("no_queue")).then(|| r.int("queue_size")),
+        };
+        if r.bool("went_offline") {
+            ctx.publish("kiosks", "kiosk:status", json!({ "kioskId": kiosk.kiosk_id, "status": "offline", "lastSeen": kiosk.last_seen }));
+        }
+        kiosks.push(kiosk);
+    }
+    ok(json!({ "kiosks": serde_json::to_value(kiosks).unwrap_or_default() }))
+}

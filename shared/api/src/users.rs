@@ -1,0 +1,687 @@
+//! User administration and session management (api.md §16.3).
+//!
+//! The role guard (rule 1) depends on the target's current role, so it is
+//! part of each statement's WHERE clause; when a statement changes nothing,
+//! the row it read tells which rule refused it. Rule 3 (the last active
+//! developer) locks the active developers' rows so two concurrent requests
+//! cannot each remove "the other" developer.
+
+use garde::Validate;
+use http::Method;
+use sentinel_domain::{Issues, Role};
+use sentinel_http::db::Row;
+use sentinel_http::input::{double_option, query_flag, query_uuid};
+use sentinel_http::{created, ok, Access, ApiError, Ctx, DbError, HandlerResult, Principal, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor};
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/admin/users", Access::ADM, list)
+        .route(Method::GET, "/api/admin/users/:id", Access::ADM, get)
+        .route(Method::POST, "/api/admin/users", Access::ADM, create)
+        .route(Method::PATCH, "/api/admin/users/:id", Access::DW, update)
+        .route(Method::DELETE, "/api/admin/users/:id", Access::ADM, delete)
+        .route(Method::POST, "/api/admin/users/:id/reset-password", Access::ADM, reset_password)
+        .route(Method::POST, "/api/admin/users/:id/disable", Access::ADM, disable)
+        .route(Method::POST, "/api/admin/users/:id/enable", Access::ADM, enable)
+        .route(Method::GET, "/api/admin/sessions", Access::ADM, list_sessions)
+        .route(Method::DELETE, "/api/admin/sessions/:id", Access::ADM, revoke_session)
+}
+
+
+/// A user account as returned by the API — never the password hash.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct User {
+    pub id: String,
+    pub email: String,
+    pub username: Option<String>,
+    pub display_name: String,
+    pub first_name: Option<String>,
+    pub last_name: Option<String>,
+    /// developer | admin | executive | duty_watch | quartermaster
+    pub role: String,
+    pub member_id: Option<String>,
+    pub disabled: bool,
+    pub disabled_at: Option<String>,
+    pub last_login_at: Option<String>,
+    pub created_at: String,
+    pub updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserEnvelope {
+    pub user: User,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OffsetPagination {
+    pub limit: i64,
+    pub offset: i64,
+    pub total: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserList {
+    pub users: Vec<User>,
+    pub pagination: OffsetPagination,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateUser {
+    #[garde(length(chars, min = 3, max = 255), email)]
+    pub email: String,
+    /// 12–128 characters with upper- and lower-case letters, a digit and a symbol.
+    #[garde(length(chars, min = 1, max = 128))]
+    pub password: String,
+    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    pub display_name: Option<String>,
+    /// Legacy alias of `displayName` (default: the e-mail's local part).
+    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    pub name: Option<String>,
+    #[garde(inner(length(chars, max = 100)))]
+    pub first_name: Option<String>,
+    #[garde(inner(length(chars, max = 100)))]
+    pub last_name: Option<String>,
+    #[garde(inner(pattern(r"^[A-Za-z0-9_-]{3,100}$")))]
+    pub username: Option<String>,
+    /// Default `quartermaster`.
+    #[garde(inner(pattern(r"^(developer|admin|executive|duty_watch|quartermaster)$")))]
+    pub role: Option<String>,
+    #[garde(inner(custom(uuid_text)))]
+    pub member_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateUser {
+    #[garde(inner(length(chars, min = 3, max = 255), email))]
+    pub email: Option<String>,
+    #[garde(inner(inner(pattern(r"^[A-Za-z0-9_-]{3,100}$"))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub username: Option<Option<String>>,
+    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    pub display_name: Option<String>,
+    /// Legacy alias of `displayName`.
+    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    pub name: Option<String>,
+    #[garde(inner(inner(length(chars, max = 100))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub first_name: Option<Option<String>>,
+    #[garde(inner(inner(length(chars, max = 100))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub last_name: Option<Option<String>>,
+    #[garde(inner(pattern(r"^(developer|admin|executive|duty_watch|quartermaster)$")))]
+    pub role: Option<String>,
+    #[garde(inner(inner(custom(uuid_text))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub member_id: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct ResetPassword {
+    #[garde(length(chars, min = 1, max = 128))]
+    pub new_password: String,
+}
+
+fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
+fn uuid_text(value: &str, _: &()) -> garde::Result {
+    match sentinel_domain::uuid::parse_uuid(value) {
+        Some(_) => Ok(()),
+        None => Err(garde::Error::new("must be a valid UUID")),
+    }
+}
+
+const USER_COLUMNS: &str = "u.id::text AS id, u.email, u.username, u.display_name, u.first_name, u.last_name, u.role,
+    u.member_id::text AS member_id, u.disabled, iso(u.disabled_at) AS disabled_at, iso(u.last_login_at) AS last_login_at,
+    iso(u.created_at) AS created_at, iso(u.updated_at) AS updated_at";
+
+/// Audit details never carry the password hash.
+const USER_JSON_SQL: &str = "(to_jsonb(u) - 'password_hash')";
+
+fn user_from(row: &Row) -> User {
+    User {
+        id: row.text("id").unwrap_or_default(),
+        email: row.text("email").unwrap_or_default(),
+        username: row.text("username"),
+        display_name: row.text("display_name").unwrap_or_default(),
+        first_name: row.text("first_name"),
+        last_name: row.text("last_name"),
+        role: row.text("role").unwrap_or_default(),
+        member_id: row.text("member_id"),
+        disabled: row.bool("disabled"),
+        disabled_at: row.text("disabled_at"),
+        last_login_at: row.text("last_login_at"),
+        created_at: row.text("created_at").unwrap_or_default(),
+        updated_at: row.text("updated_at").unwrap_or_default(),
+    }
+}
+
+fn user_envelope(row: &Row) -> Value {
+    json!({ "user": serde_json::to_value(user_from(row)).unwrap_or_default() })
+}
+
+// ------------------------------------------------------------------ rule 1: the role guard
+
+fn actor_role(ctx: &Ctx) -> Role {
+    match &ctx.principal {
+        Principal::User(u) => u.role,
+        _ => Role::Quartermaster,
+    }
+}
+
+/// Whether `actor` may manage an account of role `target`: a developer
+/// manages everyone, an admin everyone but developers, lower roles (duty
+/// watch's limited PATCH) only accounts below admin.
+pub fn manages(actor: Role, target: Role) -> bool {
+    match actor {
+        Role::Developer => true,
+        Role::Admin => target != Role::Developer,
+        _ => target < Role::Admin,
+    }
+}
+
+/// The roles `actor` manages, as the comma list the statements bind.
+fn manageable_roles(actor: Role) -> String {
+    Role::ALL.into_iter().filter(|r| manages(actor, *r)).map(Role::as_str).collect::<Vec<_>>().join(",")
+}
+
+fn cannot(actor: Role, what: &str) -> ApiError {
+    ApiError::forbidden("FORBIDDEN", format!("Your role ({}) cannot {what}", actor.as_str()))
+}
+
+fn cannot_manage(actor: Role, target_role: Option<&str>) -> ApiError {
+    cannot(actor, &format!("manage {} accounts", target_role.unwrap_or("these")))
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("User with ID '{id}' not found"))
+}
+
+fn last_developer(what: &str) -> ApiError {
+    ApiError::conflict(format!("Cannot {what} the last active developer"))
+}
+
+fn is_self(ctx: &Ctx, id: &str) -> bool {
+    ctx.principal.user_id() == Some(id)
+}
+
+/// Unique and foreign-key failures of user writes, naming the value.
+fn map_user_write_error(e: DbError, email: Option<&str>, username: Option<&str>, member_id: Option<&str>) -> ApiError {
+    if e.is_unique_violation_of("users_email_key") {
+        ApiError::conflict(format!("A user with email '{}' already exists", email.unwrap_or_default()))
+    } else if e.is_unique_violation_of("users_username_key") {
+        ApiError::conflict(format!("A user with username '{}' already exists", username.unwrap_or_default()))
+    } else if e.is_unique_violation_of("users_member_id_key") {
+        ApiError::conflict(format!("Member '{}' is already linked to another user", member_id.unwrap_or_default()))
+    } else if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) && e.constraint.as_deref() == Some("users_member_id_fkey") {
+        ApiError::not_found(format!("Member with ID '{}' not found", member_id.unwrap_or_default()))
+    } else {
+        e.into()
+    }
+}
+
+fn password_issues(field: &str, password: &str) -> Result<(), ApiError> {
+    let problems = sentinel_auth::password::policy_violations(password);
+    if problems.is_empty() {
+        return Ok(());
+    }
+    let mut issues = Issues::default();
+    for p in problems {
+        issues.push(field, p);
+    }
+    Err(ApiError::validation(issues))
+}
+
+fn hash_password(password: &str) -> Result<String, ApiError> {
+    sentinel_auth::password::hash(password).map_err(|e| ApiError::internal(format!("password hashing: {e}")))
+}
+
+/// `limit` (1–100, default 50) and `offset` (≥ 0, default 0) of the legacy admin list.
+fn limit_offset(query: &std::collections::HashMap<String, String>) -> Result<(i64, i64), ApiError> {
+    let mut issues = Issues::default();
+    let mut read = |name: &str, default: i64, min: i64, max: i64| match query.get(name) {
+        None => default,
+        Some(raw) => match raw.trim().parse::<i64>() {
+            Ok(n) if (min..=max).contains(&n) => n,
+            _ => {
+                issues.push(name, if max == i64::MAX { format!("must be an integer >= {min}") } else { format!("must be an integer between {min} and {max}") });
+                default
+            }
+        },
+    };
+    let limit = read("limit", 50, 1, 100);
+    let offset = read("offset", 0, 0, i64::MAX);
+    issues.into_result().map_err(ApiError::validation)?;
+    Ok((limit, offset))
+}
+
+// ------------------------------------------------------------------ users
+
+#[utoipa::path(get, path = "/api/admin/users", tag = "admin",
+    params(("limit" = Option<i64>, Query, description = "1–100, default 50"), ("offset" = Option<i64>, Query, description = "Default 0")),
+    responses((status = 200, body = UserList), (status = 400, description = "Bad query")))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    let (limit, offset) = limit_offset(ctx.query())?;
+    let sql = format!(
+        "WITH total AS (SELECT count(*) AS total FROM users)
+         SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
+            SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2
+         ) page ON true"
+    );
+    let rows = ctx.db().query(&sql, &[limit.into(), offset.into()])?;
+    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let users: Vec<User> = rows.iter().filter(|r| r.text("id").is_some()).map(user_from).collect();
+    ok(json!({ "users": serde_json::to_value(users).unwrap_or_default(), "pagination": { "limit": limit, "offset": offset, "total": total } }))
+}
+
+#[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")),
+    responses((status = 200, body = UserEnvelope), (status = 400, description = "Malformed id"), (status = 404)))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let row = ctx.db().query_one(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1::uuid"), &[id.as_str().into()])?;
+    ok(user_envelope(&row.ok_or_else(|| not_found(&id))?))
+}
+
+#[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = CreateUser,
+    responses((status = 201, body = UserEnvelope), (status = 400, description = "Validation failed or password policy"),
+              (status = 403, description = "Role may not grant the requested role"), (status = 404, description = "memberId does not exist"),
+              (status = 409, description = "Duplicate e-mail, username or member link")))]
+pub fn create(ctx: &Ctx) -> HandlerResult {
+    let body: CreateUser = ctx.json()?;
+    password_issues("password", &body.password)?;
+    let actor = actor_role(ctx);
+    let role = body.role.clone().unwrap_or_else(|| Role::Quartermaster.as_str().to_string());
+    if !manages(actor, Role::parse_lenient(Some(&role))) {
+        return Err(cannot(actor, &format!("grant the {role} role")));
+    }
+    let email = body.email.trim().to_string();
+    let display_name = body
+        .display_name
+        .as_deref()
+        .or(body.name.as_deref())
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_string());
+    let member_id = body.member_id.as_deref().and_then(sentinel_domain::uuid::parse_uuid);
+    let password_hash = hash_password(&body.password)?;
+    let audit = audit::cte("user_created", "admin_user", "u", "id", &format!("jsonb_build_object('after', {USER_JSON_SQL})"), 9);
+    let sql = format!(
+        "WITH u AS (
+            INSERT INTO users (email, username, display_name, first_name, last_name, password_hash, role, member_id, updated_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid, $9::uuid) RETURNING *
+         ), {audit}
+         SELECT {USER_COLUMNS} FROM u"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params: [SqlParam; 11] = [
+        email.as_str().into(),
+        body.username.clone().into(),
+        display_name.into(),
+        body.first_name.clone().into(),
+        body.last_name.clone().into(),
+        password_hash.into(),
+        role.into(),
+        member_id.clone().into(),
+        user,
+        key,
+        ip,
+    ];
+    let row = ctx
+        .db()
+        .query_one(&sql, &params)
+        .map_err(|e| map_user_write_error(e, Some(&email), body.username.as_deref(), member_id.as_deref()))?
+        .ok_or_else(|| ApiError::internal("user insert returned nothing"))?;
+    created(user_envelope(&row))
+}
+
+#[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")), request_body = UpdateUser,
+    responses((status = 200, body = UserEnvelope), (status = 400, description = "Validation failed or empty body"),
+              (status = 403, description = "Role guard (duty watch: names and memberId of users below admin only)"), (status = 404),
+              (status = 409, description = "Duplicate value, or demoting the last active developer")))]
+pub fn update(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: UpdateUser = ctx.json()?;
+    if body.email.is_none()
+        && body.username.is_none()
+        && body.display_name.is_none()
+        && body.name.is_none()
+        && body.first_name.is_none()
+        && body.last_name.is_none()
+        && body.role.is_none()
+        && body.member_id.is_none()
+    {
+        return Err(ApiError::invalid("", "At least one field must be provided"));
+    }
+    let actor = actor_role(ctx);
+    if !actor.at_least(Role::Admin) {
+        if body.role.is_some() {
+            return Err(cannot(actor, "change roles"));
+        }
+        if body.email.is_some() || body.username.is_some() {
+            return Err(cannot(actor, "change e-mail addresses or usernames"));
+        }
+    }
+    if let Some(role) = &body.role {
+        if !manages(actor, Role::parse_lenient(Some(role))) {
+            return Err(cannot(actor, &format!("grant the {role} role")));
+        }
+    }
+    let email = body.email.as_deref().map(str::trim).map(str::to_string);
+    let display_name = body.display_name.as_deref().or(body.name.as_deref()).map(|s| s.trim().to_string());
+    let member_id = body.member_id.clone().map(|m| m.and_then(|m| sentinel_domain::uuid::parse_uuid(&m)));
+    // The action depends on whether the role really changed, so this audit
+    // row is written here rather than through audit::cte.
+    let sql = format!(
+        "WITH before AS (SELECT * FROM users WHERE id = $1::uuid),
+         devs AS (SELECT id FROM users WHERE role = 'developer' AND NOT disabled ORDER BY id FOR UPDATE),
+         u AS (
+            UPDATE users SET
+                email = COALESCE($2, email),
+                username = CASE WHEN $3 THEN $4 ELSE username END,
+                display_name = COALESCE($5, display_name),
+                first_name = CASE WHEN $6 THEN $7 ELSE first_name END,
+                last_name = CASE WHEN $8 THEN $9 ELSE last_name END,
+                role = COALESCE($10, role),
+                member_id = CASE WHEN $11 THEN $12::uuid ELSE member_id END,
+                updated_by = $14::uuid
+            WHERE id = $1::uuid AND role = ANY(string_to_array($13, ','))
+              AND NOT (role = 'developer' AND NOT disabled AND COALESCE($10, role) <> 'developer'
+                       AND (SELECT count(*) FROM devs WHERE devs.id <> $1::uuid) = 0)
+            RETURNING *
+         ),
+         role_change AS (SELECT u.id FROM u JOIN before b ON b.id = u.id WHERE u.role <> b.role),
+         revoked AS (
+            UPDATE sessions SET revoked_at = now()
+            WHERE user_id IN (SELECT id FROM role_change) AND revoked_at IS NULL RETURNING id
+         ),
+         audit AS (
+            INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
+            SELECT $14::uuid, CASE WHEN u.role <> b.role THEN 'role_changed' ELSE 'user_updated' END, 'admin_user', u.id,
+                   jsonb_build_object('before', to_jsonb(b) - 'password_hash', 'after', {USER_JSON_SQL},
+                                      'revokedSessions', (SELECT count(*) FROM revoked))
+                   || CASE WHEN $15::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('apiKeyId', $15::text) END,
+                   $16::text::inet
+            FROM u JOIN before b ON b.id = u.id
+            RETURNING id
+         )
+         SELECT b.role AS before_role, b.disabled AS before_disabled, u.id IS NOT NULL AS changed,
+                EXISTS (SELECT 1 FROM role_change) AS role_changed, {USER_COLUMNS}
+         FROM before b LEFT JOIN u ON true"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params: [SqlParam; 16] = [
+        id.as_str().into(),
+        email.clone().into(),
+        body.username.is_some().into(),
+        body.username.clone().flatten().into(),
+        display_name.into(),
+        body.first_name.is_some().into(),
+        body.first_name.clone().flatten().into(),
+        body.last_name.is_some().into(),
+        body.last_name.clone().flatten().into(),
+        body.role.clone().into(),
+        member_id.is_some().into(),
+        member_id.clone().flatten().into(),
+        manageable_roles(actor).into(),
+        user,
+        key,
+        ip,
+    ];
+    let username = body.username.clone().flatten();
+    let row = ctx
+        .db()
+        .query_one(&sql, &params)
+        .map_err(|e| map_user_write_error(e, email.as_deref(), username.as_deref(), member_id.clone().flatten().as_deref()))?
+        .ok_or_else(|| not_found(&id))?;
+    if !row.bool("changed") {
+        let before_role = row.text("before_role");
+        if !manages(actor, Role::parse_lenient(before_role.as_deref())) {
+            return Err(cannot_manage(actor, before_role.as_deref()));
+        }
+        if before_role.as_deref() == Some("developer") && !row.bool("before_disabled") {
+            return Err(last_developer("change the role of"));
+        }
+        return Err(ApiError::conflict("The user was changed concurrently; retry"));
+    }
+    if row.bool("role_changed") {
+        ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
+    }
+    ok(user_envelope(&row))
+}
+
+/// The outcome of a single-user action statement: the target as read, and
+/// whether the action's guarded write changed it.
+struct Outcome {
+    role: Option<String>,
+    disabled: bool,
+    changed: bool,
+}
+
+/// Runs `write` — a data-modifying CTE named `u` over `users` guarded by
+/// `$1` (target id) and `$2` (roles the actor manages), with `$3..$5` the
+/// actor — plus `extra` CTEs and the audit row; `None` when no such user.
+fn run_user_action(ctx: &Ctx, id: &str, write: &str, extra: &str, audit: &str, more: Vec<SqlParam>) -> Result<Option<Outcome>, ApiError> {
+    let sql = format!(
+        "WITH target AS (SELECT id, role, disabled FROM users WHERE id = $1::uuid),
+         devs AS (SELECT id FROM users WHERE role = 'developer' AND NOT disabled ORDER BY id FOR UPDATE),
+         u AS ({write}){extra}, {audit}
+         SELECT t.role, t.disabled, (SELECT count(*) FROM u) AS changed FROM target t"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let mut params: Vec<SqlParam> = vec![id.into(), manageable_roles(actor_role(ctx)).into(), user, key, ip];
+    params.extend(more);
+    let row = ctx.db().query_one(&sql, &params)?;
+    Ok(row.map(|r| Outcome { role: r.text("role"), disabled: r.bool("disabled"), changed: r.int("changed") > 0 }))
+}
+
+/// Guard that keeps at least one active developer (rule 3).
+const KEEPS_A_DEVELOPER: &str = "(role <> 'developer' OR (SELECT count(*) FROM devs WHERE devs.id <> $1::uuid) > 0)";
+
+const REVOKE_SESSIONS: &str = ",
+         revoked AS (UPDATE sessions SET revoked_at = now() WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id)";
+
+#[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")),
+    responses((status = 200, description = "`{message: \"User deleted successfully\"}`"), (status = 403, description = "Own account, or role guard"),
+              (status = 404), (status = 409, description = "Last active developer")))]
+pub fn delete(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    if is_self(ctx, &id) {
+        return Err(ApiError::forbidden("FORBIDDEN", "You cannot delete your own account"));
+    }
+    let write = format!("DELETE FROM users WHERE id = $1::uuid AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *");
+    let audit = audit::cte("user_deleted", "admin_user", "u", "id", &format!("jsonb_build_object('before', {USER_JSON_SQL})"), 3);
+    let outcome = run_user_action(ctx, &id, &write, "", &audit, vec![])?.ok_or_else(|| not_found(&id))?;
+    if !outcome.changed {
+        return Err(refusal(ctx, &outcome, "delete"));
+    }
+    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
+    ok(json!({ "message": "User deleted successfully" }))
+}
+
+/// Why a guarded delete/disable changed nothing (rules 1, 3 and 4).
+fn refusal(ctx: &Ctx, outcome: &Outcome, what: &str) -> ApiError {
+    let actor = actor_role(ctx);
+    if !manages(actor, Role::parse_lenient(outcome.role.as_deref())) {
+        return cannot_manage(actor, outcome.role.as_deref());
+    }
+    match what {
+        "disable" if outcome.disabled => ApiError::conflict("User is already disabled"),
+        "enable" if !outcome.disabled => ApiError::conflict("User is already enabled"),
+        "disable" | "delete" if outcome.role.as_deref() == Some("developer") && !outcome.disabled => last_developer(what),
+        _ => ApiError::conflict("The user was changed concurrently; retry"),
+    }
+}
+
+#[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "User UUID")),
+    responses((status = 200, description = "`{message: \"User disabled successfully\"}`; the user's sessions are revoked"),
+              (status = 403, description = "Own account, or role guard"), (status = 404), (status = 409, description = "Already disabled, or last active developer")))]
+pub fn disable(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    if is_self(ctx, &id) {
+        return Err(ApiError::forbidden("FORBIDDEN", "You cannot disable your own account"));
+    }
+    let write = format!(
+        "UPDATE users SET disabled = true, disabled_at = now(), disabled_by = $3::uuid, updated_by = $3::uuid
+         WHERE id = $1::uuid AND NOT disabled AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *"
+    );
+    let audit = audit::cte("user_disabled", "admin_user", "u", "id", "jsonb_build_object('email', u.email, 'revokedSessions', (SELECT count(*) FROM revoked))", 3);
+    let outcome = run_user_action(ctx, &id, &write, REVOKE_SESSIONS, &audit, vec![])?.ok_or_else(|| not_found(&id))?;
+    if !outcome.changed {
+        return Err(refusal(ctx, &outcome, "disable"));
+    }
+    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "disabled" }));
+    ok(json!({ "message": "User disabled successfully" }))
+}
+
+#[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path, description = "User UUID")),
+    responses((status = 200, description = "`{message: \"User enabled successfully\"}`"), (status = 403, description = "Role guard"),
+              (status = 404), (status = 409, description = "Already enabled")))]
+pub fn enable(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let write = "UPDATE users SET disabled = false, disabled_at = NULL, disabled_by = NULL, updated_by = $3::uuid
+         WHERE id = $1::uuid AND disabled AND role = ANY(string_to_array($2, ',')) RETURNING *";
+    let audit = audit::cte("user_enabled", "admin_user", "u", "id", "jsonb_build_object('email', u.email)", 3);
+    let outcome = run_user_action(ctx, &id, write, "", &audit, vec![])?.ok_or_else(|| not_found(&id))?;
+    if !outcome.changed {
+        return Err(refusal(ctx, &outcome, "enable"));
+    }
+    ok(json!({ "message": "User enabled successfully" }))
+}
+
+#[utoipa::path(post, path = "/api/admin/users/{id}/reset-password", tag = "admin", params(("id" = String, Path, description = "User UUID")),
+    request_body = ResetPassword,
+    responses((status = 200, description = "`{message: \"Password reset successfully\"}`; the user's sessions are revoked"),
+              (status = 400, description = "Password policy"), (status = 403, description = "Role guard"), (status = 404)))]
+pub fn reset_password(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: ResetPassword = ctx.json()?;
+    password_issues("newPassword", &body.new_password)?;
+    let hash = hash_password(&body.new_password)?;
+    let write = "UPDATE users SET password_hash = $6, updated_by = $3::uuid
+         WHERE id = $1::uuid AND role = ANY(string_to_array($2, ',')) RETURNING *";
+    let audit = audit::cte("password_reset", "admin_user", "u", "id", "jsonb_build_object('email', u.email, 'revokedSessions', (SELECT count(*) FROM revoked))", 3);
+    let outcome = run_user_action(ctx, &id, write, REVOKE_SESSIONS, &audit, vec![hash.into()])?.ok_or_else(|| not_found(&id))?;
+    if !outcome.changed {
+        return Err(refusal(ctx, &outcome, "reset the password of"));
+    }
+    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
+    ok(json!({ "message": "Password reset successfully" }))
+}
+
+// ------------------------------------------------------------------ sessions
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct AdminSession {
+    pub id: String,
+    pub user_id: String,
+    pub user_email: String,
+    /// password | rfid
+    pub kind: String,
+    /// Not revoked and not expired.
+    pub active: bool,
+    pub ip_address: Option<String>,
+    pub user_agent: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub last_seen_at: Option<String>,
+    pub revoked_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AdminSessionList {
+    pub sessions: Vec<AdminSession>,
+}
+
+#[utoipa::path(get, path = "/api/admin/sessions", tag = "admin",
+    params(("userId" = Option<String>, Query, description = "Only this user's sessions"),
+           ("includeInactive" = Option<bool>, Query, description = "Also revoked and expired sessions")),
+    responses((status = 200, body = AdminSessionList, description = "Newest first, at most 500; never token hashes"), (status = 400)))]
+pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
+    let user_id = query_uuid(ctx.query(), "userId")?;
+    let include_inactive = query_flag(ctx.query(), "includeInactive")?;
+    let rows = ctx.db().query(
+        "SELECT s.id::text AS id, s.user_id::text AS user_id, u.email AS user_email, s.kind,
+                (s.revoked_at IS NULL AND s.expires_at > now()) AS active, host(s.ip_address) AS ip_address, s.user_agent,
+                iso(s.created_at) AS created_at, iso(s.expires_at) AS expires_at, iso(s.last_seen_at) AS last_seen_at, iso(s.revoked_at) AS revoked_at
+         FROM sessions s JOIN users u ON u.id = s.user_id
+         WHERE ($1::text IS NULL OR s.user_id = $1::uuid) AND ($2 OR (s.revoked_at IS NULL AND s.expires_at > now()))
+         ORDER BY s.created_at DESC LIMIT 500",
+        &[user_id.into(), include_inactive.into()],
+    )?;
+    let sessions: Vec<AdminSession> = rows
+        .iter()
+        .map(|r| AdminSession {
+            id: r.text("id").unwrap_or_default(),
+            user_id: r.text("user_id").unwrap_or_default(),
+            user_email: r.text("user_email").unwrap_or_default(),
+            kind: r.text("kind").unwrap_or_default(),
+            active: r.bool("active"),
+            ip_address: r.text("ip_address"),
+            user_agent: r.text("user_agent"),
+            created_at: r.text("created_at").unwrap_or_default(),
+            expires_at: r.text("expires_at").unwrap_or_default(),
+            last_seen_at: r.text("last_seen_at"),
+            revoked_at: r.text("revoked_at"),
+        })
+        .collect();
+    ok(json!({ "sessions": serde_json::to_value(sessions).unwrap_or_default() }))
+}
+
+#[utoipa::path(delete, path = "/api/admin/sessions/{id}", tag = "admin", params(("id" = String, Path, description = "Session UUID")),
+    responses((status = 200, description = "`{message: \"Session revoked successfully\"}` (idempotent)"), (status = 403, description = "Role guard"), (status = 404)))]
+pub fn revoke_session(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let audit = audit::cte("session_revoke", "admin_user", "s", "user_id", "jsonb_build_object('sessionId', s.id)", 3);
+    let sql = format!(
+        "WITH target AS (SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::uuid),
+         s AS (
+            UPDATE sessions SET revoked_at = now()
+            WHERE id = $1::uuid AND revoked_at IS NULL AND user_id IN (SELECT user_id FROM target WHERE role = ANY(string_to_array($2, ',')))
+            RETURNING *
+         ), {audit}
+         SELECT t.user_id::text AS user_id, t.role, (SELECT count(*) FROM s) AS revoked FROM target t"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let actor = actor_role(ctx);
+    let row = ctx
+        .db()
+        .query_one(&sql, &[id.as_str().into(), manageable_roles(actor).into(), user, key, ip])?
+        .ok_or_else(|| ApiError::not_found(format!("Session with ID '{id}' not found")))?;
+    let role = row.text("role");
+    if !manages(actor, Role::parse_lenient(role.as_deref())) {
+        return Err(cannot_manage(actor, role.as_deref()));
+    }
+    if row.int("revoked") > 0 {
+        ctx.publish("sessions", "session:revoked", json!({ "sessionId": id, "userId": row.text("user_id"), "reason": "revoked" }));
+    }
+    ok(json!({ "message": "Session revoked successfully" }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn role_guard() {
+        assert!(manages(Role::Developer, Role::Developer));
+        assert!(manages(Role::Admin, Role::Admin));
+        assert!(!manages(Role::Admin, Role::Developer));
+        assert!(manages(Role::DutyWatch, Role::Executive));
+        assert!(!manages(Role::DutyWatch, Role::Admin));
+        assert_eq!(manageable_roles(Role::Admin), "quartermaster,duty_watch,executive,admin");
+    }
+}
