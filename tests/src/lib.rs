@@ -10,6 +10,8 @@
 //! Prerequisites (scripts/test installs them): PostgreSQL server binaries, redis-server, and the
 //! wasm32-wasip2 Rust target.
 
+pub mod fixtures;
+
 use anyhow::{anyhow, Context, Result};
 use sentinel_ops::build::ComponentBuild;
 use sentinel_ops::services::{free_port, Durability, PostgresOptions, PostgresServer, RedisOptions, RedisServer};

@@ -65,7 +65,10 @@ fn system_user(name: &str) -> Option<(u32, u32)> {
 }
 
 /// Ask the kernel to send `signal` to the child when the spawning thread dies.
+/// Also moves the child into its own process group, so a terminal's Ctrl-C reaches only the
+/// supervisor, which then stops the servers in order.
 fn die_with_parent(cmd: &mut Command, signal: libc::c_int) {
+    cmd.process_group(0);
     // SAFETY: prctl and getppid are async-signal-safe; nothing is allocated in the closure.
     unsafe {
         cmd.pre_exec(move || {
