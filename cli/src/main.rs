@@ -173,7 +173,7 @@ async fn run_seed(database_url: &str, email: &str, password: Option<String>) -> 
     let report = sentinel_ops::seed::seed_demo(&client, &admin).await?;
     println!("{}", if report.demo_inserted { "demo data inserted" } else { "demo data already present" });
     Ok(report.created_admin.map(|(email, password)| match password {
-        Some(password) => format!("admin login: {email} / {password}   (generated; shown only once)"),
+        Some(password) => format!("admin login: {email} / {password}"),
         None => format!("admin login: {email} (password as given)"),
     }))
 }
@@ -303,6 +303,10 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
             url
         }
         None => {
+            if !state_dir.join("postgres/PG_VERSION").exists() {
+                // A fresh cluster has no demo data, whatever an earlier cluster had.
+                let _ = std::fs::remove_file(state_dir.join("seeded"));
+            }
             let port = port_or_free(DEFAULT_PG_PORT)?;
             println!("starting PostgreSQL on 127.0.0.1:{port} (data in {})", state_dir.join("postgres").display());
             let pg = PostgresServer::start(PostgresOptions { data_dir: state_dir.join("postgres"), port, durability: Durability::Persistent })?;
@@ -369,10 +373,10 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
     let host = start_host(manifest, args.listen, &settings).await?;
     print_routes(&host);
     match admin_line {
-        Some(line) => println!("\n{line}"),
+        Some(line) => println!("\n{line}   (also saved in .sentinel/admin-credentials.txt)"),
         None => {
             if let Ok(saved) = std::fs::read_to_string(state_dir.join("admin-credentials.txt")) {
-                println!("\n{} (saved in .sentinel/admin-credentials.txt)", saved.trim());
+                println!("\n{}   (from .sentinel/admin-credentials.txt; valid unless changed since)", saved.trim());
             }
         }
     }
