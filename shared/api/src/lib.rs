@@ -4,6 +4,7 @@
 
 pub mod audit;
 pub mod audit_logs;
+pub mod backfill;
 pub mod auth;
 pub mod divisions;
 pub mod enums;

@@ -1,0 +1,259 @@
+//! Reading the channel streams. One task per replica reads every channel
+//! stream (and the internal sessions stream) with blocking `XREAD`, renders
+//! each entry once into its wire frame, and broadcasts it to this replica's
+//! connections. On a Redis failure it reconnects with exponential backoff and
+//! resumes from the last id it read, so nothing the streams still hold is lost.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::streams::{StreamId as RedisEntry, StreamRangeReply, StreamReadOptions, StreamReadReply};
+use redis::AsyncCommands;
+use serde_json::{json, Value};
+use tokio::sync::{broadcast, watch, Mutex};
+use tokio_tungstenite::tungstenite::Utf8Bytes;
+
+use crate::channels::{Channel, SESSIONS_STREAM};
+use crate::metrics::Metrics;
+
+/// A stream entry id `<ms>-<seq>`; ordered numerically.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct StreamId {
+    pub ms: u64,
+    pub seq: u64,
+}
+
+impl StreamId {
+    pub const ZERO: StreamId = StreamId { ms: 0, seq: 0 };
+}
+
+impl Ord for StreamId {
+    fn cmp(&self, other: &Self) -> Ordering {
+        (self.ms, self.seq).cmp(&(other.ms, other.seq))
+    }
+}
+
+impl PartialOrd for StreamId {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl FromStr for StreamId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, ()> {
+        let (ms, seq) = s.split_once('-').unwrap_or((s, "0"));
+        Ok(StreamId { ms: ms.parse().map_err(|_| ())?, seq: seq.parse().map_err(|_| ())? })
+    }
+}
+
+impl fmt::Display for StreamId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{}", self.ms, self.seq)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Channel(Channel),
+    /// Logouts and revocations (never delivered to clients).
+    Sessions,
+}
+
+/// One stream entry, rendered once for every subscriber.
+#[derive(Debug)]
+pub struct Event {
+    pub source: Source,
+    pub id: StreamId,
+    pub name: String,
+    /// Publish time in Unix milliseconds (from the entry's `ts`), for the fan-out lag metric.
+    pub published_ms: Option<i64>,
+    pub data: Value,
+    /// The server→client envelope (realtime.md §1) as sent.
+    pub frame: Utf8Bytes,
+}
+
+impl Event {
+    pub fn from_entry(source: Source, entry: &RedisEntry) -> Option<Event> {
+        let id: StreamId = entry.id.parse().ok()?;
+        let field = |name: &str| entry.map.get(name).and_then(|v| redis::from_redis_value::<String>(v).ok());
+        let name = field("event").unwrap_or_default();
+        let ts = field("ts").unwrap_or_default();
+        let raw = field("data").unwrap_or_else(|| "null".into());
+        let data: Value = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
+        let published_ms = chrono::DateTime::parse_from_rfc3339(&ts).ok().map(|t| t.timestamp_millis());
+        let frame = match source {
+            Source::Channel(channel) => json!({
+                "type": "event", "channel": channel.name(), "event": name, "id": entry.id, "ts": ts, "data": data
+            })
+            .to_string(),
+            Source::Sessions => String::new(),
+        };
+        Some(Event { source, id, name, published_ms, data, frame: frame.into() })
+    }
+}
+
+/// The streams one reader follows, in a fixed order.
+fn sources() -> Vec<(Source, String)> {
+    let mut all: Vec<(Source, String)> = Channel::ALL.iter().map(|c| (Source::Channel(*c), c.stream_key())).collect();
+    all.push((Source::Sessions, SESSIONS_STREAM.to_string()));
+    all
+}
+
+/// Redis access for everything but the blocking reader: replays and publishes.
+/// The connection is (re)made on demand, so a Redis restart heals by itself.
+pub struct RedisHandle {
+    client: redis::Client,
+    manager: Mutex<Option<redis::aio::ConnectionManager>>,
+}
+
+impl RedisHandle {
+    pub fn new(redis_url: &str) -> anyhow::Result<Self> {
+        Ok(Self { client: redis::Client::open(redis_url)?, manager: Mutex::new(None) })
+    }
+
+    pub async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
+        let mut slot = self.manager.lock().await;
+        if let Some(existing) = slot.as_ref() {
+            return Ok(existing.clone());
+        }
+        let config = redis::aio::ConnectionManagerConfig::new()
+            .set_connection_timeout(Duration::from_secs(2))
+            .set_response_timeout(Duration::from_secs(5))
+            .set_number_of_retries(2);
+        let manager = redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
+        *slot = Some(manager.clone());
+        Ok(manager)
+    }
+
+    /// Appends an event exactly as the components do (`XADD … MAXLEN ~ 10000 *`).
+    pub async fn publish(&self, channel: Channel, event: &str, data: &Value) -> redis::RedisResult<String> {
+        let mut conn = self.connection().await?;
+        redis::cmd("XADD")
+            .arg(channel.stream_key())
+            .arg("MAXLEN")
+            .arg("~")
+            .arg(10_000)
+            .arg("*")
+            .arg("event")
+            .arg(event)
+            .arg("ts")
+            .arg(crate::now_iso())
+            .arg("data")
+            .arg(data.to_string())
+            .query_async(&mut conn)
+            .await
+    }
+
+    /// Entries of `channel` strictly after `after`, in order, at most `count`.
+    pub async fn range_after(&self, channel: Channel, after: StreamId, count: usize) -> redis::RedisResult<Vec<RedisEntry>> {
+        let mut conn = self.connection().await?;
+        let reply: StreamRangeReply = conn.xrange_count(channel.stream_key(), format!("({after}"), "+", count).await?;
+        Ok(reply.ids)
+    }
+
+    /// Whether the stream still holds the entry `id` (resume completeness).
+    pub async fn holds(&self, channel: Channel, id: StreamId) -> redis::RedisResult<bool> {
+        let mut conn = self.connection().await?;
+        let reply: StreamRangeReply = conn.xrange_count(channel.stream_key(), id.to_string(), id.to_string(), 1).await?;
+        Ok(!reply.ids.is_empty())
+    }
+}
+
+/// Reads all streams until `stop` turns true; `ready` turns true once the start
+/// positions (each stream's current tail) are known.
+pub async fn run_reader(
+    redis_url: String,
+    events: broadcast::Sender<Arc<Event>>,
+    metrics: Arc<Metrics>,
+    ready: watch::Sender<bool>,
+    mut stop: watch::Receiver<bool>,
+) {
+    let sources = sources();
+    let keys: Vec<String> = sources.iter().map(|(_, k)| k.clone()).collect();
+    let mut last_ids: Option<Vec<String>> = None;
+    let mut backoff = Duration::from_millis(100);
+    let mut first_attempt = true;
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        if !first_attempt {
+            metrics.redis_reconnects.inc();
+        }
+        first_attempt = false;
+        let outcome = async {
+            let client = redis::Client::open(redis_url.as_str())?;
+            let config = redis::AsyncConnectionConfig::new()
+                .set_connection_timeout(Duration::from_secs(2))
+                .set_response_timeout(Duration::from_secs(15));
+            let mut conn = client.get_multiplexed_async_connection_with_config(&config).await?;
+            if last_ids.is_none() {
+                let mut tails = Vec::with_capacity(keys.len());
+                for key in &keys {
+                    let reply: StreamRangeReply = conn.xrevrange_count(key, "+", "-", 1).await?;
+                    tails.push(reply.ids.first().map(|e| e.id.clone()).unwrap_or_else(|| "0-0".into()));
+                }
+                last_ids = Some(tails);
+                let _ = ready.send(true);
+            }
+            crate::log("info", "stream reader connected", json!({ "streams": keys.len() }));
+            backoff = Duration::from_millis(100);
+            let options = StreamReadOptions::default().block(5_000).count(1_000);
+            loop {
+                let ids = last_ids.clone().expect("initialised above");
+                let read = tokio::select! {
+                    read = conn.xread_options::<_, _, Option<StreamReadReply>>(&keys, &ids, &options) => read?,
+                    _ = stop.changed() => return Ok::<_, redis::RedisError>(()),
+                };
+                let Some(reply) = read else { continue };
+                for stream in reply.keys {
+                    let Some(position) = keys.iter().position(|k| *k == stream.key) else { continue };
+                    let source = sources[position].0;
+                    for entry in &stream.ids {
+                        if let Some(event) = Event::from_entry(source, entry) {
+                            if let Source::Channel(channel) = source {
+                                metrics.read[channel.index()].inc();
+                            }
+                            // No receivers is fine: nobody is connected to this replica.
+                            let _ = events.send(Arc::new(event));
+                        }
+                        last_ids.as_mut().expect("initialised")[position] = entry.id.clone();
+                    }
+                }
+            }
+        }
+        .await;
+        match outcome {
+            Ok(()) => return,
+            Err(err) => {
+                crate::log("warn", "stream reader lost Redis; reconnecting", json!({ "error": err.to_string(), "retryInMs": backoff.as_millis() as u64 }));
+                tokio::select! {
+                    _ = tokio::time::sleep(backoff) => {}
+                    _ = stop.changed() => return,
+                }
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::StreamId;
+
+    #[test]
+    fn ids_order_numerically() {
+        let a: StreamId = "1700000000000-9".parse().unwrap();
+        let b: StreamId = "1700000000000-10".parse().unwrap();
+        let c: StreamId = "1700000000001-0".parse().unwrap();
+        assert!(a < b && b < c);
+        assert_eq!(b.to_string(), "1700000000000-10");
+        assert_eq!("5".parse::<StreamId>().unwrap(), StreamId { ms: 5, seq: 0 });
+        assert!("x-1".parse::<StreamId>().is_err());
+    }
+}

@@ -1,0 +1,256 @@
+//! Current-state snapshots shared by the HTTP endpoints and the realtime
+//! relay's subscribe backfill (realtime.md §5.1), so a dashboard sees the same
+//! figures whether it polls or subscribes. Every function is one round trip
+//! over the [`Database`] port: the components run it through `spin:postgres`,
+//! the relay through tokio-postgres. Spin's rules apply: instants are read
+//! with `iso()`, uuids as `::text`, objects are assembled as `jsonb`.
+//!
+//! Also here: kiosk online/offline bookkeeping (`kiosk:status`), shared by
+//! `POST /api/kiosks/heartbeat` and the relay's `kiosk:heartbeat` message.
+
+use sentinel_http::db::{Database, DbError, SqlParam};
+use serde_json::{json, Value};
+
+/// A kiosk is online while a heartbeat or an authenticated request was seen
+/// within this many seconds (domain §5.4).
+pub const KIOSK_ONLINE_WINDOW_SECS: i64 = 90;
+
+fn single_json(db: &dyn Database, sql: &str, params: &[SqlParam], column: &str) -> Result<Value, DbError> {
+    Ok(db.query_one(sql, params)?.map(|row| row.json(column)).unwrap_or(Value::Null))
+}
+
+fn json_list(value: Value) -> Vec<Value> {
+    match value {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    }
+}
+
+/// `presence:update` / `GET /api/checkins/presence`: `{ totalPresent, totalMembers,
+/// byDivision: [{divisionId, divisionName, present, total}], lastUpdated, visitorsPresent }`
+/// (domain §5.3; every division, ordered by name; counts of active members only).
+pub fn presence(db: &dyn Database) -> Result<Value, DbError> {
+    const SQL: &str = "
+        SELECT jsonb_build_object(
+            'totalPresent', (SELECT count(*) FROM present_members),
+            'totalMembers', (SELECT count(*) FROM members WHERE status = 'active'),
+            'byDivision', COALESCE((
+                SELECT jsonb_agg(jsonb_build_object(
+                           'divisionId', d.id::text,
+                           'divisionName', d.name,
+                           'present', (SELECT count(*) FROM present_members p WHERE p.division_id = d.id),
+                           'total', (SELECT count(*) FROM members m WHERE m.division_id = d.id AND m.status = 'active'))
+                       ORDER BY d.name, d.id)
+                FROM divisions d), '[]'::jsonb),
+            'lastUpdated', iso(now()),
+            'visitorsPresent', (SELECT count(*) FROM visitors WHERE check_out_time IS NULL)
+        ) AS presence";
+    single_json(db, SQL, &[], "presence")
+}
+
+/// Items of `activity:backfill` and `GET /api/checkins/activity`, newest first:
+/// the latest `limit` member check-ins merged with visitor sign-ins of the last
+/// 24 h (visitor `direction` is `in` while on site). Absent optional fields are
+/// omitted rather than null.
+pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
+    const SQL: &str = r#"
+        WITH kiosk_names AS (
+            SELECT DISTINCT ON (kiosk_id) kiosk_id, name FROM api_keys
+            WHERE kind = 'kiosk' ORDER BY kiosk_id, (revoked_at IS NULL) DESC, created_at DESC
+        ), items AS (
+            (SELECT c."timestamp" AS at, c.id AS id, jsonb_build_object(
+                    'type', 'checkin', 'id', c.id::text, 'timestamp', iso(c."timestamp"), 'direction', c.direction,
+                    'name', m.first_name || ' ' || m.last_name, 'rank', m.rank, 'division', d.name,
+                    'kioskId', c.kiosk_id, 'kioskName', k.name) AS item
+             FROM checkins c
+             JOIN members m ON m.id = c.member_id
+             LEFT JOIN divisions d ON d.id = m.division_id
+             LEFT JOIN kiosk_names k ON k.kiosk_id = c.kiosk_id
+             ORDER BY c."timestamp" DESC, c.created_at DESC, c.id DESC
+             LIMIT $1::int8)
+            UNION ALL
+            (SELECT v.check_in_time, v.id, jsonb_build_object(
+                    'type', 'visitor', 'id', v.id::text, 'timestamp', iso(v.check_in_time),
+                    'direction', CASE WHEN v.check_out_time IS NULL THEN 'in' ELSE 'out' END,
+                    'name', v.name, 'kioskId', v.kiosk_id, 'kioskName', k.name, 'organization', v.organization,
+                    'visitType', v.visit_type, 'visitReason', v.visit_reason,
+                    'hostName', h.rank || ' ' || h.first_name || ' ' || h.last_name,
+                    'eventId', v.event_id::text, 'eventName', e.name)
+             FROM visitors v
+             LEFT JOIN members h ON h.id = v.host_member_id
+             LEFT JOIN events e ON e.id = v.event_id
+             LEFT JOIN kiosk_names k ON k.kiosk_id = v.kiosk_id
+             WHERE v.check_in_time > now() - interval '24 hours'
+             ORDER BY v.check_in_time DESC, v.id DESC
+             LIMIT $1::int8)
+        )
+        SELECT COALESCE(jsonb_agg(jsonb_strip_nulls(item) ORDER BY at DESC, id DESC), '[]'::jsonb) AS activity
+        FROM (SELECT * FROM items ORDER BY at DESC, id DESC LIMIT $1::int8) newest"#;
+    Ok(json_list(single_json(db, SQL, &[limit.into()], "activity")?))
+}
+
+/// The Visitor object (api.md §2) of the row aliased `v`.
+const VISITOR_JSON: &str = "jsonb_build_object(
+    'id', v.id::text, 'name', v.name, 'organization', v.organization, 'visitType', v.visit_type,
+    'visitTypeId', (SELECT t.id::text FROM visit_types t WHERE t.code = v.visit_type),
+    'visitReason', v.visit_reason, 'eventId', v.event_id::text, 'hostMemberId', v.host_member_id::text,
+    'checkInTime', iso(v.check_in_time), 'checkOutTime', iso(v.check_out_time),
+    'temporaryBadgeId', v.temporary_badge_id::text, 'kioskId', v.kiosk_id, 'adminNotes', v.admin_notes,
+    'checkInMethod', COALESCE(v.check_in_method, 'kiosk'), 'createdByAdmin', v.created_by_admin::text,
+    'createdAt', iso(v.created_at))";
+
+/// `visitors:backfill` / `GET /api/visitors/active`: `{ visitors: Visitor[], count }`,
+/// visitors on site, newest sign-in first.
+pub fn active_visitors(db: &dyn Database) -> Result<Value, DbError> {
+    let sql = format!(
+        "SELECT COALESCE(jsonb_agg({VISITOR_JSON} ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb) AS visitors
+         FROM visitors v WHERE v.check_out_time IS NULL"
+    );
+    let visitors = json_list(single_json(db, &sql, &[], "visitors")?);
+    Ok(json!({ "count": visitors.len(), "visitors": visitors }))
+}
+
+/// The SecurityAlert object (api.md §2) of the row aliased `a`.
+pub const ALERT_JSON: &str = "jsonb_build_object(
+    'id', a.id::text, 'alertType', a.alert_type, 'severity', a.severity, 'badgeSerial', a.badge_serial,
+    'memberId', a.member_id::text, 'kioskId', a.kiosk_id, 'message', a.message, 'details', a.details,
+    'status', a.status, 'createdAt', iso(a.created_at), 'acknowledgedBy', a.acknowledged_by::text,
+    'acknowledgedAt', iso(a.acknowledged_at), 'acknowledgeNote', a.acknowledge_note)";
+
+/// `alerts:backfill` / `GET /api/security-alerts/active`: `{ alerts: SecurityAlert[], count }`,
+/// active alerts, newest first.
+pub fn active_alerts(db: &dyn Database) -> Result<Value, DbError> {
+    let sql = format!(
+        "SELECT COALESCE(jsonb_agg({ALERT_JSON} ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb) AS alerts
+         FROM security_alerts a WHERE a.status = 'active'"
+    );
+    let alerts = json_list(single_json(db, &sql, &[], "alerts")?);
+    Ok(json!({ "alerts": alerts, "count": alerts.len() }))
+}
+
+/// `dds:current` / `GET /api/dds/current`: `{ assignment: DdsAssignment | null }` —
+/// today's (operational day) pending or active assignment, newest first.
+pub fn current_dds(db: &dyn Database) -> Result<Value, DbError> {
+    const SQL: &str = "
+        SELECT jsonb_build_object(
+            'id', a.id::text, 'memberId', a.member_id::text, 'assignedDate', iso_date(a.assigned_date),
+            'acceptedAt', iso(a.accepted_at), 'releasedAt', iso(a.released_at),
+            'transferredTo', a.transferred_to::text, 'assignedBy', a.assigned_by::text, 'status', a.status,
+            'notes', a.notes, 'createdAt', iso(a.created_at), 'updatedAt', iso(a.updated_at),
+            'member', jsonb_build_object('id', m.id::text, 'name', m.first_name || ' ' || m.last_name,
+                                         'rank', m.rank, 'division', d.name),
+            'assignedByAdminName', u.display_name) AS assignment
+        FROM dds_assignments a
+        JOIN members m ON m.id = a.member_id
+        LEFT JOIN divisions d ON d.id = m.division_id
+        LEFT JOIN users u ON u.id = a.assigned_by
+        WHERE a.assigned_date = operational_date(now()) AND a.status IN ('pending', 'active')
+        ORDER BY a.created_at DESC, a.id DESC
+        LIMIT 1";
+    Ok(json!({ "assignment": single_json(db, SQL, &[], "assignment")? }))
+}
+
+/// `lockup:current` / `GET /api/tags/lockup/holder`: `{ holder: LockupHolder | null }` —
+/// the member holding the `Lockup` tag.
+pub fn lockup_current(db: &dyn Database) -> Result<Value, DbError> {
+    const SQL: &str = "
+        SELECT jsonb_build_object('id', m.id::text, 'rank', m.rank, 'firstName', m.first_name, 'lastName', m.last_name) AS holder
+        FROM member_tags mt
+        JOIN tags t ON t.id = mt.tag_id AND t.name = 'Lockup'
+        JOIN members m ON m.id = mt.member_id
+        ORDER BY mt.created_at DESC
+        LIMIT 1";
+    Ok(json!({ "holder": single_json(db, SQL, &[], "holder")? }))
+}
+
+/// `kiosks:backfill` (and, with `queueSize`, `GET /api/kiosks`): `{ kiosks: [{ kioskId, name,
+/// status, lastSeen, queueSize }] }` for every non-revoked kiosk key and every kiosk that
+/// reported status; online = seen (heartbeat or authenticated request) within 90 s.
+pub fn kiosks(db: &dyn Database) -> Result<Value, DbError> {
+    const SQL: &str = "
+        WITH keys AS (
+            SELECT kiosk_id, name, last_used_at FROM api_keys WHERE kind = 'kiosk' AND revoked_at IS NULL
+        ), seen AS (
+            SELECT COALESCE(s.kiosk_id, k.kiosk_id) AS kiosk_id, COALESCE(k.name, s.kiosk_id) AS name,
+                   GREATEST(s.last_seen_at, k.last_used_at) AS last_seen, s.queue_size
+            FROM kiosk_status s FULL JOIN keys k ON k.kiosk_id = s.kiosk_id
+        )
+        SELECT COALESCE(jsonb_agg(jsonb_build_object(
+                   'kioskId', kiosk_id, 'name', name,
+                   'status', CASE WHEN last_seen > now() - make_interval(secs => $1::int8) THEN 'online' ELSE 'offline' END,
+                   'lastSeen', iso(last_seen), 'queueSize', queue_size) ORDER BY kiosk_id), '[]'::jsonb) AS kiosks
+        FROM seen";
+    let kiosks = single_json(db, SQL, &[KIOSK_ONLINE_WINDOW_SECS.into()], "kiosks")?;
+    Ok(json!({ "kiosks": json_list(kiosks) }))
+}
+
+/// Records a kiosk heartbeat (upserts `kiosk_status`: last seen now, queue size, key, IP).
+/// Returns the `kiosk:status` payload `{ kioskId, status: "online", lastSeen }` when this
+/// heartbeat brought the kiosk online (it was offline or never reported), else `None`.
+/// The row lock makes the transition happen once even with concurrent heartbeats.
+pub fn kiosk_heartbeat(
+    db: &dyn Database,
+    kiosk_id: &str,
+    api_key_id: Option<&str>,
+    queue_size: Option<i32>,
+    app_version: Option<&str>,
+    ip: Option<&str>,
+) -> Result<Option<Value>, DbError> {
+    const SQL: &str = "
+        WITH previous AS (
+            SELECT last_reported_status FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
+        ), upserted AS (
+            INSERT INTO kiosk_status AS s (kiosk_id, api_key_id, last_seen_at, queue_size, app_version, last_ip, last_reported_status)
+            VALUES ($1, $2::text::uuid, now(), $3::int4, $4::text, $5::text::inet, 'online')
+            ON CONFLICT (kiosk_id) DO UPDATE SET
+                api_key_id = COALESCE(EXCLUDED.api_key_id, s.api_key_id),
+                last_seen_at = now(),
+                queue_size = COALESCE(EXCLUDED.queue_size, s.queue_size),
+                app_version = COALESCE(EXCLUDED.app_version, s.app_version),
+                last_ip = COALESCE(EXCLUDED.last_ip, s.last_ip),
+                last_reported_status = 'online'
+            RETURNING iso(s.last_seen_at) AS last_seen
+        )
+        SELECT u.last_seen, (SELECT last_reported_status FROM previous) AS previous FROM upserted u";
+    let params: [SqlParam; 5] = [kiosk_id.into(), api_key_id.into(), queue_size.into(), app_version.into(), ip.into()];
+    let Some(row) = db.query_one(SQL, &params)? else { return Ok(None) };
+    if row.text("previous").as_deref() == Some("online") {
+        return Ok(None);
+    }
+    Ok(Some(json!({ "kioskId": kiosk_id, "status": "online", "lastSeen": row.json("last_seen") })))
+}
+
+/// The periodic sweep: records online/offline transitions of every kiosk (offline after
+/// 90 s without a heartbeat or authenticated request; online again on the first sign of
+/// life, including plain API requests which only touch `api_keys.last_used_at`). Returns the
+/// `kiosk:status` payloads to publish. Conditional updates make each transition happen
+/// exactly once even when several relay replicas sweep at the same time.
+pub fn kiosk_transitions(db: &dyn Database) -> Result<Vec<Value>, DbError> {
+    const SQL: &str = "
+        WITH keys AS (
+            SELECT DISTINCT ON (kiosk_id) kiosk_id, id, last_used_at FROM api_keys
+            WHERE kind = 'kiosk' AND revoked_at IS NULL ORDER BY kiosk_id, created_at DESC
+        ), seen AS (
+            SELECT COALESCE(s.kiosk_id, k.kiosk_id) AS kiosk_id, k.id AS api_key_id, s.kiosk_id IS NOT NULL AS has_row,
+                   GREATEST(s.last_seen_at, k.last_used_at) AS last_seen, s.last_reported_status AS reported
+            FROM kiosk_status s FULL JOIN keys k ON k.kiosk_id = s.kiosk_id
+        ), wanted AS (
+            SELECT kiosk_id, api_key_id, last_seen, has_row,
+                   CASE WHEN last_seen > now() - make_interval(secs => $1::int8) THEN 'online' ELSE 'offline' END AS status,
+                   reported
+            FROM seen WHERE last_seen IS NOT NULL
+        ), changed AS (
+            INSERT INTO kiosk_status AS s (kiosk_id, api_key_id, last_seen_at, last_reported_status)
+            SELECT kiosk_id, api_key_id, last_seen, status FROM wanted
+            WHERE status IS DISTINCT FROM reported AND (has_row OR status = 'online')
+            ON CONFLICT (kiosk_id) DO UPDATE SET last_reported_status = EXCLUDED.last_reported_status
+            WHERE s.last_reported_status IS DISTINCT FROM EXCLUDED.last_reported_status
+              -- a heartbeat that committed after this statement's snapshot keeps the kiosk online
+              AND (EXCLUDED.last_reported_status = 'online' OR s.last_seen_at <= now() - make_interval(secs => $1::int8))
+            RETURNING s.kiosk_id, s.last_reported_status
+        )
+        SELECT COALESCE(jsonb_agg(jsonb_build_object('kioskId', c.kiosk_id, 'status', c.last_reported_status,
+                                                     'lastSeen', iso(w.last_seen)) ORDER BY c.kiosk_id), '[]'::jsonb) AS transitions
+        FROM changed c JOIN wanted w ON w.kiosk_id = c.kiosk_id";
+    Ok(json_list(single_json(db, SQL, &[KIOSK_ONLINE_WINDOW_SECS.into()], "transitions")?))
+}
