@@ -52,3 +52,23 @@ fn the_app_answers_health_checks_through_the_host() {
     assert_eq!(health.status, 200, "{}", health.text);
     assert_eq!(health.body["checks"]["database"], true, "{}", health.text);
 }
+
+#[test]
+fn an_isolated_stack_recovers_when_its_servers_restart() {
+    use sentinel_tests::{request, wait_until};
+    use std::time::Duration;
+    let stack = sentinel_tests::isolated_stack().unwrap();
+    let ready = format!("{}/ready", stack.base_url());
+    assert_eq!(request("GET", &ready, &[], None).status, 200);
+
+    stack.stop_postgres();
+    assert_eq!(request("GET", &ready, &[], None).status, 503, "ready while PostgreSQL is down");
+    stack.start_postgres();
+    assert!(wait_until(Duration::from_secs(30), || request("GET", &ready, &[], None).status == 200), "not ready after PostgreSQL restarted");
+    assert_eq!(stack.sql("SELECT 1 AS one"), vec![serde_json::json!({"one": 1})]);
+
+    stack.stop_redis();
+    assert!(std::net::TcpStream::connect(stack.redis_url().trim_start_matches("redis://")).is_err());
+    stack.start_redis();
+    assert!(std::net::TcpStream::connect(stack.redis_url().trim_start_matches("redis://")).is_ok());
+}
