@@ -25,6 +25,12 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start everything: private PostgreSQL + Redis (unless URLs are configured), migrate, seed, build, serve.
+    #[command(after_help = "State lives in <repo>/.sentinel/: postgres/ and redis/ data (kept across runs; \
+        ports 55432/56379, or free ones if taken), jwt_secret (generated once, mode 0600), \
+        admin-credentials.txt (the generated demo administrator).\n\n\
+        Other environment: SENTINEL_JWT_SECRET, SENTINEL_ENVIRONMENT (default development), \
+        SENTINEL_ADMIN_EMAIL / SENTINEL_ADMIN_PASSWORD (first seed), SPIN_VARIABLE_<NAME> for any spin.toml variable.\n\
+        Ctrl-C or SIGTERM stops the host, then Redis, then PostgreSQL.")]
     Up(UpArgs),
     /// Apply pending database migrations (refuses edited or missing applied migrations).
     Migrate(DbArgs),
