@@ -35,7 +35,7 @@ pub fn cte(action: &str, entity_type: &str, source: &str, id_column: &str, detai
     format!(
         "audit AS (
             INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-            SELECT ${user}::uuid, '{action}', '{entity_type}', {source}.{id_column},
+            SELECT ${user}::text::uuid, '{action}', '{entity_type}', {source}.{id_column},
                    COALESCE({details}, '{{}}'::jsonb) || CASE WHEN ${key}::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('apiKeyId', ${key}::text) END,
                    ${ip}::text::inet
             FROM {source}
@@ -49,7 +49,7 @@ mod tests {
     #[test]
     fn cte_binds_actor_parameters_in_order() {
         let sql = super::cte("division_create", "division", "d", "id", "to_jsonb(d)", 5);
-        assert!(sql.contains("SELECT $5::uuid, 'division_create', 'division', d.id"));
+        assert!(sql.contains("SELECT $5::text::uuid, 'division_create', 'division', d.id"));
         assert!(sql.contains("$6::text IS NULL"));
         assert!(sql.contains("$7::text::inet"));
     }

@@ -79,7 +79,7 @@ fn reject_login(ctx: &Ctx, key: &str, identifier: &str, user_id: Option<&str>) -
     let count = ctx.platform.counters.hit(key, LOGIN_WINDOW_SECS).map(|(n, _)| n).unwrap_or(0);
     let actor = Actor::of(ctx);
     let sql = "INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-               VALUES (NULL, 'login_failed', 'admin_user', $1::uuid, jsonb_build_object('identifier', $2::text), $3::text::inet)";
+               VALUES (NULL, 'login_failed', 'admin_user', $1::text::uuid, jsonb_build_object('identifier', $2::text), $3::text::inet)";
     if let Err(e) = ctx.db().execute(sql, &[user_id.map(str::to_string).into(), identifier.into(), actor.ip.into()]) {
         eprintln!("{}", json!({"level": "error", "component": ctx.platform.component, "op": "audit login_failed", "error": e.detail}));
     }
@@ -150,9 +150,9 @@ fn open_session(ctx: &Ctx, user_id: &str, kind: SessionKind, action: &str, detai
     let sql = format!(
         "WITH s AS (
             INSERT INTO sessions (id, user_id, token_hash, kind, expires_at, ip_address, user_agent, last_seen_at)
-            VALUES ($1::uuid, $2::uuid, $3, $4, now() + interval '{lifetime}', $5::text::inet, left($10, 500), now())
+            VALUES ($1::text::uuid, $2::text::uuid, $3, $4, now() + interval '{lifetime}', $5::text::inet, left($10, 500), now())
             RETURNING *
-         ), login AS (UPDATE users SET last_login_at = now() WHERE id = $2::uuid RETURNING id), {audit}
+         ), login AS (UPDATE users SET last_login_at = now() WHERE id = $2::text::uuid RETURNING id), {audit}
          SELECT iso(expires_at) AS expires_at FROM s"
     );
     let actor = Actor { user_id: Some(user_id.to_string()), ..Actor::of(ctx) };
@@ -196,7 +196,7 @@ pub fn logout(ctx: &Ctx) -> HandlerResult {
     let Principal::User(user) = &ctx.principal else { return Err(ApiError::unauthorized("Authentication required")) };
     let audit = audit::cte("logout", "admin_user", "s", "user_id", "NULL", 2);
     let sql = format!(
-        "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL RETURNING *), {audit}
+        "WITH s AS (UPDATE sessions SET revoked_at = now() WHERE id = $1::text::uuid AND revoked_at IS NULL RETURNING *), {audit}
          SELECT count(*) AS n FROM s"
     );
     let [u, k, ip] = Actor::of(ctx).params();
@@ -212,7 +212,7 @@ pub fn session(ctx: &Ctx) -> HandlerResult {
         .db()
         .query_one(
             "SELECT s.id::text AS id, iso(s.expires_at) AS expires_at, s.kind, u.id::text AS user_id, u.email, u.display_name, u.role, u.member_id::text AS member_id
-             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::uuid",
+             FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::text::uuid",
             &[user.session_id.as_str().into()],
         )?
         .ok_or_else(|| ApiError::unauthorized("Invalid or expired session"))?;
@@ -339,7 +339,7 @@ pub fn create_key(ctx: &Ctx) -> HandlerResult {
     let sql = format!(
         "WITH k AS (
             INSERT INTO api_keys (name, kind, kiosk_id, key_hash, key_prefix, scopes, created_by, expires_at)
-            SELECT $1, $2, $3, $4, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7::uuid, now() + make_interval(days => $11)
+            SELECT $1, $2, $3, $4, $5, ARRAY(SELECT jsonb_array_elements_text($6::jsonb)), $7::text::uuid, now() + make_interval(days => $11)
             RETURNING *
          ), {audit}
          SELECT {KEY_COLUMNS} FROM k"
@@ -375,8 +375,8 @@ pub fn revoke_key(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("api_key_revoke", "api_key", "k", "id", "jsonb_build_object('name', k.name, 'keyPrefix', k.key_prefix)", 2);
     let sql = format!(
-        "WITH target AS (SELECT id FROM api_keys WHERE id = $1::uuid),
-              k AS (UPDATE api_keys SET revoked_at = now() WHERE id = $1::uuid AND revoked_at IS NULL RETURNING *), {audit}
+        "WITH target AS (SELECT id FROM api_keys WHERE id = $1::text::uuid),
+              k AS (UPDATE api_keys SET revoked_at = now() WHERE id = $1::text::uuid AND revoked_at IS NULL RETURNING *), {audit}
          SELECT (SELECT count(*) FROM target) AS found, (SELECT count(*) FROM k) AS revoked"
     );
     let [user, key, ip] = Actor::of(ctx).params();

@@ -154,7 +154,7 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, body = Division), (status = 400, description = "Malformed id"), (status = 404, description = "No such division")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    let sql = format!("SELECT {DIVISION_COLUMNS} FROM divisions d WHERE d.id = $1::uuid");
+    let sql = format!("SELECT {DIVISION_COLUMNS} FROM divisions d WHERE d.id = $1::text::uuid");
     let row = ctx.db().query_one(&sql, &[id.as_str().into()])?.ok_or_else(|| not_found(&id))?;
     ok(to_json(&division_from(&row, false)))
 }
@@ -196,13 +196,13 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         8,
     );
     let sql = format!(
-        "WITH before AS (SELECT * FROM divisions WHERE id = $1::uuid), d AS (
+        "WITH before AS (SELECT * FROM divisions WHERE id = $1::text::uuid), d AS (
             UPDATE divisions SET
                 code = COALESCE($2, code),
                 name = COALESCE($3, name),
                 description = CASE WHEN $4 THEN $5 ELSE description END,
                 color = CASE WHEN $6 THEN $7 ELSE color END
-            WHERE id = $1::uuid RETURNING *
+            WHERE id = $1::text::uuid RETURNING *
          ), {audit}
          SELECT {DIVISION_COLUMNS} FROM d"
     );
@@ -236,7 +236,7 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     let sql = format!(
         "WITH target AS (
             SELECT d.id, (SELECT count(*) FROM members m WHERE m.division_id = d.id) AS member_count
-            FROM divisions d WHERE d.id = $1::uuid
+            FROM divisions d WHERE d.id = $1::text::uuid
          ), removed AS (
             DELETE FROM divisions WHERE id IN (SELECT id FROM target WHERE member_count = 0) RETURNING *
          ), {audit}
