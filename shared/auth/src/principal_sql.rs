@@ -12,7 +12,7 @@ pub const SESSION: &str = "
 WITH s AS (
     SELECT s.id, s.user_id, u.role, s.kind, s.expires_at, s.renewed_at, s.last_seen_at, u.member_id
     FROM sessions s JOIN users u ON u.id = s.user_id
-    WHERE s.id = $1::uuid AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
+    WHERE s.id = $1::text::uuid AND s.token_hash = $2 AND s.revoked_at IS NULL AND s.expires_at > now()
       AND NOT u.disabled
       AND (s.kind <> 'rfid' OR COALESCE(s.last_seen_at, s.created_at) > now() - interval '15 minutes')
 ), renewed AS (

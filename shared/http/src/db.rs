@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::rc::Rc;
 
 /// A bound parameter. Spin binds without coercion, so the SQL must cast
-/// (`$1::uuid`, `$2::timestamptz`) where the inferred type is not text/int.
+/// (`$1::text::uuid`, `$2::text::timestamptz`: a bare `$1::uuid` would make the parameter uuid-typed, which text does not bind to) where the inferred type is not text/int.
 #[derive(Debug, Clone, PartialEq)]
 pub enum SqlParam {
     Null,
