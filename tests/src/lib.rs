@@ -11,6 +11,7 @@
 //! wasm32-wasip2 Rust target.
 
 pub mod fixtures;
+pub mod relay;
 
 use anyhow::{anyhow, Context, Result};
 use sentinel_ops::build::ComponentBuild;
