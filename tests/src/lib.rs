@@ -471,7 +471,8 @@ pub fn db() -> &'static tokio_postgres::Client {
 
 fn wrap_rows(query: &str) -> String {
     let query = query.trim().trim_end_matches(';');
-    format!("SELECT row_to_json(sentinel_rows) FROM ({query}) AS sentinel_rows")
+    // A CTE (not a subquery) so INSERT/UPDATE ... RETURNING work too.
+    format!("WITH sentinel_rows AS ({query}) SELECT row_to_json(sentinel_rows) FROM sentinel_rows")
 }
 
 /// Rows of a SELECT against [`services()`], each as a JSON object (column name -> value, via `row_to_json`,

@@ -2,13 +2,18 @@
 //! response types (which also generate the OpenAPI document), its handlers
 //! and its SQL. Components mount the routers they serve.
 
+pub mod alerts;
 pub mod audit;
 pub mod audit_logs;
 pub mod backfill;
 pub mod auth;
+pub mod badges;
+pub mod calls;
+pub mod checkins;
 pub mod divisions;
 pub mod enums;
 pub mod kiosks;
+pub mod members;
 pub mod openapi;
 pub mod platform;
 pub mod users;
@@ -18,7 +23,8 @@ use sentinel_http::Router;
 /// Every component's router, by component id as named in spin.toml. The
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
-    vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router())]
+    vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
+         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -26,7 +32,20 @@ pub fn auth_router() -> Router {
 }
 
 pub fn members_router() -> Router {
-    divisions::routes(Router::new("members"))
+    members::routes(divisions::routes(Router::new("members")))
+}
+
+pub fn badges_router() -> Router {
+    badges::routes(Router::new("badges"))
+}
+
+/// Check-ins, presence, scans and offline sync (also `/api/members/:id/checkins`).
+pub fn checkins_router() -> Router {
+    checkins::routes(Router::new("checkins"))
+}
+
+pub fn alerts_router() -> Router {
+    alerts::routes(Router::new("alerts"))
 }
 
 /// User and session administration, enumerations, the audit trail and kiosk status.

@@ -6,7 +6,7 @@ use sentinel_http::{Access, Allow};
 use serde_json::{json, Value};
 use utoipa::OpenApi;
 
-use crate::{audit_logs, auth, divisions, enums, kiosks, platform, users};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks, members, platform, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -23,6 +23,11 @@ use crate::{audit_logs, auth, divisions, enums, kiosks, platform, users};
         enums::badge_statuses::list, enums::badge_statuses::create, enums::badge_statuses::update, enums::badge_statuses::delete,
         audit_logs::list, audit_logs::stats, audit_logs::for_entity, audit_logs::get,
         kiosks::heartbeat, kiosks::list,
+        members::list, members::get, members::search, members::create, members::update, members::delete,
+        badges::list, badges::stats, badges::by_serial, badges::get, badges::create, badges::update, badges::assign, badges::unassign, badges::delete,
+        checkins::list, checkins::presence, checkins::presence_people, checkins::activity, checkins::get, checkins::create, checkins::bulk,
+        checkins::scan, checkins::sync, checkins::manual_checkout, checkins::update, checkins::delete, checkins::member_checkins,
+        alerts::active, alerts::create, alerts::acknowledge, alerts::dismiss, alerts::get,
     ),
     components(schemas(
         divisions::Division, divisions::DivisionList, divisions::CreateDivision, divisions::UpdateDivision,
@@ -33,8 +38,14 @@ use crate::{audit_logs, auth, divisions, enums, kiosks, platform, users};
         enums::EnumItem, enums::CreateEnumItem, enums::UpdateEnumItem,
         audit_logs::AuditEntry, audit_logs::AuditActor, audit_logs::AuditLogList, audit_logs::AuditStats, audit_logs::AuditAdminCount,
         kiosks::Heartbeat, kiosks::HeartbeatReply, kiosks::KioskStatus, kiosks::KioskList,
+        members::Member, members::MemberList, members::CreateMember, members::UpdateMember,
+        badges::Badge, badges::BadgeHolder, badges::BadgeList, badges::BadgeStats, badges::CreateBadge, badges::UpdateBadge, badges::AssignBadge,
+        checkins::Checkin, checkins::CheckinMember, checkins::CheckinList, checkins::Presence, checkins::DivisionPresence, checkins::ScanResult,
+        checkins::BulkResult, checkins::SyncResult, checkins::CreateCheckin, checkins::BulkCheckins, checkins::UpdateCheckin,
+        checkins::ScanRequest, checkins::SyncScan, checkins::SyncRequest, checkins::ManualCheckout,
+        alerts::SecurityAlert, alerts::AlertList, alerts::CreateAlert, alerts::AcknowledgeAlert,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"))
 )]
 struct ApiDoc;
 

@@ -1,0 +1,234 @@
+//! Security alerts (api.md §10). Alerts are raised by scans (inside the scan
+//! functions), by kiosks and admins through POST, and closed once
+//! (`active → acknowledged | dismissed`). Identical alerts (type, badge
+//! serial, kiosk) within 5 minutes are suppressed: the active one is kept and
+//! nothing new is pushed.
+
+use garde::Validate;
+use http::Method;
+use sentinel_domain::Role;
+use sentinel_http::input::double_option;
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor};
+use crate::calls::{map_db_error, uuid_text, valid_uuid};
+
+const ADM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Admin), Allow::Kiosk]);
+
+/// Window of duplicate suppression (api.md §6 rule 5).
+pub const SUPPRESSION_WINDOW: &str = "5 minutes";
+
+pub const ALERT_TYPES: [&str; 11] = [
+    "badge_disabled", "badge_unknown", "inactive_member", "unauthorized_access", "lockup_reminder", "lockup_not_executed",
+    "duty_watch_missing", "duty_watch_not_checked_in", "building_not_secured", "member_missed_checkout", "system",
+];
+pub const SEVERITIES: [&str; 3] = ["critical", "warning", "info"];
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/security-alerts/active", Access::DW, active)
+        .route(Method::POST, "/api/security-alerts", ADM_KIOSK, create)
+        .route(Method::POST, "/api/security-alerts/:id/acknowledge", Access::DW, acknowledge)
+        .route(Method::POST, "/api/security-alerts/:id/dismiss", Access::DW, dismiss)
+        .route(Method::GET, "/api/security-alerts/:id", Access::DW, get)
+}
+
+/// The SecurityAlert object (api.md §2), built by the database function `alert_json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SecurityAlert {
+    id: String,
+    alert_type: String,
+    /// critical | warning | info
+    severity: String,
+    badge_serial: Option<String>,
+    member_id: Option<String>,
+    kiosk_id: String,
+    message: String,
+    details: Option<Value>,
+    /// active | acknowledged | dismissed
+    status: String,
+    created_at: String,
+    acknowledged_by: Option<String>,
+    acknowledged_at: Option<String>,
+    acknowledge_note: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct AlertList {
+    alerts: Vec<SecurityAlert>,
+    count: i64,
+}
+
+fn valid_alert_type(v: &str, _: &()) -> garde::Result {
+    if ALERT_TYPES.contains(&v) { Ok(()) } else { Err(garde::Error::new(format!("must be one of {}", ALERT_TYPES.join(", ")))) }
+}
+fn valid_severity(v: &str, _: &()) -> garde::Result {
+    if SEVERITIES.contains(&v) { Ok(()) } else { Err(garde::Error::new("must be critical, warning or info")) }
+}
+fn valid_is_object(v: &Value, _: &()) -> garde::Result {
+    if v.is_object() { Ok(()) } else { Err(garde::Error::new("must be an object")) }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateAlert {
+    #[garde(custom(valid_alert_type))]
+    pub alert_type: String,
+    #[garde(custom(valid_severity))]
+    pub severity: String,
+    /// Required key; may be null.
+    #[garde(required, inner(inner(length(chars, min = 1, max = 100))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub badge_serial: Option<Option<String>>,
+    /// Not validated against members (alerts are evidence).
+    #[garde(inner(custom(valid_uuid)))]
+    pub member_id: Option<String>,
+    /// Required for users; kiosk keys record their own kiosk id.
+    #[garde(inner(length(chars, min = 1, max = 50)))]
+    pub kiosk_id: Option<String>,
+    #[garde(length(chars, min = 1, max = 500))]
+    pub message: String,
+    #[garde(inner(custom(valid_is_object)))]
+    #[schema(value_type = Option<Object>)]
+    pub details: Option<Value>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AcknowledgeAlert {
+    /// Accepted for compatibility and ignored: the acknowledger is the caller.
+    #[garde(inner(custom(valid_uuid)))]
+    pub admin_id: Option<String>,
+    #[garde(inner(length(chars, max = 1000)))]
+    pub note: Option<String>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Security alert with ID '{id}' not found"))
+}
+
+/// The `alert:new` / `alert:acknowledged` payload (realtime.md §5) of an alert object.
+pub fn event_payload(alert: &Value) -> Value {
+    let mut payload = json!({
+        "id": alert["id"], "alertType": alert["alertType"], "severity": alert["severity"], "badgeSerial": alert["badgeSerial"],
+        "kioskId": alert["kioskId"], "message": alert["message"], "createdAt": alert["createdAt"], "status": alert["status"],
+    });
+    if !alert["memberId"].is_null() {
+        payload["memberId"] = alert["memberId"].clone();
+    }
+    if alert["status"] != json!("active") {
+        payload["acknowledgedAt"] = alert["acknowledgedAt"].clone();
+        payload["acknowledgedBy"] = alert["acknowledgedBy"].clone();
+    }
+    payload
+}
+
+#[utoipa::path(get, path = "/api/security-alerts/active", tag = "security-alerts", responses((status = 200, body = AlertList)))]
+pub fn active(ctx: &Ctx) -> HandlerResult {
+    ok(crate::backfill::active_alerts(ctx.db())?)
+}
+
+#[utoipa::path(get, path = "/api/security-alerts/{id}", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
+    responses((status = 200, body = SecurityAlert), (status = 400), (status = 404)))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let row = ctx.db().query_one("SELECT alert_json(a) AS alert FROM security_alerts a WHERE a.id = $1::text::uuid", &[id.as_str().into()])?;
+    ok(row.ok_or_else(|| not_found(&id))?.json("alert"))
+}
+
+#[utoipa::path(post, path = "/api/security-alerts", tag = "security-alerts", request_body = CreateAlert,
+    responses((status = 201, body = SecurityAlert, description = "Created (or the identical active alert of the last 5 minutes)"), (status = 400)))]
+pub fn create(ctx: &Ctx) -> HandlerResult {
+    let body: CreateAlert = ctx.json()?;
+    let kiosk = match (ctx.principal.kiosk_id(), &body.kiosk_id) {
+        (Some(k), _) => k.to_string(),
+        (None, Some(k)) => k.clone(),
+        (None, None) => return Err(ApiError::invalid("kioskId", "is required")),
+    };
+    let serial = body.badge_serial.flatten();
+    let audit = audit::cte("alert_create", "security_alert", "created", "id", "jsonb_build_object('after', created.alert)", 9);
+    let sql = format!(
+        "WITH raised AS (
+            SELECT raise_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval) AS alert
+         ), created AS (SELECT (alert->>'id')::uuid AS id, alert FROM raised WHERE alert IS NOT NULL),
+         {audit}
+         SELECT r.alert AS created,
+                (SELECT alert_json(a) FROM security_alerts a
+                 WHERE r.alert IS NULL AND a.status = 'active' AND a.alert_type = $1 AND a.kiosk_id = $5
+                   AND a.badge_serial IS NOT DISTINCT FROM $3::text
+                 ORDER BY a.created_at DESC LIMIT 1) AS existing
+         FROM raised r"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let params: [SqlParam; 11] = [
+        body.alert_type.into(),
+        body.severity.into(),
+        serial.into(),
+        body.member_id.map(|m| uuid_text(&m)).into(),
+        kiosk.into(),
+        body.message.into(),
+        body.details.map(SqlParam::Json).unwrap_or(SqlParam::Null),
+        SUPPRESSION_WINDOW.into(),
+        user,
+        key,
+        ip,
+    ];
+    let row = ctx.db().query_one(&sql, &params).map_err(map_db_error)?.ok_or_else(|| ApiError::internal("raise_security_alert returned no row"))?;
+    let created_alert = row.json("created");
+    if created_alert.is_object() {
+        ctx.publish("alerts", "alert:new", event_payload(&created_alert));
+        return created(created_alert);
+    }
+    created(row.json("existing"))
+}
+
+/// Closes an active alert as `status` (acknowledged | dismissed), once.
+fn close(ctx: &Ctx, status: &'static str) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: AcknowledgeAlert = ctx.json()?;
+    let action = if status == "acknowledged" { "alert_acknowledge" } else { "alert_dismiss" };
+    let audit = audit::cte(action, "security_alert", "a", "id", "jsonb_build_object('note', a.acknowledge_note)", 4);
+    let sql = format!(
+        "WITH target AS (SELECT id, status FROM security_alerts WHERE id = $1::text::uuid FOR UPDATE),
+         a AS (
+            UPDATE security_alerts SET status = $3, acknowledged_by = $4::text::uuid, acknowledged_at = now(), acknowledge_note = $2::text
+            WHERE id IN (SELECT id FROM target WHERE status = 'active') RETURNING *
+         ), {audit}
+         SELECT t.status AS previous, (SELECT alert_json(a::security_alerts) FROM a) AS alert FROM target t"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let row = ctx
+        .db()
+        .query_one(&sql, &[id.as_str().into(), body.note.into(), status.into(), user, key, ip])
+        .map_err(|e| if e.sqlstate.as_deref() == Some("SN004") { ApiError::invalid("", "Security alert is no longer active") } else { map_db_error(e) })?
+        .ok_or_else(|| not_found(&id))?;
+    let alert = row.json("alert");
+    if !alert.is_object() {
+        let previous = row.text("previous").unwrap_or_default();
+        return Err(ApiError::invalid("", &format!("Security alert is already {previous}")));
+    }
+    ctx.publish("alerts", "alert:acknowledged", event_payload(&alert));
+    let verb = if status == "acknowledged" { "acknowledged" } else { "dismissed" };
+    ok(json!({ "success": true, "message": format!("Security alert {verb} successfully"), "alert": alert }))
+}
+
+#[utoipa::path(post, path = "/api/security-alerts/{id}/acknowledge", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
+    request_body = AcknowledgeAlert,
+    responses((status = 200, description = "`{success, message, alert}`"), (status = 400, description = "Not active"), (status = 404)))]
+pub fn acknowledge(ctx: &Ctx) -> HandlerResult {
+    close(ctx, "acknowledged")
+}
+
+#[utoipa::path(post, path = "/api/security-alerts/{id}/dismiss", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
+    request_body = AcknowledgeAlert,
+    responses((status = 200, description = "`{success, message, alert}`"), (status = 400, description = "Not active"), (status = 404)))]
+pub fn dismiss(ctx: &Ctx) -> HandlerResult {
+    close(ctx, "dismissed")
+}

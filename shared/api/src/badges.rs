@@ -1,0 +1,368 @@
+//! Badges (api.md §5). Writes go through `badge_save`, `badge_assign` and
+//! `badge_unassign` (migrations V6): assignment invariants and holder links
+//! (member, visitor, event attendee) change together with the audit row.
+
+use garde::Validate;
+use http::{Method, StatusCode};
+use sentinel_domain::badge::{self as rules, normalize_serial};
+use sentinel_http::input::{double_option, query_flag};
+use sentinel_http::pagination::PageRequest;
+use sentinel_domain::Role;
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor};
+use crate::calls::{call, map_db_error, outcome, uuid_text, valid_uuid};
+
+const QM_OR_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/badges", Access::QM, list)
+        .route(Method::GET, "/api/badges/stats", Access::QM, stats)
+        .route(Method::GET, "/api/badges/serial/:serialNumber", QM_OR_KIOSK, by_serial)
+        .route(Method::GET, "/api/badges/:id", Access::QM, get)
+        .route(Method::POST, "/api/badges", Access::ADM, create)
+        .route(Method::PATCH, "/api/badges/:id", Access::ADM, update)
+        .route(Method::POST, "/api/badges/:id/assign", Access::ADM, assign)
+        .route(Method::POST, "/api/badges/:id/unassign", Access::ADM, unassign)
+        .route(Method::DELETE, "/api/badges/:id", Access::ADM, delete)
+}
+
+/// The Badge object (api.md §2), built by the database function `badge_json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Badge {
+    id: String,
+    serial_number: String,
+    /// member | visitor | event | unassigned
+    assignment_type: String,
+    assigned_to_id: Option<String>,
+    /// active | inactive | lost | damaged
+    status: String,
+    badge_status_id: Option<String>,
+    last_used: Option<String>,
+    assigned_to: Option<BadgeHolder>,
+    created_at: String,
+    updated_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BadgeHolder {
+    id: String,
+    /// Members: `<rank> <firstName> <lastName>`.
+    name: String,
+    /// member | visitor | event
+    #[serde(rename = "type")]
+    kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct BadgeList {
+    badges: Vec<Badge>,
+    total: i64,
+    page: i64,
+    limit: i64,
+    total_pages: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct BadgeStats {
+    total: i64,
+    assigned: i64,
+    unassigned: i64,
+    by_status: Map<String, Value>,
+    by_assignment_type: Map<String, Value>,
+}
+
+fn valid_serial(v: &str, _: &()) -> garde::Result {
+    let n = normalize_serial(v).chars().count();
+    if (1..=100).contains(&n) { Ok(()) } else { Err(garde::Error::new("must be 1-100 characters")) }
+}
+fn valid_status(v: &str, _: &()) -> garde::Result {
+    if rules::is_status(v) { Ok(()) } else { Err(garde::Error::new("must be one of active, inactive, lost, damaged")) }
+}
+fn valid_assignment_type(v: &str, _: &()) -> garde::Result {
+    if rules::is_assignment_type(v) { Ok(()) } else { Err(garde::Error::new("must be one of member, visitor, event, unassigned")) }
+}
+fn valid_holder_type(v: &str, _: &()) -> garde::Result {
+    if v != "unassigned" && rules::is_assignment_type(v) { Ok(()) } else { Err(garde::Error::new("must be one of member, visitor, event")) }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateBadge {
+    /// 1–100 characters; stored trimmed and upper-cased.
+    #[garde(custom(valid_serial))]
+    pub serial_number: String,
+    /// Default `unassigned`.
+    #[garde(inner(custom(valid_assignment_type)))]
+    pub assignment_type: Option<String>,
+    /// Required iff assignmentType ≠ unassigned.
+    #[garde(inner(custom(valid_uuid)))]
+    pub assigned_to_id: Option<String>,
+    /// Default `active`.
+    #[garde(inner(custom(valid_status)))]
+    pub status: Option<String>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub badge_status_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateBadge {
+    #[garde(inner(custom(valid_serial)))]
+    pub serial_number: Option<String>,
+    #[garde(inner(custom(valid_assignment_type)))]
+    pub assignment_type: Option<String>,
+    #[garde(inner(inner(custom(valid_uuid))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub assigned_to_id: Option<Option<String>>,
+    #[garde(inner(custom(valid_status)))]
+    pub status: Option<String>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub badge_status_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AssignBadge {
+    /// member | visitor | event
+    #[garde(custom(valid_holder_type))]
+    pub assignment_type: String,
+    #[garde(custom(valid_uuid))]
+    pub assigned_to_id: String,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Badge with ID '{id}' not found"))
+}
+
+/// `badge:assignment` (realtime.md §5) for a Badge object.
+pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
+    ctx.publish(
+        "badges",
+        "badge:assignment",
+        json!({
+            "badgeId": badge["id"], "serialNumber": badge["serialNumber"], "assignmentType": badge["assignmentType"],
+            "assignedToId": badge["assignedToId"], "assignedToName": badge["assignedTo"]["name"],
+            "timestamp": sentinel_domain::time::now_iso(),
+        }),
+    );
+}
+
+/// Maps `badge_*` outcomes to responses.
+fn result_badge(result: Value, id: &str) -> Result<Value, ApiError> {
+    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
+    match outcome(&result) {
+        "OK" => Ok(result),
+        "NOT_FOUND" => Err(not_found(id)),
+        "DUPLICATE_SERIAL" => Err(ApiError::conflict(format!("Badge with serial number '{}' already exists", detail("serialNumber")))),
+        "BADGE_STATUS_NOT_FOUND" => Err(ApiError::not_found(format!("Badge status with ID '{}' not found", detail("badgeStatusId")))),
+        "STATUS_MISMATCH" => Err(ApiError::invalid("badgeStatusId", "does not match status")),
+        "HOLDER_NOT_FOUND" => Err(ApiError::not_found(format!("Holder with ID '{}' not found", detail("holderId")))),
+        "BADGE_NOT_ACTIVE" => Err(ApiError::bad_request("BADGE_NOT_ACTIVE", format!("Badge is not active (status {})", detail("status")))),
+        "BADGE_ALREADY_ASSIGNED" => {
+            Err(ApiError::new(StatusCode::CONFLICT, "BADGE_ALREADY_ASSIGNED", "Badge is already assigned to another holder; unassign it first"))
+        }
+        "MEMBER_HAS_BADGE" => Err(ApiError::new(StatusCode::CONFLICT, "MEMBER_HAS_BADGE", "Member already holds another badge; unassign it first")),
+        "ASSIGNMENT_TYPE_REQUIRED" => Err(ApiError::invalid("assignmentType", "assignmentType and assignedToId must be given together")),
+        other => Err(ApiError::internal(format!("badge outcome {other}"))),
+    }
+}
+
+#[utoipa::path(get, path = "/api/badges", tag = "badges",
+    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("search" = Option<String>, Query, description = "Substring of the serial"),
+           ("status" = Option<String>, Query), ("assignmentType" = Option<String>, Query),
+           ("assignedOnly" = Option<bool>, Query), ("unassignedOnly" = Option<bool>, Query)),
+    responses((status = 200, body = BadgeList), (status = 400)))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    let query = ctx.query();
+    let page = PageRequest::from_query(query)?;
+    let text = |name: &str| query.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let status_filter = text("status");
+    if status_filter.as_deref().is_some_and(|s| !rules::is_status(s)) {
+        return Err(ApiError::invalid("status", "must be one of active, inactive, lost, damaged"));
+    }
+    let type_filter = text("assignmentType");
+    if type_filter.as_deref().is_some_and(|s| !rules::is_assignment_type(s)) {
+        return Err(ApiError::invalid("assignmentType", "must be one of member, visitor, event, unassigned"));
+    }
+    let assigned_only = query_flag(query, "assignedOnly")?;
+    let unassigned_only = query_flag(query, "unassignedOnly")?;
+    let search = text("search").map(|s| normalize_serial(&s));
+    let sql = "WITH filtered AS (
+            SELECT b.* FROM badges b
+            WHERE ($1::text IS NULL OR strpos(b.serial_number, $1) > 0)
+              AND ($2::text IS NULL OR b.status = $2)
+              AND ($3::text IS NULL OR b.assignment_type = $3)
+              AND (NOT $4 OR b.assignment_type <> 'unassigned')
+              AND (NOT $5 OR b.assignment_type = 'unassigned')
+         ), total AS (SELECT count(*) AS total FROM filtered)
+         SELECT total.total, page.badge FROM total LEFT JOIN LATERAL (
+            SELECT badge_json(f::badges) AS badge FROM filtered f ORDER BY f.serial_number LIMIT $6 OFFSET $7
+         ) page ON true";
+    let params: [SqlParam; 7] =
+        [search.into(), status_filter.into(), type_filter.into(), assigned_only.into(), unassigned_only.into(), page.limit.into(), page.offset().into()];
+    let rows = ctx.db().query(sql, &params)?;
+    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let badges: Vec<Value> = rows.iter().map(|r| r.json("badge")).filter(|b| !b.is_null()).collect();
+    ok(page.wrap(json!({ "badges": badges }), total))
+}
+
+#[utoipa::path(get, path = "/api/badges/stats", tag = "badges", responses((status = 200, body = BadgeStats)))]
+pub fn stats(ctx: &Ctx) -> HandlerResult {
+    let sql = "SELECT jsonb_build_object(
+            'total', (SELECT count(*) FROM badges),
+            'assigned', (SELECT count(*) FROM badges WHERE assignment_type <> 'unassigned'),
+            'unassigned', (SELECT count(*) FROM badges WHERE assignment_type = 'unassigned'),
+            'byStatus', (SELECT coalesce(jsonb_object_agg(status, n), '{}'::jsonb) FROM (SELECT status, count(*) AS n FROM badges GROUP BY status) s),
+            'byAssignmentType', (SELECT coalesce(jsonb_object_agg(assignment_type, n), '{}'::jsonb)
+                                 FROM (SELECT assignment_type, count(*) AS n FROM badges GROUP BY assignment_type) t)) AS stats";
+    ok(ctx.db().query_one(sql, &[])?.map(|r| r.json("stats")).unwrap_or_default())
+}
+
+#[utoipa::path(get, path = "/api/badges/serial/{serialNumber}", tag = "badges",
+    params(("serialNumber" = String, Path, description = "Serial (case-insensitive, trimmed)")),
+    responses((status = 200, body = Badge), (status = 404)))]
+pub fn by_serial(ctx: &Ctx) -> HandlerResult {
+    let serial = normalize_serial(ctx.param("serialNumber"));
+    let row = ctx.db().query_one("SELECT badge_json(b) AS badge FROM badges b WHERE b.serial_number = $1", &[serial.as_str().into()])?;
+    ok(row.ok_or_else(|| ApiError::not_found(format!("Badge with serial number '{serial}' not found")))?.json("badge"))
+}
+
+#[utoipa::path(get, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
+    responses((status = 200, body = Badge), (status = 400), (status = 404)))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let row = ctx.db().query_one("SELECT badge_json(b) AS badge FROM badges b WHERE b.id = $1::text::uuid", &[id.as_str().into()])?;
+    ok(row.ok_or_else(|| not_found(&id))?.json("badge"))
+}
+
+fn save(ctx: &Ctx, id: Option<&str>, fields: Map<String, Value>) -> Result<Value, ApiError> {
+    let [user, key, ip] = Actor::of(ctx).params();
+    let result = call(ctx, "badge_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)", &[id.into(), SqlParam::Json(Value::Object(fields)), user, key, ip])?;
+    let result = result_badge(result, id.unwrap_or_default())?;
+    if result["assignmentChanged"] == json!(true) {
+        publish_assignment(ctx, &result["badge"]);
+    }
+    Ok(result["badge"].clone())
+}
+
+#[utoipa::path(post, path = "/api/badges", tag = "badges", request_body = CreateBadge,
+    responses((status = 201, body = Badge), (status = 400), (status = 404, description = "Holder not found"), (status = 409, description = "Duplicate serial")))]
+pub fn create(ctx: &Ctx) -> HandlerResult {
+    let body: CreateBadge = ctx.json()?;
+    let kind = body.assignment_type.clone().unwrap_or_else(|| "unassigned".into());
+    if (kind == "unassigned") != body.assigned_to_id.is_none() {
+        return Err(ApiError::invalid("assignedToId", "is required exactly when assignmentType is not unassigned"));
+    }
+    let mut f = Map::new();
+    f.insert("serialNumber".into(), json!(body.serial_number));
+    f.insert("assignmentType".into(), json!(kind));
+    if let Some(holder) = body.assigned_to_id {
+        f.insert("assignedToId".into(), json!(uuid_text(&holder)));
+    }
+    if let Some(s) = body.status {
+        f.insert("status".into(), json!(s));
+    }
+    if let Some(s) = body.badge_status_id {
+        f.insert("badgeStatusId".into(), json!(uuid_text(&s)));
+    }
+    created(save(ctx, None, f)?)
+}
+
+#[utoipa::path(patch, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")), request_body = UpdateBadge,
+    responses((status = 200, body = Badge), (status = 400), (status = 404), (status = 409)))]
+pub fn update(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: UpdateBadge = ctx.json()?;
+    let mut f = Map::new();
+    if let Some(s) = body.serial_number {
+        f.insert("serialNumber".into(), json!(s));
+    }
+    if let Some(t) = body.assignment_type {
+        f.insert("assignmentType".into(), json!(t));
+    }
+    if let Some(holder) = body.assigned_to_id {
+        f.insert("assignedToId".into(), holder.map(|h| json!(uuid_text(&h))).unwrap_or(Value::Null));
+    }
+    if let Some(s) = body.status {
+        f.insert("status".into(), json!(s));
+    }
+    if let Some(s) = body.badge_status_id {
+        f.insert("badgeStatusId".into(), json!(uuid_text(&s)));
+    }
+    if f.is_empty() {
+        return Err(ApiError::invalid("", "At least one field must be provided"));
+    }
+    ok(save(ctx, Some(&id), f)?)
+}
+
+#[utoipa::path(post, path = "/api/badges/{id}/assign", tag = "badges", params(("id" = String, Path, description = "Badge UUID")), request_body = AssignBadge,
+    responses((status = 200, body = Badge), (status = 400, description = "Validation failed or BADGE_NOT_ACTIVE"), (status = 404),
+              (status = 409, description = "BADGE_ALREADY_ASSIGNED or MEMBER_HAS_BADGE")))]
+pub fn assign(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: AssignBadge = ctx.json()?;
+    let [user, key, ip] = Actor::of(ctx).params();
+    let holder = uuid_text(&body.assigned_to_id);
+    let result = call(ctx, "badge_assign($1::text::uuid, $2, $3::text::uuid, $4::text::uuid, $5, $6)", &[id.as_str().into(), body.assignment_type.into(), holder.into(), user, key, ip])?;
+    let result = result_badge(result, &id)?;
+    if result["changed"] == json!(true) {
+        publish_assignment(ctx, &result["badge"]);
+    }
+    ok(result["badge"].clone())
+}
+
+#[utoipa::path(post, path = "/api/badges/{id}/unassign", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
+    responses((status = 200, body = Badge), (status = 404)))]
+pub fn unassign(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let [user, key, ip] = Actor::of(ctx).params();
+    let result = call(ctx, "badge_unassign($1::text::uuid, $2::text::uuid, $3, $4)", &[id.as_str().into(), user, key, ip])?;
+    let result = result_badge(result, &id)?;
+    if result["changed"] == json!(true) {
+        publish_assignment(ctx, &result["badge"]);
+    }
+    ok(result["badge"].clone())
+}
+
+#[utoipa::path(delete, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
+    responses((status = 200, description = "Deleted"), (status = 404), (status = 409, description = "BADGE_IN_USE")))]
+pub fn delete(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let audit = audit::cte("badge_delete", "badge", "removed", "id", "jsonb_build_object('before', badge_json(removed::badges))", 2);
+    let sql = format!(
+        "WITH target AS (
+            SELECT b.id, (b.assignment_type <> 'unassigned'
+                          OR EXISTS (SELECT 1 FROM checkins c WHERE c.badge_id = b.id)
+                          OR EXISTS (SELECT 1 FROM event_checkins e WHERE e.badge_id = b.id)
+                          OR EXISTS (SELECT 1 FROM visitors v WHERE v.temporary_badge_id = b.id)
+                          OR EXISTS (SELECT 1 FROM event_attendees a WHERE a.badge_id = b.id)
+                          OR EXISTS (SELECT 1 FROM members m WHERE m.badge_id = b.id)) AS in_use
+            FROM badges b WHERE b.id = $1::text::uuid
+         ), removed AS (
+            DELETE FROM badges WHERE id IN (SELECT id FROM target WHERE NOT in_use) RETURNING *
+         ), {audit}
+         SELECT in_use FROM target"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let in_use_error = || ApiError::new(StatusCode::CONFLICT, "BADGE_IN_USE", "Badge is assigned or referenced by check-ins or visits; retire it with status inactive instead");
+    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]).map_err(|e| {
+        if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) { in_use_error() } else { map_db_error(e) }
+    })?;
+    if row.ok_or_else(|| not_found(&id))?.bool("in_use") {
+        return Err(in_use_error());
+    }
+    ok(json!({ "success": true, "message": "Badge deleted successfully" }))
+}

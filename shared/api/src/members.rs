@@ -1,0 +1,353 @@
+//! Members (api.md §3). Writes go through `member_save()` (migrations V6),
+//! which validates references, keeps the member ↔ badge link consistent and
+//! writes the audit row in one call; deletes are soft (status `inactive`).
+
+use garde::Validate;
+use http::Method;
+use sentinel_domain::member as rules;
+use sentinel_http::input::{double_option, query_uuid};
+use sentinel_http::pagination::PageRequest;
+use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Map, Value};
+use utoipa::ToSchema;
+
+use crate::audit::{self, Actor};
+use crate::calls::{call, outcome, rule, uuid_text, valid_uuid};
+
+pub fn routes(router: Router) -> Router {
+    router
+        .route(Method::GET, "/api/members", Access::QM, list)
+        .route(Method::GET, "/api/members/search/:serviceNumber", Access::QM, search)
+        .route(Method::GET, "/api/members/:id", Access::QM, get)
+        .route(Method::POST, "/api/members", Access::ADM, create)
+        .route(Method::PATCH, "/api/members/:id", Access::ADM, update)
+        .route(Method::DELETE, "/api/members/:id", Access::ADM, delete)
+}
+
+/// The Member object (api.md §2); built by the database function `member_json`.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct Member {
+    id: String,
+    service_number: String,
+    rank: String,
+    first_name: String,
+    last_name: String,
+    middle_initial: Option<String>,
+    email: Option<String>,
+    /// Mobile phone, else home phone.
+    phone_number: Option<String>,
+    division_id: String,
+    badge_id: Option<String>,
+    member_type_id: Option<String>,
+    member_status_id: Option<String>,
+    status: String,
+    member_type: String,
+    created_at: String,
+    updated_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct MemberList {
+    members: Vec<Member>,
+    total: i64,
+    page: i64,
+    limit: i64,
+    total_pages: i64,
+}
+
+fn valid_service_number(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_service_number(v))
+}
+fn valid_rank(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_rank(v))
+}
+fn valid_name(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_name(v))
+}
+fn valid_middle_initial(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_middle_initial(v))
+}
+fn valid_email(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_email(v))
+}
+fn valid_phone(v: &str, _: &()) -> garde::Result {
+    rule(rules::check_phone(v))
+}
+fn valid_status(v: &str, _: &()) -> garde::Result {
+    if rules::is_status(v) { Ok(()) } else { Err(garde::Error::new(format!("must be one of {}", rules::STATUSES.join(", ")))) }
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct CreateMember {
+    /// 6–20 characters, unique.
+    #[garde(custom(valid_service_number))]
+    pub service_number: String,
+    /// A rank code (e.g. `S1`, `PO2`, `Lt(N)`).
+    #[garde(custom(valid_rank))]
+    pub rank: String,
+    #[garde(custom(valid_name))]
+    pub first_name: String,
+    #[garde(custom(valid_name))]
+    pub last_name: String,
+    #[garde(inner(custom(valid_middle_initial)))]
+    pub middle_initial: Option<String>,
+    #[garde(custom(valid_uuid))]
+    pub division_id: String,
+    #[garde(inner(custom(valid_email)))]
+    pub email: Option<String>,
+    /// Stored as the mobile phone.
+    #[garde(inner(custom(valid_phone)))]
+    pub phone_number: Option<String>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub member_type_id: Option<String>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub member_status_id: Option<String>,
+    /// An active, unassigned badge to give the member.
+    #[garde(inner(custom(valid_uuid)))]
+    pub badge_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct UpdateMember {
+    #[garde(inner(custom(valid_service_number)))]
+    pub service_number: Option<String>,
+    #[garde(inner(custom(valid_rank)))]
+    pub rank: Option<String>,
+    #[garde(inner(custom(valid_name)))]
+    pub first_name: Option<String>,
+    #[garde(inner(custom(valid_name)))]
+    pub last_name: Option<String>,
+    #[garde(inner(inner(custom(valid_middle_initial))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub middle_initial: Option<Option<String>>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub division_id: Option<String>,
+    #[garde(inner(inner(custom(valid_email))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub email: Option<Option<String>>,
+    #[garde(inner(inner(custom(valid_phone))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub phone_number: Option<Option<String>>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub member_type_id: Option<String>,
+    #[garde(inner(custom(valid_uuid)))]
+    pub member_status_id: Option<String>,
+    /// MemberStatus.
+    #[garde(inner(custom(valid_status)))]
+    pub status: Option<String>,
+    /// A badge to give the member, or `null` to take their badge away.
+    #[garde(inner(inner(custom(valid_uuid))))]
+    #[serde(default, deserialize_with = "double_option")]
+    #[schema(value_type = Option<String>)]
+    pub badge_id: Option<Option<String>>,
+}
+
+fn not_found(id: &str) -> ApiError {
+    ApiError::not_found(format!("Member with ID '{id}' not found"))
+}
+
+/// Sort columns accepted by `sortBy` (api.md §3, optional rebuild decision).
+fn order_by(query: &std::collections::HashMap<String, String>) -> Result<String, ApiError> {
+    let direction = match query.get("sortOrder").map(String::as_str) {
+        None | Some("asc") => "ASC",
+        Some("desc") => "DESC",
+        Some(_) => return Err(ApiError::invalid("sortOrder", "must be asc or desc")),
+    };
+    let columns = match query.get("sortBy").map(String::as_str) {
+        None | Some("lastName") => vec!["last_name", "first_name"],
+        Some("firstName") => vec!["first_name", "last_name"],
+        Some("rank") => vec!["rank", "last_name", "first_name"],
+        Some("status") => vec!["status", "last_name", "first_name"],
+        Some("serviceNumber") => vec!["service_number"],
+        Some(_) => return Err(ApiError::invalid("sortBy", "must be one of lastName, firstName, rank, status, serviceNumber")),
+    };
+    let mut parts: Vec<String> = columns.iter().map(|c| format!("f.{c} {direction}")).collect();
+    parts.push("f.id".into());
+    Ok(parts.join(", "))
+}
+
+#[utoipa::path(get, path = "/api/members", tag = "members",
+    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
+           ("search" = Option<String>, Query, description = "Substring of first name, last name or service number"),
+           ("divisionId" = Option<String>, Query), ("rank" = Option<String>, Query), ("status" = Option<String>, Query),
+           ("memberType" = Option<String>, Query), ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query)),
+    responses((status = 200, body = MemberList), (status = 400, description = "Bad query")))]
+pub fn list(ctx: &Ctx) -> HandlerResult {
+    let query = ctx.query();
+    let page = PageRequest::from_query(query)?;
+    let division = query_uuid(query, "divisionId")?;
+    let text = |name: &str| query.get(name).map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let status_filter = text("status");
+    if let Some(s) = &status_filter {
+        if !rules::is_status(s) {
+            return Err(ApiError::invalid("status", &format!("must be one of {}", rules::STATUSES.join(", "))));
+        }
+    }
+    let order = order_by(query)?;
+    let sql = format!(
+        "WITH filtered AS (
+            SELECT m.* FROM members m
+            WHERE ($1::text IS NULL OR strpos(lower(m.first_name), lower($1)) > 0 OR strpos(lower(m.last_name), lower($1)) > 0
+                   OR strpos(lower(m.service_number), lower($1)) > 0)
+              AND ($2::text IS NULL OR m.division_id = $2::text::uuid)
+              AND ($3::text IS NULL OR m.rank = $3)
+              AND ($4::text IS NULL OR m.status = $4)
+              AND ($5::text IS NULL OR m.member_type = $5)
+         ), total AS (SELECT count(*) AS total FROM filtered)
+         SELECT total.total, page.member FROM total LEFT JOIN LATERAL (
+            SELECT member_json(f::members) AS member FROM filtered f ORDER BY {order} LIMIT $6 OFFSET $7
+         ) page ON true"
+    );
+    let params: [SqlParam; 7] =
+        [text("search").into(), division.into(), text("rank").into(), status_filter.into(), text("memberType").into(), page.limit.into(), page.offset().into()];
+    let rows = ctx.db().query(&sql, &params)?;
+    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let members: Vec<Value> = rows.iter().map(|r| r.json("member")).filter(|m| !m.is_null()).collect();
+    ok(page.wrap(json!({ "members": members }), total))
+}
+
+#[utoipa::path(get, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
+    responses((status = 200, body = Member), (status = 400, description = "Malformed id"), (status = 404)))]
+pub fn get(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let row = ctx.db().query_one("SELECT member_json(m) AS member FROM members m WHERE m.id = $1::text::uuid", &[id.as_str().into()])?;
+    ok(row.ok_or_else(|| not_found(&id))?.json("member"))
+}
+
+#[utoipa::path(get, path = "/api/members/search/{serviceNumber}", tag = "members",
+    params(("serviceNumber" = String, Path, description = "Exact, case-sensitive service number")),
+    responses((status = 200, body = Member), (status = 404)))]
+pub fn search(ctx: &Ctx) -> HandlerResult {
+    let number = ctx.param("serviceNumber").to_string();
+    let row = ctx.db().query_one("SELECT member_json(m) AS member FROM members m WHERE m.service_number = $1", &[number.as_str().into()])?;
+    ok(row.ok_or_else(|| ApiError::not_found(format!("Member with service number '{number}' not found")))?.json("member"))
+}
+
+/// Maps `member_save` outcomes to responses; publishes what changed.
+fn saved(ctx: &Ctx, result: Value, id: Option<&str>) -> Result<Value, ApiError> {
+    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
+    match outcome(&result) {
+        "OK" => {}
+        "NOT_FOUND" => return Err(not_found(id.unwrap_or_default())),
+        "INVALID_RANK" => return Err(ApiError::invalid("rank", &format!("'{}' is not a known rank code", detail("rank")))),
+        "DIVISION_NOT_FOUND" => return Err(ApiError::not_found(format!("Division with ID '{}' not found", detail("id")))),
+        "MEMBER_TYPE_NOT_FOUND" => return Err(ApiError::not_found(format!("Member type with ID '{}' not found", detail("id")))),
+        "MEMBER_STATUS_NOT_FOUND" => return Err(ApiError::not_found(format!("Member status '{}' not found", detail("id")))),
+        "STATUS_MISMATCH" => return Err(ApiError::invalid("memberStatusId", "does not match status")),
+        "BADGE_NOT_FOUND" => return Err(ApiError::not_found(format!("Badge with ID '{}' not found", detail("id")))),
+        "BADGE_NOT_ASSIGNABLE" => {
+            let message = if detail("assignmentType") != "unassigned" {
+                format!("Badge '{}' is already assigned", detail("id"))
+            } else {
+                format!("Badge '{}' is not active (status {})", detail("id"), detail("status"))
+            };
+            return Err(ApiError::conflict(message));
+        }
+        "DUPLICATE_SERVICE_NUMBER" => {
+            return Err(ApiError::conflict(format!("Member with service number '{}' already exists", detail("serviceNumber"))))
+        }
+        other => return Err(ApiError::internal(format!("member_save outcome {other}"))),
+    }
+    for badge in result["badges"].as_array().into_iter().flatten() {
+        crate::badges::publish_assignment(ctx, badge);
+    }
+    if result["statusChanged"] == json!(true) {
+        publish_presence(ctx);
+    }
+    Ok(result["member"].clone())
+}
+
+/// `presence:update` with the figures as committed now.
+pub fn publish_presence(ctx: &Ctx) {
+    match crate::backfill::presence(ctx.db()) {
+        Ok(figures) => ctx.publish("presence", "presence:update", figures),
+        Err(e) => eprintln!("{}", json!({"level": "error", "op": "presence figures", "error": e.detail})),
+    }
+}
+
+fn put(fields: &mut Map<String, Value>, key: &str, value: Option<Value>) {
+    if let Some(v) = value {
+        fields.insert(key.to_string(), v);
+    }
+}
+
+#[utoipa::path(post, path = "/api/members", tag = "members", request_body = CreateMember,
+    responses((status = 201, body = Member), (status = 400, description = "Validation failed"),
+              (status = 404, description = "Division, member type, member status or badge not found"),
+              (status = 409, description = "Duplicate service number or badge not assignable")))]
+pub fn create(ctx: &Ctx) -> HandlerResult {
+    let body: CreateMember = ctx.json()?;
+    let mut f = Map::new();
+    put(&mut f, "serviceNumber", Some(json!(body.service_number)));
+    put(&mut f, "rank", Some(json!(body.rank)));
+    put(&mut f, "firstName", Some(json!(body.first_name.trim())));
+    put(&mut f, "lastName", Some(json!(body.last_name.trim())));
+    put(&mut f, "middleInitial", body.middle_initial.map(|v| json!(v)));
+    put(&mut f, "divisionId", Some(json!(uuid_text(&body.division_id))));
+    put(&mut f, "email", body.email.map(|v| json!(v)));
+    put(&mut f, "phoneNumber", body.phone_number.map(|v| json!(v)));
+    put(&mut f, "memberTypeId", body.member_type_id.map(|v| json!(uuid_text(&v))));
+    put(&mut f, "memberStatusId", body.member_status_id.map(|v| json!(uuid_text(&v))));
+    put(&mut f, "badgeId", body.badge_id.map(|v| json!(uuid_text(&v))));
+    let [user, key, ip] = Actor::of(ctx).params();
+    let result = call(ctx, "member_save(NULL, $1::jsonb, $2::text::uuid, $3, $4)", &[SqlParam::Json(Value::Object(f)), user, key, ip])?;
+    created(saved(ctx, result, None)?)
+}
+
+#[utoipa::path(patch, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
+    request_body = UpdateMember,
+    responses((status = 200, body = Member), (status = 400, description = "Validation failed or empty body"), (status = 404), (status = 409)))]
+pub fn update(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    let body: UpdateMember = ctx.json()?;
+    let nullable = |v: Option<Option<String>>| v.map(|inner| inner.map(Value::String).unwrap_or(Value::Null));
+    let mut f = Map::new();
+    put(&mut f, "serviceNumber", body.service_number.map(Value::String));
+    put(&mut f, "rank", body.rank.map(Value::String));
+    put(&mut f, "firstName", body.first_name.map(|v| json!(v.trim())));
+    put(&mut f, "lastName", body.last_name.map(|v| json!(v.trim())));
+    put(&mut f, "middleInitial", nullable(body.middle_initial));
+    put(&mut f, "divisionId", body.division_id.map(|v| json!(uuid_text(&v))));
+    put(&mut f, "email", nullable(body.email));
+    put(&mut f, "phoneNumber", nullable(body.phone_number));
+    put(&mut f, "memberTypeId", body.member_type_id.map(|v| json!(uuid_text(&v))));
+    put(&mut f, "memberStatusId", body.member_status_id.map(|v| json!(uuid_text(&v))));
+    put(&mut f, "status", body.status.map(Value::String));
+    put(&mut f, "badgeId", body.badge_id.map(|v| v.map(|b| json!(uuid_text(&b))).unwrap_or(Value::Null)));
+    if f.is_empty() {
+        return Err(ApiError::invalid("", "At least one field must be provided"));
+    }
+    let [user, key, ip] = Actor::of(ctx).params();
+    let result = call(ctx, "member_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)", &[id.as_str().into(), SqlParam::Json(Value::Object(f)), user, key, ip])?;
+    ok(saved(ctx, result, Some(&id))?)
+}
+
+#[utoipa::path(delete, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
+    responses((status = 200, description = "Soft-deleted (status inactive)"), (status = 404)))]
+pub fn delete(ctx: &Ctx) -> HandlerResult {
+    let id = ctx.uuid_param("id")?;
+    // Soft delete (api.md §3): the row, its check-ins and badge link stay. Already inactive is a no-op.
+    let audit = audit::cte("member_delete", "member", "m", "id", "jsonb_build_object('before', jsonb_build_object('status', (SELECT status FROM target)), 'after', jsonb_build_object('status', m.status))", 2);
+    let sql = format!(
+        "WITH target AS (SELECT id, status FROM members WHERE id = $1::text::uuid),
+         m AS (UPDATE members SET status = 'inactive' WHERE id IN (SELECT id FROM target WHERE status <> 'inactive') RETURNING *),
+         {audit}
+         SELECT (SELECT count(*) FROM m) AS changed FROM target"
+    );
+    let [user, key, ip] = Actor::of(ctx).params();
+    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip])?.ok_or_else(|| not_found(&id))?;
+    if row.int("changed") > 0 {
+        publish_presence(ctx);
+    }
+    ok(json!({ "success": true, "message": "Member deleted successfully" }))
+}
