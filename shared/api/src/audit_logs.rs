@@ -117,13 +117,13 @@ struct Filters {
     end_is_date: bool,
 }
 
-const FILTER_SQL: &str = "($1::text IS NULL OR a.admin_user_id = $1::uuid)
+const FILTER_SQL: &str = "($1::text IS NULL OR a.admin_user_id = $1::text::uuid)
     AND ($2::text IS NULL OR a.entity_type = $2)
-    AND ($3::text IS NULL OR a.entity_id = $3::uuid)
+    AND ($3::text IS NULL OR a.entity_id = $3::text::uuid)
     AND ($4::text IS NULL OR a.action = $4)
-    AND ($5::text IS NULL OR a.created_at >= $5::timestamptz)
-    AND ($6::text IS NULL OR CASE WHEN $7 THEN a.created_at < $6::timestamptz + interval '1 day'
-                                  ELSE a.created_at <= $6::timestamptz END)";
+    AND ($5::text IS NULL OR a.created_at >= $5::text::timestamptz)
+    AND ($6::text IS NULL OR CASE WHEN $7 THEN a.created_at < $6::text::timestamptz + interval '1 day'
+                                  ELSE a.created_at <= $6::text::timestamptz END)";
 
 impl Filters {
     fn from_query(query: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
@@ -213,7 +213,7 @@ pub fn for_entity(ctx: &Ctx) -> HandlerResult {
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one(
-        &format!("SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id WHERE a.id = $1::uuid"),
+        &format!("SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id WHERE a.id = $1::text::uuid"),
         &[id.as_str().into()],
     )?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("Audit log entry with ID '{id}' not found")))?;

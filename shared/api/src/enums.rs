@@ -229,8 +229,11 @@ fn system_value(group: &EnumGroup, code: Option<&str>, what: &str) -> ApiError {
     )
 }
 
+/// SN001 from the lookup trigger. Spin 4 renders custom SQLSTATEs as
+/// `SqlState(Other("SN001"))`, which the text classifier does not read, so
+/// the trigger's constraint name is matched as well.
 fn is_system_violation(e: &DbError) -> bool {
-    e.is("SN001")
+    e.is("SN001") || e.constraint.as_deref() == Some("system_value")
 }
 
 pub fn list(ctx: &Ctx, group: &EnumGroup) -> HandlerResult {
@@ -273,13 +276,13 @@ pub fn update(ctx: &Ctx, group: &EnumGroup) -> HandlerResult {
         8,
     );
     let sql = format!(
-        "WITH before AS (SELECT * FROM {table} WHERE id = $1::uuid), e AS (
+        "WITH before AS (SELECT * FROM {table} WHERE id = $1::text::uuid), e AS (
             UPDATE {table} SET
                 code = COALESCE($2, code),
                 name = COALESCE($3, name),
                 description = CASE WHEN $4 THEN $5 ELSE description END,
                 color = CASE WHEN $6 THEN $7 ELSE color END
-            WHERE id = $1::uuid RETURNING *
+            WHERE id = $1::text::uuid RETURNING *
          ), {audit}
          SELECT {ITEM_COLUMNS} FROM e",
         table = group.table
@@ -303,7 +306,7 @@ pub fn update(ctx: &Ctx, group: &EnumGroup) -> HandlerResult {
         } else if is_system_violation(&e) {
             let current = ctx
                 .db()
-                .query_one(&format!("SELECT code FROM {} WHERE id = $1::uuid", group.table), &[id.as_str().into()])
+                .query_one(&format!("SELECT code FROM {} WHERE id = $1::text::uuid", group.table), &[id.as_str().into()])
                 .ok()
                 .flatten()
                 .and_then(|r| r.text("code"));
@@ -321,7 +324,7 @@ pub fn delete(ctx: &Ctx, group: &EnumGroup) -> HandlerResult {
     // added concurrently fails the delete on the foreign key instead.
     let audit = audit::cte("enum_delete", "enum", "removed", "id", &format!("jsonb_build_object('group', '{}', 'before', to_jsonb(removed))", group.slug), 2);
     let sql = format!(
-        "WITH target AS (SELECT e.id, e.code, e.is_system, {usage} AS usage_count FROM {table} e WHERE e.id = $1::uuid),
+        "WITH target AS (SELECT e.id, e.code, e.is_system, {usage} AS usage_count FROM {table} e WHERE e.id = $1::text::uuid),
          removed AS (DELETE FROM {table} WHERE id IN (SELECT id FROM target WHERE NOT is_system AND usage_count = 0) RETURNING *), {audit}
          SELECT code, is_system, usage_count FROM target",
         usage = usage_sql(group),

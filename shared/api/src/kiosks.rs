@@ -73,7 +73,7 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
             SELECT last_reported_status, last_seen_at FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
          ), up AS (
             INSERT INTO kiosk_status (kiosk_id, api_key_id, last_seen_at, queue_size, app_version, last_ip, last_reported_status)
-            VALUES ($1, $2::uuid, now(), $3, $4, $5::text::inet, 'online')
+            VALUES ($1, $2::text::uuid, now(), $3, $4, $5::text::inet, 'online')
             ON CONFLICT (kiosk_id) DO UPDATE SET
                 api_key_id = EXCLUDED.api_key_id,
                 last_seen_at = now(),

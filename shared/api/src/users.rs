@@ -292,7 +292,7 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, body = UserEnvelope), (status = 400, description = "Malformed id"), (status = 404)))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    let row = ctx.db().query_one(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1::uuid"), &[id.as_str().into()])?;
+    let row = ctx.db().query_one(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1::text::uuid"), &[id.as_str().into()])?;
     ok(user_envelope(&row.ok_or_else(|| not_found(&id))?))
 }
 
@@ -321,7 +321,7 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     let sql = format!(
         "WITH u AS (
             INSERT INTO users (email, username, display_name, first_name, last_name, password_hash, role, member_id, updated_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::uuid, $9::uuid) RETURNING *
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8::text::uuid, $9::text::uuid) RETURNING *
          ), {audit}
          SELECT {USER_COLUMNS} FROM u"
     );
@@ -385,7 +385,7 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     // The action depends on whether the role really changed, so this audit
     // row is written here rather than through audit::cte.
     let sql = format!(
-        "WITH before AS (SELECT * FROM users WHERE id = $1::uuid),
+        "WITH before AS (SELECT * FROM users WHERE id = $1::text::uuid),
          devs AS (SELECT id FROM users WHERE role = 'developer' AND NOT disabled ORDER BY id FOR UPDATE),
          u AS (
             UPDATE users SET
@@ -395,11 +395,11 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
                 first_name = CASE WHEN $6 THEN $7 ELSE first_name END,
                 last_name = CASE WHEN $8 THEN $9 ELSE last_name END,
                 role = COALESCE($10, role),
-                member_id = CASE WHEN $11 THEN $12::uuid ELSE member_id END,
-                updated_by = $14::uuid
-            WHERE id = $1::uuid AND role = ANY(string_to_array($13, ','))
+                member_id = CASE WHEN $11 THEN $12::text::uuid ELSE member_id END,
+                updated_by = $14::text::uuid
+            WHERE id = $1::text::uuid AND role = ANY(string_to_array($13, ','))
               AND NOT (role = 'developer' AND NOT disabled AND COALESCE($10, role) <> 'developer'
-                       AND (SELECT count(*) FROM devs WHERE devs.id <> $1::uuid) = 0)
+                       AND (SELECT count(*) FROM devs WHERE devs.id <> $1::text::uuid) = 0)
             RETURNING *
          ),
          role_change AS (SELECT u.id FROM u JOIN before b ON b.id = u.id WHERE u.role <> b.role),
@@ -409,7 +409,7 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
          ),
          audit AS (
             INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-            SELECT $14::uuid, CASE WHEN u.role <> b.role THEN 'role_changed' ELSE 'user_updated' END, 'admin_user', u.id,
+            SELECT $14::text::uuid, CASE WHEN u.role <> b.role THEN 'role_changed' ELSE 'user_updated' END, 'admin_user', u.id,
                    jsonb_build_object('before', to_jsonb(b) - 'password_hash', 'after', {USER_JSON_SQL},
                                       'revokedSessions', (SELECT count(*) FROM revoked))
                    || CASE WHEN $15::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('apiKeyId', $15::text) END,
@@ -475,7 +475,7 @@ struct Outcome {
 /// actor — plus `extra` CTEs and the audit row; `None` when no such user.
 fn run_user_action(ctx: &Ctx, id: &str, write: &str, extra: &str, audit: &str, more: Vec<SqlParam>) -> Result<Option<Outcome>, ApiError> {
     let sql = format!(
-        "WITH target AS (SELECT id, role, disabled FROM users WHERE id = $1::uuid),
+        "WITH target AS (SELECT id, role, disabled FROM users WHERE id = $1::text::uuid),
          devs AS (SELECT id FROM users WHERE role = 'developer' AND NOT disabled ORDER BY id FOR UPDATE),
          u AS ({write}){extra}, {audit}
          SELECT t.role, t.disabled, (SELECT count(*) FROM u) AS changed FROM target t"
@@ -488,7 +488,7 @@ fn run_user_action(ctx: &Ctx, id: &str, write: &str, extra: &str, audit: &str, m
 }
 
 /// Guard that keeps at least one active developer (rule 3).
-const KEEPS_A_DEVELOPER: &str = "(role <> 'developer' OR (SELECT count(*) FROM devs WHERE devs.id <> $1::uuid) > 0)";
+const KEEPS_A_DEVELOPER: &str = "(role <> 'developer' OR (SELECT count(*) FROM devs WHERE devs.id <> $1::text::uuid) > 0)";
 
 const REVOKE_SESSIONS: &str = ",
          revoked AS (UPDATE sessions SET revoked_at = now() WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id)";
@@ -501,7 +501,7 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     if is_self(ctx, &id) {
         return Err(ApiError::forbidden("FORBIDDEN", "You cannot delete your own account"));
     }
-    let write = format!("DELETE FROM users WHERE id = $1::uuid AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *");
+    let write = format!("DELETE FROM users WHERE id = $1::text::uuid AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *");
     let audit = audit::cte("user_deleted", "admin_user", "u", "id", &format!("jsonb_build_object('before', {USER_JSON_SQL})"), 3);
     let outcome = run_user_action(ctx, &id, &write, "", &audit, vec![])?.ok_or_else(|| not_found(&id))?;
     if !outcome.changed {
@@ -534,8 +534,8 @@ pub fn disable(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::forbidden("FORBIDDEN", "You cannot disable your own account"));
     }
     let write = format!(
-        "UPDATE users SET disabled = true, disabled_at = now(), disabled_by = $3::uuid, updated_by = $3::uuid
-         WHERE id = $1::uuid AND NOT disabled AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *"
+        "UPDATE users SET disabled = true, disabled_at = now(), disabled_by = $3::text::uuid, updated_by = $3::text::uuid
+         WHERE id = $1::text::uuid AND NOT disabled AND role = ANY(string_to_array($2, ',')) AND {KEEPS_A_DEVELOPER} RETURNING *"
     );
     let audit = audit::cte("user_disabled", "admin_user", "u", "id", "jsonb_build_object('email', u.email, 'revokedSessions', (SELECT count(*) FROM revoked))", 3);
     let outcome = run_user_action(ctx, &id, &write, REVOKE_SESSIONS, &audit, vec![])?.ok_or_else(|| not_found(&id))?;
@@ -551,8 +551,8 @@ pub fn disable(ctx: &Ctx) -> HandlerResult {
               (status = 404), (status = 409, description = "Already enabled")))]
 pub fn enable(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    let write = "UPDATE users SET disabled = false, disabled_at = NULL, disabled_by = NULL, updated_by = $3::uuid
-         WHERE id = $1::uuid AND disabled AND role = ANY(string_to_array($2, ',')) RETURNING *";
+    let write = "UPDATE users SET disabled = false, disabled_at = NULL, disabled_by = NULL, updated_by = $3::text::uuid
+         WHERE id = $1::text::uuid AND disabled AND role = ANY(string_to_array($2, ',')) RETURNING *";
     let audit = audit::cte("user_enabled", "admin_user", "u", "id", "jsonb_build_object('email', u.email)", 3);
     let outcome = run_user_action(ctx, &id, write, "", &audit, vec![])?.ok_or_else(|| not_found(&id))?;
     if !outcome.changed {
@@ -570,8 +570,8 @@ pub fn reset_password(ctx: &Ctx) -> HandlerResult {
     let body: ResetPassword = ctx.json()?;
     password_issues("newPassword", &body.new_password)?;
     let hash = hash_password(&body.new_password)?;
-    let write = "UPDATE users SET password_hash = $6, updated_by = $3::uuid
-         WHERE id = $1::uuid AND role = ANY(string_to_array($2, ',')) RETURNING *";
+    let write = "UPDATE users SET password_hash = $6, updated_by = $3::text::uuid
+         WHERE id = $1::text::uuid AND role = ANY(string_to_array($2, ',')) RETURNING *";
     let audit = audit::cte("password_reset", "admin_user", "u", "id", "jsonb_build_object('email', u.email, 'revokedSessions', (SELECT count(*) FROM revoked))", 3);
     let outcome = run_user_action(ctx, &id, write, REVOKE_SESSIONS, &audit, vec![hash.into()])?.ok_or_else(|| not_found(&id))?;
     if !outcome.changed {
@@ -618,7 +618,7 @@ pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
                 (s.revoked_at IS NULL AND s.expires_at > now()) AS active, host(s.ip_address) AS ip_address, s.user_agent,
                 iso(s.created_at) AS created_at, iso(s.expires_at) AS expires_at, iso(s.last_seen_at) AS last_seen_at, iso(s.revoked_at) AS revoked_at
          FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE ($1::text IS NULL OR s.user_id = $1::uuid) AND ($2 OR (s.revoked_at IS NULL AND s.expires_at > now()))
+         WHERE ($1::text IS NULL OR s.user_id = $1::text::uuid) AND ($2 OR (s.revoked_at IS NULL AND s.expires_at > now()))
          ORDER BY s.created_at DESC LIMIT 500",
         &[user_id.into(), include_inactive.into()],
     )?;
@@ -647,10 +647,10 @@ pub fn revoke_session(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("session_revoke", "admin_user", "s", "user_id", "jsonb_build_object('sessionId', s.id)", 3);
     let sql = format!(
-        "WITH target AS (SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::uuid),
+        "WITH target AS (SELECT s.id, s.user_id, u.role FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.id = $1::text::uuid),
          s AS (
             UPDATE sessions SET revoked_at = now()
-            WHERE id = $1::uuid AND revoked_at IS NULL AND user_id IN (SELECT user_id FROM target WHERE role = ANY(string_to_array($2, ',')))
+            WHERE id = $1::text::uuid AND revoked_at IS NULL AND user_id IN (SELECT user_id FROM target WHERE role = ANY(string_to_array($2, ',')))
             RETURNING *
          ), {audit}
          SELECT t.user_id::text AS user_id, t.role, (SELECT count(*) FROM s) AS revoked FROM target t"
