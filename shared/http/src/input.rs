@@ -18,8 +18,13 @@ pub fn parse_json<T: DeserializeOwned + Validate<Context = ()>>(body: &[u8]) -> 
     let de = &mut serde_json::Deserializer::from_slice(body);
     let value: T = serde_path_to_error::deserialize(de).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { String::new() } else { path };
-        ApiError::validation(Issues::single(path, describe_serde_error(e.inner())))
+        let mut path = if path == "." { String::new() } else { path };
+        let message = describe_serde_error(e.inner());
+        // serde reports a missing field at its parent; point at the field itself.
+        if let Some(field) = message.strip_prefix("missing field `").and_then(|m| m.split('`').next()) {
+            path = if path.is_empty() { field.to_string() } else { format!("{path}.{field}") };
+        }
+        ApiError::validation(Issues::single(path, message))
     })?;
     value.validate().map_err(|report| ApiError::validation(issues_from_report(&report)))?;
     Ok(value)
@@ -101,6 +106,7 @@ mod tests {
         assert!(issues(parse_json(br#"{"name":"a","extra":1}"#))[0].1.contains("unknown field"));
         assert!(issues(parse_json(br#"{"name":"#))[0].1.starts_with("Malformed JSON"));
         assert!(issues(parse_json(b""))[0].1.contains("missing field"));
+        assert_eq!(issues(parse_json(b"{}"))[0].0, "name");
     }
 
     #[test]

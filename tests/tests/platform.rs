@@ -1,0 +1,72 @@
+//! Health, readiness, liveness and the OpenAPI document (api.md §15).
+
+use sentinel_tests::{get, isolated_stack, request};
+use serde_json::Value;
+
+#[test]
+fn health_reports_every_dependency_up() {
+    let r = get("/health");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["status"], "healthy");
+    assert_eq!(r.body["checks"]["database"], true);
+    assert_eq!(r.body["checks"]["redis"], true);
+    assert!(r.body["checks"]["uptime"].as_f64().unwrap() > 0.0);
+    assert!(r.body["checks"]["timestamp"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(r.body["version"], "2.0.0");
+    assert_eq!(r.body["environment"], "development");
+    assert!(r.body.get("down").is_none());
+}
+
+#[test]
+fn ready_and_live() {
+    let r = get("/ready");
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("ready")));
+    let r = get("/live");
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("alive")));
+    assert!(r.body["uptime"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn health_names_what_is_down() {
+    let stack = isolated_stack().expect("isolated stack");
+    let base = stack.base_url().to_string();
+    assert_eq!(request("GET", &format!("{base}/health"), &[], None).status, 200);
+
+    stack.stop_postgres();
+    let r = request("GET", &format!("{base}/health"), &[], None);
+    assert_eq!(r.status, 503, "{}", r.text);
+    assert_eq!(r.body["status"], "unhealthy");
+    assert_eq!(r.body["checks"]["database"], false);
+    assert_eq!(r.body["checks"]["redis"], true);
+    assert_eq!(r.body["down"], serde_json::json!(["database"]));
+    assert!(!r.text.contains("Connection refused"), "internal error text must not leak: {}", r.text);
+    let r = request("GET", &format!("{base}/ready"), &[], None);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["error"], "Database connection failed");
+    assert_eq!(request("GET", &format!("{base}/live"), &[], None).status, 200, "liveness never touches the database");
+
+    stack.start_postgres();
+    stack.stop_redis();
+    let r = request("GET", &format!("{base}/health"), &[], None);
+    assert_eq!(r.status, 503);
+    assert_eq!(r.body["down"], serde_json::json!(["redis"]));
+    stack.start_redis();
+    assert_eq!(request("GET", &format!("{base}/health"), &[], None).status, 200);
+}
+
+#[test]
+fn openapi_document_lists_operations_with_access() {
+    let r = get("/openapi.json");
+    assert_eq!(r.status, 200);
+    assert!(r.body["openapi"].as_str().unwrap().starts_with("3."));
+    let op = &r.body["paths"]["/api/divisions/{id}"]["delete"];
+    assert_eq!(op["x-sentinel-access"], serde_json::json!(["ADM+"]));
+    assert_eq!(op["x-spin-component"], "members");
+    assert_eq!(r.body["paths"]["/health"]["get"]["x-sentinel-access"], serde_json::json!(["PUBLIC"]));
+
+    let r = get("/docs");
+    assert_eq!(r.status, 200);
+    assert!(r.header("content-type").unwrap().starts_with("text/html"));
+    assert!(r.text.contains("/api/divisions/{id}"));
+    let _: Value = r.body; // HTML: not JSON
+}
