@@ -1,6 +1,6 @@
 //! Health, readiness, liveness and the OpenAPI document (api.md §15).
 
-use sentinel_tests::{get, isolated_stack, request};
+use sentinel_tests::{get, isolated_stack, request, TEST_METRICS_TOKEN};
 use serde_json::Value;
 
 #[test]
@@ -69,4 +69,21 @@ fn openapi_document_lists_operations_with_access() {
     assert!(r.header("content-type").unwrap().starts_with("text/html"));
     assert!(r.text.contains("/api/divisions/{id}"));
     let _: Value = r.body; // HTML: not JSON
+}
+
+#[test]
+fn metrics_need_the_token_and_negotiate_their_format() {
+    assert_eq!(get("/metrics").status, 401);
+    assert_eq!(request("GET", "/metrics", &[("authorization", "Bearer wrong")], None).status, 401);
+    let auth = format!("Bearer {TEST_METRICS_TOKEN}");
+    let r = request("GET", "/metrics", &[("authorization", &auth), ("accept", "text/plain")], None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(r.text.contains("# TYPE members_checked_in gauge"), "{}", r.text);
+    assert!(r.text.contains("visitors_on_site"));
+    let r = request("GET", "/metrics", &[("authorization", &auth)], None);
+    assert_eq!(r.status, 200);
+    assert!(r.body["uptime"].as_f64().unwrap() > 0.0);
+    assert!(r.body["memory"]["heapTotal"].as_u64().unwrap() > 0);
+    assert_eq!(r.body["environment"], "development");
 }

@@ -11,6 +11,7 @@ pub mod badges;
 pub mod calls;
 pub mod checkins;
 pub mod divisions;
+pub mod metrics;
 pub mod enums;
 pub mod kiosks;
 pub mod members;

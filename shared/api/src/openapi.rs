@@ -14,7 +14,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
     paths(
         divisions::list, divisions::get, divisions::create, divisions::update, divisions::delete,
         auth::login, auth::logout, auth::session, auth::rfid_login, auth::list_keys, auth::create_key, auth::revoke_key,
-        platform::health, platform::ready, platform::live, platform::openapi_json, platform::docs,
+        platform::health, crate::metrics::metrics, platform::ready, platform::live, platform::openapi_json, platform::docs,
         users::list, users::get, users::create, users::update, users::delete, users::reset_password, users::disable, users::enable,
         users::list_sessions, users::revoke_session,
         enums::visit_types::list, enums::visit_types::create, enums::visit_types::update, enums::visit_types::delete,
@@ -72,6 +72,7 @@ struct Issue {
 pub fn describe_access(access: Access) -> Vec<String> {
     match access {
         Access::Public => vec!["PUBLIC".into()],
+        Access::Token(variable) => vec![format!("TOKEN:{variable}")],
         Access::Restricted(allowed) => allowed
             .iter()
             .map(|a| match a {

@@ -17,13 +17,14 @@ pub fn router() -> Router {
         .route(Method::GET, "/health", Access::Public, health)
         .route(Method::GET, "/ready", Access::Public, ready)
         .route(Method::GET, "/live", Access::Public, live)
+        .route(Method::GET, "/metrics", Access::Token("metrics_token"), crate::metrics::metrics)
         .route(Method::GET, "/openapi.json", Access::Public, openapi_json)
         .route(Method::GET, "/docs", Access::Public, docs)
 }
 
 /// Seconds since this serving instance started. Under Spin every request
 /// gets a fresh instance, so this is the age of the instance, not of a process.
-fn uptime_seconds() -> f64 {
+pub fn uptime_seconds() -> f64 {
     static STARTED: OnceLock<Instant> = OnceLock::new();
     // Never exactly zero: the instance has existed for at least this request.
     STARTED.get_or_init(Instant::now).elapsed().as_secs_f64().max(1e-6)

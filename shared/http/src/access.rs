@@ -19,6 +19,9 @@ pub enum Allow {
 pub enum Access {
     Public,
     Restricted(&'static [Allow]),
+    /// No principal: the caller must present `Authorization: Bearer <v>`
+    /// where `v` is the value of the named variable (e.g. /metrics).
+    Token(&'static str),
 }
 
 impl Access {
@@ -119,6 +122,7 @@ impl Access {
     pub fn admits(self, principal: &Principal) -> bool {
         match self {
             Access::Public => true,
+            Access::Token(_) => false,
             Access::Restricted(allowed) => allowed.iter().any(|a| match (a, principal) {
                 (Allow::User(min), Principal::User(user)) => user.role.at_least(*min),
                 (Allow::Kiosk, Principal::ApiKey(key)) => key.kind == KeyKind::Kiosk,

@@ -62,6 +62,17 @@ pub fn jwt_secret(platform: &Platform) -> Result<String, ApiError> {
     Ok(secret)
 }
 
+/// For [`Access::Token`] routes: the bearer token must equal the variable's
+/// value (compared in constant time); an unset variable disables the route.
+pub fn check_token(platform: &Platform, req: &Request, variable: &str) -> Result<(), ApiError> {
+    let expected = platform.config.var(variable).unwrap_or_default();
+    let presented = req.header("authorization").and_then(|a| a.strip_prefix("Bearer ")).unwrap_or_default();
+    let equal = !expected.is_empty()
+        && expected.len() == presented.len()
+        && expected.bytes().zip(presented.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0;
+    if equal { Ok(()) } else { Err(ApiError::unauthorized("A valid token is required")) }
+}
+
 /// 401 when nobody is signed in, 403 when the caller lacks the right.
 pub fn authorize(access: Access, principal: &Principal) -> Result<(), ApiError> {
     if access.admits(principal) {

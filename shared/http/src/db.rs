@@ -151,8 +151,10 @@ impl DbError {
     /// Spin 3.6.3 gives `db error: ERROR: <message>` with the constraint name
     /// quoted in the message).
     pub fn from_text(text: &str) -> Self {
-        let sqlstate = after(text, "SqlState(E").map(|s| s.chars().take(5).collect::<String>())
-            .filter(|s| s.len() == 5)
+        let sqlstate = after(text, "SqlState(E")
+            .or_else(|| after(text, "SqlState(Other(").map(|s| s.trim_start_matches(['\\', '"'])))
+            .map(|s| s.chars().take(5).collect::<String>())
+            .filter(|s| s.len() == 5 && s.chars().all(|c| c.is_ascii_alphanumeric()))
             .or_else(|| {
                 [
                     ("duplicate key value violates unique constraint", UNIQUE_VIOLATION),
@@ -208,6 +210,16 @@ mod tests {
         let e = DbError::from_text(t);
         assert_eq!(e.sqlstate.as_deref(), Some("23505"));
         assert_eq!(e.constraint.as_deref(), Some("divisions_code_key"));
+    }
+
+    #[test]
+    fn classifies_custom_sqlstates() {
+        let t = r#"Error::QueryFailed(QueryError::DbError(DbError { as-text: "Error { kind: Db, cause: Some(DbError { severity: \"ERROR\", code: SqlState(Other(\"SN001\")), message: \"system value\", constraint: Some(\"system_value\") }) }""#;
+        let e = DbError::from_text(t);
+        assert_eq!(e.sqlstate.as_deref(), Some("SN001"));
+        assert_eq!(e.constraint.as_deref(), Some("system_value"));
+        let e = DbError::from_text(r#"code: SqlState(Other("SN003")), constraint: Some("badge_not_assignable")"#);
+        assert_eq!(e.sqlstate.as_deref(), Some("SN003"));
     }
 
     #[test]

@@ -59,10 +59,10 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
         return (route.pattern, Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
     }
     // Public routes never look at credentials (a stale cookie must not break login).
-    let principal = if route.access == Access::Public {
-        Ok(Principal::Anonymous)
-    } else {
-        auth::authenticate(platform, req)
+    let principal = match route.access {
+        Access::Public => Ok(Principal::Anonymous),
+        Access::Token(variable) => auth::check_token(platform, req, variable).map(|()| Principal::Anonymous),
+        Access::Restricted(_) => auth::authenticate(platform, req),
     };
     let principal = match principal {
         Ok(p) => p,
@@ -75,8 +75,10 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
         },
         None => Vec::new(),
     };
-    if let Err(e) = auth::authorize(route.access, &principal) {
-        return (route.pattern, Err(e));
+    if let Access::Restricted(_) = route.access {
+        if let Err(e) = auth::authorize(route.access, &principal) {
+            return (route.pattern, Err(e));
+        }
     }
     let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
     let reply = (route.handler)(&ctx).map(|reply| match reply {
