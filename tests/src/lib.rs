@@ -474,10 +474,62 @@ pub fn db() -> &'static tokio_postgres::Client {
     })
 }
 
+/// Turn a row-returning statement into one returning each row as JSON. The statement becomes the
+/// last CTE (so INSERT/UPDATE/DELETE ... RETURNING work); a statement with its own top-level WITH
+/// list gets `sentinel_rows` appended to that list, since data-modifying CTEs cannot be nested.
 fn wrap_rows(query: &str) -> String {
-    let query = query.trim().trim_end_matches(';');
-    // A CTE (not a subquery) so INSERT/UPDATE ... RETURNING work too.
+    let query = query.trim().trim_end_matches(';').trim_end();
+    if let Some(split) = end_of_with_list(query) {
+        let (ctes, last) = query.split_at(split);
+        return format!("{ctes}, sentinel_rows AS ({last}) SELECT row_to_json(sentinel_rows) FROM sentinel_rows");
+    }
     format!("WITH sentinel_rows AS ({query}) SELECT row_to_json(sentinel_rows) FROM sentinel_rows")
+}
+
+/// For `WITH a AS (...), b (x) AS (...) <statement>`: the byte offset just after the last CTE's `)`.
+fn end_of_with_list(query: &str) -> Option<usize> {
+    let bytes = query.as_bytes();
+    let starts_with_word = |at: usize, word: &str| {
+        bytes.len() >= at + word.len()
+            && bytes[at..at + word.len()].eq_ignore_ascii_case(word.as_bytes())
+            && bytes.get(at + word.len()).is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
+    };
+    if !starts_with_word(0, "with") {
+        return None;
+    }
+    let (mut depth, mut i) = (0usize, 4usize);
+    while i < bytes.len() {
+        match bytes[i] {
+            quote @ (b'\'' | b'"') => {
+                i += 1;
+                while i < bytes.len() && bytes[i] != quote {
+                    i += 1;
+                }
+            }
+            b'-' if bytes.get(i + 1) == Some(&b'-') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            b'(' => depth += 1,
+            b')' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    let mut next = i + 1;
+                    while next < bytes.len() && bytes[next].is_ascii_whitespace() {
+                        next += 1;
+                    }
+                    // `)` then `,` (next CTE) or `AS` (after a column list) stays inside the list.
+                    if bytes.get(next) != Some(&b',') && !starts_with_word(next, "as") {
+                        return Some(i + 1);
+                    }
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    None
 }
 
 /// Rows of a SELECT against [`services()`], each as a JSON object (column name -> value, via `row_to_json`,
@@ -638,5 +690,20 @@ pub fn wait_until(timeout: Duration, mut condition: impl FnMut() -> bool) -> boo
             return false;
         }
         std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap_rows;
+
+    #[test]
+    fn plain_and_data_modifying_statements_become_the_last_cte() {
+        assert_eq!(wrap_rows("SELECT 1;"), "WITH sentinel_rows AS (SELECT 1) SELECT row_to_json(sentinel_rows) FROM sentinel_rows");
+        assert_eq!(
+            wrap_rows("WITH b (x) AS (UPDATE t SET v = ')' RETURNING id), c AS (SELECT 1) UPDATE m SET y = (1) RETURNING id"),
+            "WITH b (x) AS (UPDATE t SET v = ')' RETURNING id), c AS (SELECT 1), sentinel_rows AS ( UPDATE m SET y = (1) RETURNING id) \
+             SELECT row_to_json(sentinel_rows) FROM sentinel_rows"
+        );
     }
 }

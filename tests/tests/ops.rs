@@ -72,3 +72,9 @@ fn an_isolated_stack_recovers_when_its_servers_restart() {
     stack.start_redis();
     assert!(std::net::TcpStream::connect(stack.redis_url().trim_start_matches("redis://")).is_ok());
 }
+
+#[test]
+fn sql_returns_rows_as_json_for_queries_with_their_own_ctes() {
+    let rows = sql("WITH t (a) AS (SELECT 1), u AS (SELECT 'x' AS b) SELECT a, b, '2026-01-02T03:04:05Z'::timestamptz AS at FROM t, u;");
+    assert_eq!(rows, vec![serde_json::json!({"a": 1, "b": "x", "at": "2026-01-02T03:04:05+00:00"})]);
+}
