@@ -252,7 +252,8 @@ impl PostgresServer {
                 }
                 let mode = fs::metadata(p)?.permissions().mode();
                 if mode & 0o001 == 0 {
-                    fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o711))?;
+                    eprintln!("note: making {} traversable (o+x) so the postgres user can reach its data directory", p.display());
+                    fs::set_permissions(p, fs::Permissions::from_mode(mode | 0o011))?;
                 }
                 parent = p.parent();
             }
