@@ -207,12 +207,12 @@ fn close(ctx: &Ctx, status: &'static str) -> HandlerResult {
     let row = ctx
         .db()
         .query_one(&sql, &[id.as_str().into(), body.note.into(), status.into(), user, key, ip])
-        .map_err(|e| if e.sqlstate.as_deref() == Some("SN004") { ApiError::invalid("", "Security alert is no longer active") } else { map_db_error(e) })?
+        .map_err(|e| if e.sqlstate.as_deref() == Some("SN004") { ApiError::bad_request("VALIDATION_ERROR", "Security alert is no longer active") } else { map_db_error(e) })?
         .ok_or_else(|| not_found(&id))?;
     let alert = row.json("alert");
     if !alert.is_object() {
         let previous = row.text("previous").unwrap_or_default();
-        return Err(ApiError::invalid("", &format!("Security alert is already {previous}")));
+        return Err(ApiError::bad_request("VALIDATION_ERROR", format!("Security alert is already {previous}")));
     }
     ctx.publish("alerts", "alert:acknowledged", event_payload(&alert));
     let verb = if status == "acknowledged" { "acknowledged" } else { "dismissed" };

@@ -1,0 +1,139 @@
+//! Security alerts (api.md §10) through HTTP against the real host, components, PostgreSQL and Redis.
+
+#[path = "support/kiosk.rs"]
+mod kiosk;
+
+use kiosk::*;
+use sentinel_tests::fixtures::{admin, as_key, as_role, user};
+use sentinel_tests::{request, sql};
+use serde_json::{json, Value};
+
+fn alert_body(kiosk_id: &str, serial: Option<&str>) -> Value {
+    json!({ "alertType": "unauthorized_access", "severity": "critical", "badgeSerial": serial, "kioskId": kiosk_id,
+            "message": "Door forced", "details": { "door": "north" } })
+}
+
+#[test]
+fn admins_and_kiosks_raise_alerts_and_identical_ones_are_suppressed() {
+    let kiosk_id = unique("door-");
+    let r = admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, Some("S-1"))));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let a = &r.body;
+    assert_eq!((a["status"].as_str(), a["kioskId"].as_str(), a["severity"].as_str()), (Some("active"), Some(kiosk_id.as_str()), Some("critical")));
+    assert_eq!(a["details"], json!({ "door": "north" }));
+    assert_eq!((a["acknowledgedAt"].clone(), a["acknowledgedBy"].clone()), (Value::Null, Value::Null));
+    // Same type, serial and kiosk within 5 minutes: the existing alert is kept.
+    let again = admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, Some("S-1"))));
+    assert_eq!((again.status, again.body["id"].clone()), (201, a["id"].clone()), "{}", again.text);
+    assert_eq!(sql(&format!("SELECT count(*) AS n FROM security_alerts WHERE kiosk_id = '{kiosk_id}'"))[0]["n"], 1);
+    // A different serial (or none) is a different alert.
+    assert_ne!(admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, None))).body["id"], a["id"]);
+    let audit = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'alert_create' AND entity_id = '{}'", a["id"].as_str().unwrap()));
+    assert_eq!(audit[0]["n"], 1);
+    // Kiosk keys record their own kiosk id (and need not send one).
+    let (own_kiosk, key) = kiosk();
+    let mut body = alert_body("ignored", None);
+    body.as_object_mut().unwrap().remove("kioskId");
+    let r = with_key(&key, "POST", "/api/security-alerts", Some(&body));
+    assert_eq!((r.status, r.body["kioskId"].clone()), (201, json!(own_kiosk)), "{}", r.text);
+}
+
+#[test]
+fn create_validation() {
+    let k = unique("v-");
+    let mut missing_serial = alert_body(&k, None);
+    missing_serial.as_object_mut().unwrap().remove("badgeSerial");
+    let mut missing_kiosk = alert_body(&k, None);
+    missing_kiosk.as_object_mut().unwrap().remove("kioskId");
+    for (body, what) in [
+        (missing_serial, "badgeSerial key is required"),
+        (missing_kiosk, "users must give kioskId"),
+        (json!({ "alertType": "fire", "severity": "critical", "badgeSerial": null, "kioskId": k, "message": "m" }), "bad type"),
+        (json!({ "alertType": "system", "severity": "huge", "badgeSerial": null, "kioskId": k, "message": "m" }), "bad severity"),
+        (json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "" }), "empty message"),
+        (json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "m".repeat(501) }), "long message"),
+        (json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "m", "memberId": "x" }), "bad member uuid"),
+        (json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "m", "details": [1] }), "details not an object"),
+        (json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "m", "extra": 1 }), "unknown field"),
+    ] {
+        assert_validation_error(&admin("POST", "/api/security-alerts", Some(&body)), what);
+    }
+    // memberId is not validated against members.
+    let body = json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": k, "message": "m", "memberId": "00000000-0000-0000-0000-000000000000" });
+    assert_eq!(admin("POST", "/api/security-alerts", Some(&body)).status, 201);
+}
+
+#[test]
+fn acknowledge_once_and_read_in_any_status() {
+    let kiosk_id = unique("ack-");
+    let id = admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, Some("X")))).body["id"].as_str().unwrap().to_string();
+    let active = as_role("duty_watch", "GET", "/api/security-alerts/active", None);
+    assert_eq!(active.status, 200, "{}", active.text);
+    assert!(active.body["alerts"].as_array().unwrap().iter().any(|a| a["id"] == json!(id)));
+    assert_eq!(active.body["count"].as_u64().unwrap() as usize, active.body["alerts"].as_array().unwrap().len());
+
+    let r = as_role("duty_watch", "POST", &format!("/api/security-alerts/{id}/acknowledge"), Some(&json!({ "adminId": "00000000-0000-0000-0000-000000000000", "note": "checked" })));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["success"], true);
+    assert_eq!(r.body["message"], "Security alert acknowledged successfully");
+    let alert = &r.body["alert"];
+    assert_eq!((alert["status"].as_str(), alert["acknowledgeNote"].as_str()), (Some("acknowledged"), Some("checked")));
+    assert_eq!(alert["acknowledgedBy"], json!(user("duty_watch").id), "the caller, not the body's adminId");
+    assert!(alert["acknowledgedAt"].is_string());
+    let r = as_role("duty_watch", "POST", &format!("/api/security-alerts/{id}/acknowledge"), Some(&json!({})));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains("already acknowledged"));
+    assert_eq!(as_role("duty_watch", "POST", &format!("/api/security-alerts/{id}/dismiss"), Some(&json!({}))).status, 400);
+    let r = as_role("duty_watch", "GET", &format!("/api/security-alerts/{id}"), None);
+    assert_eq!((r.status, r.body["status"].as_str()), (200, Some("acknowledged")), "{}", r.text);
+    let active = as_role("duty_watch", "GET", "/api/security-alerts/active", None);
+    assert!(!active.body["alerts"].as_array().unwrap().iter().any(|a| a["id"] == json!(id)));
+    assert_eq!(sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'alert_acknowledge' AND entity_id = '{id}'"))[0]["n"], 1);
+
+    let other = admin("POST", "/api/security-alerts", Some(&alert_body(&unique("dis-"), None))).body["id"].as_str().unwrap().to_string();
+    let r = as_role("executive", "POST", &format!("/api/security-alerts/{other}/dismiss"), Some(&json!({})));
+    assert_eq!((r.status, r.body["alert"]["status"].as_str()), (200, Some("dismissed")), "{}", r.text);
+    let r = as_role("duty_watch", "POST", &format!("/api/security-alerts/{other}/acknowledge"), Some(&json!({})));
+    assert!(r.status == 400 && r.body["message"].as_str().unwrap().contains("already dismissed"), "{}", r.text);
+
+    let zero = "00000000-0000-0000-0000-000000000000";
+    let r = as_role("duty_watch", "GET", &format!("/api/security-alerts/{zero}"), None);
+    assert!(r.status == 404 && r.body["message"].as_str().unwrap().contains(zero));
+    assert_eq!(as_role("duty_watch", "POST", &format!("/api/security-alerts/{zero}/acknowledge"), Some(&json!({}))).status, 404);
+    assert_eq!(as_role("duty_watch", "GET", "/api/security-alerts/bad-id", None).status, 400);
+    assert_validation_error(&as_role("duty_watch", "POST", &format!("/api/security-alerts/{other}/acknowledge"), Some(&json!({ "adminId": "x" }))), "bad adminId");
+}
+
+#[test]
+fn concurrent_acknowledgements_close_an_alert_once() {
+    let id = admin("POST", "/api/security-alerts", Some(&alert_body(&unique("race-"), None))).body["id"].as_str().unwrap().to_string();
+    let statuses: Vec<u16> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..6).map(|_| {
+            let path = format!("/api/security-alerts/{id}/acknowledge");
+            s.spawn(move || as_role("duty_watch", "POST", &path, Some(&json!({}))).status)
+        }).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 400).count(), 5, "{statuses:?}");
+}
+
+#[test]
+fn access_rules_per_route() {
+    let id = "00000000-0000-0000-0000-000000000000";
+    for path in ["/api/security-alerts/active".to_string(), format!("/api/security-alerts/{id}")] {
+        assert_eq!(request("GET", &path, &[], None).status, 401);
+        assert_eq!(as_role("quartermaster", "GET", &path, None).status, 403, "{path}");
+        assert_eq!(as_key("kiosk", "GET", &path, None).status, 403, "{path}");
+        assert_eq!(as_key("display", "GET", &path, None).status, 403, "{path}");
+    }
+    let body = alert_body("k", None);
+    assert_eq!(request("POST", "/api/security-alerts", &[], Some(&body)).status, 401);
+    assert_eq!(as_role("executive", "POST", "/api/security-alerts", Some(&body)).status, 403);
+    assert_eq!(as_key("display", "POST", "/api/security-alerts", Some(&body)).status, 403);
+    for action in ["acknowledge", "dismiss"] {
+        let path = format!("/api/security-alerts/{id}/{action}");
+        assert_eq!(as_role("quartermaster", "POST", &path, Some(&json!({}))).status, 403);
+        assert_eq!(as_key("kiosk", "POST", &path, Some(&json!({}))).status, 403);
+    }
+}

@@ -1,0 +1,215 @@
+//! Members (api.md §3) through HTTP against the real host, components, PostgreSQL and Redis.
+
+#[path = "support/kiosk.rs"]
+mod kiosk;
+
+use kiosk::*;
+use sentinel_tests::fixtures::{admin, as_key, as_role};
+use sentinel_tests::{request, request_bytes, sql};
+use serde_json::{json, Value};
+
+fn service_number() -> String {
+    let n = unique("");
+    format!("SN{}", &n[n.len() - 10..])
+}
+
+fn create(body: &Value) -> sentinel_tests::Resp {
+    admin("POST", "/api/members", Some(body))
+}
+
+fn valid(division: &str) -> Value {
+    json!({ "serviceNumber": service_number(), "rank": "S1", "firstName": "Ada", "lastName": "Lovelace", "divisionId": division })
+}
+
+#[test]
+fn create_returns_the_member_with_derived_lookups_and_audits() {
+    let division = division();
+    let mut body = valid(&division);
+    body["middleInitial"] = json!("K");
+    body["email"] = json!("ada@navy.example.ca");
+    body["phoneNumber"] = json!("204-555-0100");
+    body["rank"] = json!("lt(n)");
+    let r = create(&body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let m = &r.body;
+    assert_eq!(m["serviceNumber"], body["serviceNumber"]);
+    assert_eq!(m["rank"], "Lt(N)", "rank resolved case-insensitively to its code");
+    assert_eq!((m["middleInitial"].as_str(), m["phoneNumber"].as_str()), (Some("K"), Some("204-555-0100")));
+    assert_eq!((m["status"].as_str(), m["memberType"].as_str()), (Some("active"), Some("class_a")));
+    assert!(m["memberTypeId"].is_string() && m["memberStatusId"].is_string());
+    assert_eq!(m["badgeId"], Value::Null);
+    assert!(m["createdAt"].as_str().unwrap().ends_with('Z'));
+    let audit = sql(&format!("SELECT action FROM audit_log WHERE entity_id = '{}'", m["id"].as_str().unwrap()));
+    assert_eq!(audit, vec![json!({"action": "member_create"})]);
+    let got = as_role("quartermaster", "GET", &format!("/api/members/{}", m["id"].as_str().unwrap()), None);
+    assert_eq!(got.body, r.body);
+    let found = as_role("quartermaster", "GET", &format!("/api/members/search/{}", body["serviceNumber"].as_str().unwrap()), None);
+    assert_eq!(found.body["id"], m["id"]);
+}
+
+#[test]
+fn create_validation_and_reference_errors() {
+    let division = division();
+    let too_long = "x".repeat(101);
+    for (patch, what) in [
+        (json!({ "serviceNumber": "12345" }), "short service number"),
+        (json!({ "serviceNumber": "1".repeat(21) }), "long service number"),
+        (json!({ "firstName": "" }), "empty first name"),
+        (json!({ "lastName": too_long }), "long last name"),
+        (json!({ "middleInitial": "ABCDEF" }), "long initial"),
+        (json!({ "email": "not-an-email" }), "bad email"),
+        (json!({ "divisionId": "nope" }), "bad division uuid"),
+        (json!({ "badgeId": "123" }), "bad badge uuid"),
+        (json!({ "firstName": 7 }), "wrong type"),
+        (json!({ "unknown": 1 }), "unknown field"),
+        (json!({ "phoneNumber": "9".repeat(51) }), "long phone"),
+    ] {
+        let mut body = valid(&division);
+        for (k, v) in patch.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        assert_validation_error(&create(&body), what);
+    }
+    let mut missing = valid(&division);
+    missing.as_object_mut().unwrap().remove("rank");
+    assert_validation_error(&create(&missing), "missing rank");
+    let r = request_bytes("POST", "/api/members", &[("authorization", &format!("Bearer {}", sentinel_tests::fixtures::user("admin").token)), ("content-type", "application/json")], Some(b"{not json".to_vec()));
+    assert_validation_error(&r, "malformed JSON");
+
+    let mut body = valid(&division);
+    body["rank"] = json!("Shipmate");
+    let r = create(&body);
+    assert_eq!(r.status, 400, "{}", r.text);
+    let zero = "00000000-0000-0000-0000-000000000000";
+    for field in ["divisionId", "memberTypeId", "memberStatusId", "badgeId"] {
+        let mut body = valid(&division);
+        body[field] = json!(zero);
+        let r = create(&body);
+        assert_eq!(r.status, 404, "{field}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains(zero), "{}", r.text);
+    }
+}
+
+#[test]
+fn duplicate_service_numbers_are_409_naming_the_number() {
+    let division = division();
+    let body = valid(&division);
+    assert_eq!(create(&body).status, 201);
+    let r = create(&body);
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert!(r.body["message"].as_str().unwrap().contains(body["serviceNumber"].as_str().unwrap()));
+}
+
+#[test]
+fn badges_are_linked_both_ways_and_replaced_atomically() {
+    let division = division();
+    let (first, _) = badge("active");
+    let mut body = valid(&division);
+    body["badgeId"] = json!(first);
+    let r = create(&body);
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert_eq!(r.body["badgeId"], json!(first));
+    let b = sql(&format!("SELECT assignment_type, assigned_to_id::text AS holder FROM badges WHERE id = '{first}'"));
+    assert_eq!(b[0], json!({"assignment_type": "member", "holder": id}));
+
+    // A badge held by someone else, or not active, cannot be given.
+    let other = holder();
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "badgeId": other.badge })));
+    assert_eq!(r.status, 409, "{}", r.text);
+    let (lost, _) = badge("lost");
+    assert_eq!(admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "badgeId": lost }))).status, 409);
+
+    // Replacing unassigns the previous badge.
+    let (second, _) = badge("active");
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "badgeId": second })));
+    assert_eq!((r.status, r.body["badgeId"].clone()), (200, json!(second)), "{}", r.text);
+    let b = sql(&format!("SELECT assignment_type FROM badges WHERE id = '{first}'"));
+    assert_eq!(b[0]["assignment_type"], "unassigned");
+    // null takes it away.
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "badgeId": null })));
+    assert_eq!(r.body["badgeId"], Value::Null, "{}", r.text);
+    assert_eq!(sql(&format!("SELECT assignment_type FROM badges WHERE id = '{second}'"))[0]["assignment_type"], "unassigned");
+}
+
+#[test]
+fn update_changes_fields_and_rejects_bad_input() {
+    let division = division();
+    let created = create(&valid(&division)).body;
+    let id = created["id"].as_str().unwrap();
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "firstName": "Grace", "status": "leave", "email": null })));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["firstName"].as_str(), r.body["status"].as_str()), (Some("Grace"), Some("leave")));
+    assert_eq!(r.body["lastName"], "Lovelace");
+    assert_validation_error(&admin("PATCH", &format!("/api/members/{id}"), Some(&json!({}))), "empty body");
+    assert_validation_error(&admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "status": "asleep" }))), "bad status");
+    let taken = create(&valid(&division)).body["serviceNumber"].clone();
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "serviceNumber": taken })));
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(admin("PATCH", "/api/members/00000000-0000-0000-0000-000000000000", Some(&json!({ "firstName": "X" }))).status, 404);
+    let audit = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'member_update' AND entity_id = '{id}'"));
+    assert_eq!(audit[0]["n"], 1);
+}
+
+#[test]
+fn delete_is_a_soft_delete_and_idempotent() {
+    let h = holder();
+    let (_, key) = kiosk();
+    assert_eq!(scan(&key, &h.serial, None).status, 201);
+    assert_eq!(division_presence(&h.division), (1, 1));
+    let r = admin("DELETE", &format!("/api/members/{}", h.member), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body, json!({ "success": true, "message": "Member deleted successfully" }));
+    let row = sql(&format!("SELECT status, badge_id::text AS badge FROM members WHERE id = '{}'", h.member));
+    assert_eq!(row[0], json!({ "status": "inactive", "badge": h.badge }));
+    assert_eq!(division_presence(&h.division), (0, 0), "inactive members leave presence at once");
+    assert_eq!(admin("DELETE", &format!("/api/members/{}", h.member), None).status, 200);
+    assert_eq!(admin("DELETE", "/api/members/00000000-0000-0000-0000-000000000000", None).status, 404);
+    // Soft-deleted members still appear (as inactive) in lists.
+    let r = as_role("quartermaster", "GET", &format!("/api/members?divisionId={}&status=inactive", h.division), None);
+    assert_eq!(r.body["total"], 1, "{}", r.text);
+}
+
+#[test]
+fn list_filters_sorts_and_paginates() {
+    let division = division();
+    for (first, last) in [("Zed", "Adams"), ("Amy", "Baker"), ("Bob", "Baker")] {
+        let mut body = valid(&division);
+        body["firstName"] = json!(first);
+        body["lastName"] = json!(last);
+        assert_eq!(create(&body).status, 201);
+    }
+    let q = |query: &str| as_role("quartermaster", "GET", &format!("/api/members?divisionId={division}&{query}"), None);
+    let r = q("limit=2");
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["total"].as_i64(), r.body["totalPages"].as_i64(), r.body["limit"].as_i64()), (Some(3), Some(2), Some(2)));
+    let names: Vec<&str> = r.body["members"].as_array().unwrap().iter().map(|m| m["firstName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Zed", "Amy"], "lastName then firstName");
+    let r = q("search=bak&sortBy=firstName&sortOrder=desc");
+    let names: Vec<&str> = r.body["members"].as_array().unwrap().iter().map(|m| m["firstName"].as_str().unwrap()).collect();
+    assert_eq!(names, ["Bob", "Amy"]);
+    assert_eq!(q("rank=S1").body["total"], 3);
+    assert_eq!(q("rank=PO1").body["total"], 0);
+    for bad in ["status=asleep", "sortBy=salary", "sortOrder=up", "page=0", "limit=500"] {
+        assert_validation_error(&q(bad), bad);
+    }
+    assert_validation_error(&as_role("quartermaster", "GET", "/api/members?divisionId=zzz", None), "bad divisionId");
+}
+
+#[test]
+fn access_rules_per_route() {
+    let id = "00000000-0000-0000-0000-000000000000";
+    for (method, path) in [("GET", "/api/members".to_string()), ("GET", format!("/api/members/{id}")), ("GET", "/api/members/search/X123456".to_string())] {
+        assert_eq!(request(method, &path, &[], None).status, 401, "{path}");
+        assert_eq!(as_key("kiosk", method, &path, None).status, 403, "{path}");
+        assert_eq!(as_key("display", method, &path, None).status, 403, "{path}");
+        assert_ne!(as_role("quartermaster", method, &path, None).status, 403, "{path}");
+    }
+    for (method, path) in [("POST", "/api/members".to_string()), ("PATCH", format!("/api/members/{id}")), ("DELETE", format!("/api/members/{id}"))] {
+        assert_eq!(request(method, &path, &[], Some(&json!({}))).status, 401, "{path}");
+        assert_eq!(as_role("executive", method, &path, Some(&json!({}))).status, 403, "{path}");
+        assert_eq!(as_key("kiosk", method, &path, Some(&json!({}))).status, 403, "{path}");
+    }
+    assert_eq!(as_role("quartermaster", "GET", "/api/members/not-a-uuid", None).status, 400);
+    assert_eq!(as_role("developer", "GET", &format!("/api/members/{id}"), None).status, 404);
+}
