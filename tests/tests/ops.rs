@@ -78,3 +78,12 @@ fn sql_returns_rows_as_json_for_queries_with_their_own_ctes() {
     let rows = sql("WITH t (a) AS (SELECT 1), u AS (SELECT 'x' AS b) SELECT a, b, '2026-01-02T03:04:05Z'::timestamptz AS at FROM t, u;");
     assert_eq!(rows, vec![serde_json::json!({"a": 1, "b": "x", "at": "2026-01-02T03:04:05+00:00"})]);
 }
+
+/// The blocking helpers must also work from inside a test's own (current-thread) runtime.
+#[tokio::test]
+async fn harness_helpers_work_inside_a_tokio_test() {
+    assert_eq!(sentinel_tests::get("/live").status, 200);
+    assert_eq!(sql("SELECT 2 AS two"), vec![serde_json::json!({"two": 2})]);
+    let rows = sentinel_tests::db().query("SELECT 3::int4", &[]).await.unwrap();
+    assert_eq!(rows[0].get::<_, i32>(0), 3);
+}
