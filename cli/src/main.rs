@@ -38,6 +38,9 @@ enum Command {
     Seed(SeedArgs),
     /// Build the Wasm components of spin.toml that are stale (or all with --force).
     Build(BuildArgs),
+    /// Benchmark the realtime relay on loopback (throwaway PostgreSQL + Redis): N WebSocket subscribers,
+    /// steady publishing; reports publish→receipt latency, delivered events/s and memory per connection.
+    BenchRealtime(BenchRealtimeArgs),
     /// Serve spin.toml against an existing PostgreSQL and Redis (no servers started, no migrations).
     Serve(ServeArgs),
 }
@@ -72,6 +75,28 @@ struct UpArgs {
     /// The Spin manifest to serve [default: <repo>/spin.toml]
     #[arg(long)]
     manifest: Option<PathBuf>,
+    /// Address of the realtime relay's WebSocket endpoint (GET /ws)
+    #[arg(long, env = "SENTINEL_RELAY_LISTEN", default_value = "127.0.0.1:3001")]
+    relay_listen: SocketAddr,
+    /// Address of the relay's Prometheus metrics (GET /metrics)
+    #[arg(long, env = "SENTINEL_RELAY_METRICS_LISTEN", default_value = "127.0.0.1:9464")]
+    relay_metrics_listen: SocketAddr,
+}
+
+#[derive(Args)]
+struct BenchRealtimeArgs {
+    /// Subscriber counts, one round each
+    #[arg(long, default_value = "1000,10000", value_delimiter = ',')]
+    subscribers: Vec<usize>,
+    /// Events published per second
+    #[arg(long, default_value_t = 20)]
+    rate: u32,
+    /// Seconds of publishing per round
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// The sentinel-relay binary to benchmark [default: next to this executable]
+    #[arg(long)]
+    relay_binary: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -123,6 +148,7 @@ fn main() {
             Command::Migrate(args) => migrate(args).await,
             Command::Seed(args) => seed(args).await,
             Command::Build(args) => build(args),
+            Command::BenchRealtime(args) => bench_realtime(args).await,
             Command::Serve(args) => serve(args).await,
         }
     });
@@ -377,7 +403,11 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
         environment: env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]).unwrap_or_else(|| "development".into()),
     };
     let host = start_host(manifest, args.listen, &settings).await?;
+    let relay = start_relay(args, &settings).await?;
     print_routes(&host);
+    println!("\nRealtime relay");
+    println!("  WebSocket  ws://{}/ws", relay.addr());
+    println!("  Metrics    http://{}/metrics", relay.metrics_addr());
     match admin_line {
         Some(line) => println!("\n{line}   (also saved in .sentinel/admin-credentials.txt)"),
         None => {
@@ -388,9 +418,54 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
     }
     println!("\nPress Ctrl-C to stop.");
     shutdown_signal().await;
-    println!("\nstopping the host");
+    println!("\ndraining the realtime relay");
+    relay.shutdown().await;
+    println!("stopping the host");
     host.shutdown().await;
     Ok(())
+}
+
+async fn bench_realtime(args: BenchRealtimeArgs) -> Result<()> {
+    let dir = std::env::temp_dir().join(format!("sentinel-bench-realtime-{}", std::process::id()));
+    let mut servers = LocalServers { postgres: None, redis: None };
+    let outcome = async {
+        let pg = PostgresServer::start(PostgresOptions { data_dir: dir.join("postgres"), port: sentinel_ops::services::free_port()?, durability: Durability::Throwaway })?;
+        let database_url = pg.database_url();
+        servers.postgres = Some(pg);
+        let redis = RedisServer::start(RedisOptions { dir: dir.join("redis"), port: sentinel_ops::services::free_port()?, durability: Durability::Throwaway })?;
+        let redis_url = redis.url();
+        servers.redis = Some(redis);
+        sentinel_ops::migrate::migrate_url(&database_url).await?;
+        sentinel_relay::bench::run(sentinel_relay::bench::BenchArgs {
+            database_url,
+            redis_url,
+            subscribers: args.subscribers,
+            rate: args.rate,
+            seconds: args.seconds,
+            relay_binary: args.relay_binary,
+            connect_concurrency: 256,
+        })
+        .await
+    }
+    .await;
+    servers.stop();
+    let _ = std::fs::remove_dir_all(&dir);
+    outcome
+}
+
+/// The realtime relay beside the host: same database, Redis, JWT secret and browser origins.
+async fn start_relay(args: &UpArgs, settings: &Settings) -> Result<sentinel_relay::RunningRelay> {
+    let mut config = sentinel_relay::RelayConfig::new(&settings.database_url, &settings.redis_url, &settings.jwt_secret);
+    config.listen = args.relay_listen;
+    config.metrics_listen = args.relay_metrics_listen;
+    if let Some(origins) = env_first(&["SENTINEL_CORS_ORIGINS", "SPIN_VARIABLE_CORS_ORIGINS"]) {
+        config.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    }
+    if settings.environment != "production" {
+        // The spec's development allowance (realtime.md §3): 100 new connections per IP per minute.
+        config.limits.connections_per_ip_per_minute = 100;
+    }
+    sentinel_relay::start(config).await.context("starting the realtime relay")
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -190,21 +190,21 @@ async fn round(args: &BenchArgs, relay: &RelayProcess, token: &str, subscribers:
             }
             drop(permit);
             let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<()>();
+            let latencies = Arc::new(std::sync::Mutex::new(Vec::<u32>::new()));
+            let sink = latencies.clone();
             let reader = tokio::spawn(async move {
                 let _ = ready_tx.send(());
-                let mut latencies: Vec<u32> = Vec::new();
                 while let Some(Ok(message)) = ws.next().await {
                     if let Message::Text(text) = message {
                         if let Some(sent) = sent_ns(text.as_str()) {
-                            latencies.push(((now_ns().saturating_sub(sent)) / 1_000) as u32);
+                            sink.lock().unwrap().push(((now_ns().saturating_sub(sent)) / 1_000) as u32);
                             received.fetch_add(1, Ordering::Relaxed);
                         }
                     }
                 }
-                latencies
             });
             let _ = ready_rx.await;
-            anyhow::Ok(reader)
+            anyhow::Ok((reader, latencies))
         }));
     }
     let mut readers = Vec::with_capacity(subscribers);
@@ -248,13 +248,11 @@ async fn round(args: &BenchArgs, relay: &RelayProcess, token: &str, subscribers:
     let elapsed = started.elapsed().as_secs_f64();
     let delivered = received.load(Ordering::Relaxed);
     let mut latencies: Vec<u32> = Vec::with_capacity(expected as usize);
-    for reader in readers {
+    for (reader, list) in readers {
         reader.abort();
-        if let Ok(list) = reader.await {
-            latencies.extend(list);
-        }
+        let _ = reader.await;
+        latencies.extend(list.lock().unwrap().drain(..));
     }
-    // Aborted readers return nothing; collect what the counters saw instead of waiting.
     latencies.sort_unstable();
     let pick = |q: f64| -> f64 {
         if latencies.is_empty() {
