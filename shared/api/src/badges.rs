@@ -209,7 +209,8 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
               AND (NOT $5 OR b.assignment_type = 'unassigned')
          ), total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.badge FROM total LEFT JOIN LATERAL (
-            SELECT badge_json(f::badges) AS badge FROM filtered f ORDER BY f.serial_number LIMIT $6 OFFSET $7
+            SELECT badge_json(f::badges) AS badge
+            FROM (SELECT * FROM filtered ORDER BY serial_number LIMIT $6 OFFSET $7) f ORDER BY f.serial_number
          ) page ON true";
     let params: [SqlParam; 7] =
         [search.into(), status_filter.into(), type_filter.into(), assigned_only.into(), unassigned_only.into(), page.limit.into(), page.offset().into()];

@@ -42,3 +42,36 @@ pub fn valid_uuid(value: &str, _: &()) -> garde::Result {
 pub fn rule(result: Result<(), &'static str>) -> garde::Result {
     result.map_err(garde::Error::new)
 }
+
+/// A WHERE clause holding only the filters a request actually uses. Each
+/// combination is its own prepared statement, so PostgreSQL plans it with
+/// the indexes that fit (a generic plan of `($1 IS NULL OR col = $1)` for
+/// every optional filter would scan whole tables).
+#[derive(Default)]
+pub struct Filters {
+    clauses: Vec<String>,
+    pub params: Vec<SqlParam>,
+}
+
+impl Filters {
+    /// Adds `clause`, whose `{}` becomes the next parameter placeholder.
+    pub fn bind(&mut self, clause: &str, value: impl Into<SqlParam>) {
+        self.params.push(value.into());
+        self.clauses.push(clause.replace("{}", &format!("${}", self.params.len())));
+    }
+
+    /// Adds a clause without a parameter.
+    pub fn when(&mut self, clause: &str) {
+        self.clauses.push(clause.to_string());
+    }
+
+    /// Binds one more parameter (LIMIT, OFFSET…) and returns its placeholder.
+    pub fn placeholder(&mut self, value: impl Into<SqlParam>) -> String {
+        self.params.push(value.into());
+        format!("${}", self.params.len())
+    }
+
+    pub fn where_sql(&self) -> String {
+        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+    }
+}

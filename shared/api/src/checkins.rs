@@ -333,38 +333,47 @@ fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
 
 /// One round trip: the filtered total and the requested page, newest first.
 fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<(bool, i64, Vec<Value>), ApiError> {
-    let sql = "WITH filtered AS (
-            SELECT c.* FROM checkins c
-            WHERE ($1::text IS NULL OR c.member_id = $1::text::uuid)
-              AND ($2::text IS NULL OR c.member_id IN (SELECT id FROM members WHERE division_id = $2::text::uuid))
-              AND ($3::text IS NULL OR c.direction = $3)
-              AND ($4::text IS NULL OR c.kiosk_id = $4)
-              AND ($5::text IS NULL OR c.\"timestamp\" >= $5::text::timestamptz)
-              AND ($6::text IS NULL OR c.\"timestamp\" <= $6::text::timestamptz)
-              AND (NOT $7 OR c.flagged_for_review)
-         ), total AS (SELECT count(*) AS total FROM filtered)
-         SELECT total.total, NOT $10 OR EXISTS (SELECT 1 FROM members WHERE id = $1::text::uuid) AS member_exists, page.checkin
-         FROM total LEFT JOIN LATERAL (
-            SELECT checkin_json(f::checkins, m) AS checkin
-            FROM filtered f LEFT JOIN members m ON m.id = f.member_id
-            ORDER BY f.\"timestamp\" DESC, f.created_at DESC, f.id DESC LIMIT $8 OFFSET $9
-         ) page ON true";
-    let params: [SqlParam; 10] = [
-        f.member.into(),
-        f.division.into(),
-        f.direction.into(),
-        f.kiosk.into(),
-        f.start.into(),
-        f.end.into(),
-        f.flagged_only.into(),
-        page.limit.into(),
-        page.offset().into(),
-        require_member.into(),
-    ];
-    let rows = ctx.db().query(sql, &params)?;
-    let exists = rows.first().map(|r| r.bool("member_exists")).unwrap_or(false);
-    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
-    Ok((exists, total, rows.iter().map(|r| r.json("checkin")).filter(|c| !c.is_null()).collect()))
+    let mut w = crate::calls::Filters::default();
+    let mut member_exists = "true".to_string();
+    if let Some(member) = f.member {
+        w.bind("c.member_id = {}::text::uuid", member);
+        if require_member {
+            member_exists = "EXISTS (SELECT 1 FROM members WHERE id = $1::text::uuid)".to_string();
+        }
+    }
+    if let Some(d) = f.division {
+        w.bind("c.member_id IN (SELECT id FROM members WHERE division_id = {}::text::uuid)", d);
+    }
+    if let Some(d) = f.direction {
+        w.bind("c.direction = {}", d);
+    }
+    if let Some(k) = f.kiosk {
+        w.bind("c.kiosk_id = {}", k);
+    }
+    if let Some(t) = f.start {
+        w.bind("c.\"timestamp\" >= {}::text::timestamptz", t);
+    }
+    if let Some(t) = f.end {
+        w.bind("c.\"timestamp\" <= {}::text::timestamptz", t);
+    }
+    if f.flagged_only {
+        w.when("c.flagged_for_review");
+    }
+    let filter = w.where_sql();
+    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let sql = format!(
+        "SELECT (SELECT count(*) FROM checkins c {filter}) AS total, {member_exists} AS member_exists,
+                (SELECT coalesce(jsonb_agg(checkin_json(c, m) ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC), '[]'::jsonb)
+                 FROM (SELECT * FROM checkins c {filter} ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC
+                       LIMIT {limit} OFFSET {offset}) c
+                 LEFT JOIN members m ON m.id = c.member_id) AS checkins"
+    );
+    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("checkin page returned no row"))?;
+    let checkins = match row.json("checkins") {
+        Value::Array(items) => items,
+        _ => Vec::new(),
+    };
+    Ok((row.bool("member_exists"), row.int("total"), checkins))
 }
 
 // ------------------------------------------------------------------ reads

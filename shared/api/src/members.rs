@@ -194,23 +194,34 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
         }
     }
     let order = order_by(query)?;
+    let mut w = crate::calls::Filters::default();
+    if let Some(search) = text("search") {
+        w.bind("(strpos(lower(m.first_name), lower({})) > 0 OR strpos(lower(m.last_name), lower({})) > 0 OR strpos(lower(m.service_number), lower({})) > 0)", search);
+    }
+    if let Some(d) = division {
+        w.bind("m.division_id = {}::text::uuid", d);
+    }
+    if let Some(r) = text("rank") {
+        w.bind("m.rank = {}", r);
+    }
+    if let Some(s) = status_filter {
+        w.bind("m.status = {}", s);
+    }
+    if let Some(t) = text("memberType") {
+        w.bind("m.member_type = {}", t);
+    }
+    let filter = w.where_sql();
+    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let order = order.replace("f.", "m.");
+    // The page is cut before member_json runs, so skipped rows cost nothing.
     let sql = format!(
-        "WITH filtered AS (
-            SELECT m.* FROM members m
-            WHERE ($1::text IS NULL OR strpos(lower(m.first_name), lower($1)) > 0 OR strpos(lower(m.last_name), lower($1)) > 0
-                   OR strpos(lower(m.service_number), lower($1)) > 0)
-              AND ($2::text IS NULL OR m.division_id = $2::text::uuid)
-              AND ($3::text IS NULL OR m.rank = $3)
-              AND ($4::text IS NULL OR m.status = $4)
-              AND ($5::text IS NULL OR m.member_type = $5)
-         ), total AS (SELECT count(*) AS total FROM filtered)
-         SELECT total.total, page.member FROM total LEFT JOIN LATERAL (
-            SELECT member_json(f::members) AS member FROM filtered f ORDER BY {order} LIMIT $6 OFFSET $7
-         ) page ON true"
+        "SELECT t.total, p.member FROM (SELECT count(*) AS total FROM members m {filter}) t
+         LEFT JOIN LATERAL (
+            SELECT member_json(m) AS member
+            FROM (SELECT * FROM members m {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}) m ORDER BY {order}
+         ) p ON true"
     );
-    let params: [SqlParam; 7] =
-        [text("search").into(), division.into(), text("rank").into(), status_filter.into(), text("memberType").into(), page.limit.into(), page.offset().into()];
-    let rows = ctx.db().query(&sql, &params)?;
+    let rows = ctx.db().query(&sql, &w.params)?;
     let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
     let members: Vec<Value> = rows.iter().map(|r| r.json("member")).filter(|m| !m.is_null()).collect();
     ok(page.wrap(json!({ "members": members }), total))
