@@ -1,5 +1,7 @@
 //! `sentinel`: the operator CLI. `sentinel up` runs the whole backend locally with zero configuration.
 
+mod bench;
+
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
 use sentinel_ops::config::{env_first, persistent_secret, Settings};
@@ -43,6 +45,9 @@ enum Command {
     BenchRealtime(BenchRealtimeArgs),
     /// Serve spin.toml against an existing PostgreSQL and Redis (no servers started, no migrations).
     Serve(ServeArgs),
+    /// Benchmark the API on loopback: load a production-like data set (throwaway PostgreSQL + Redis unless
+    /// URLs are given), drive badge scans and the main reads concurrently, report throughput and p50/p95/p99.
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Args, Clone)]
@@ -150,6 +155,7 @@ fn main() {
             Command::Build(args) => build(args),
             Command::BenchRealtime(args) => bench_realtime(args).await,
             Command::Serve(args) => serve(args).await,
+            Command::Bench(args) => bench::run(args, &repo_root()).await,
         }
     });
     if let Err(err) = outcome {
