@@ -533,3 +533,69 @@ fn presence_people_and_activity() {
     assert_validation_error(&as_key("display", "GET", "/api/checkins/activity?limit=101", None), "limit");
     assert_eq!(request("GET", "/api/checkins/presence", &[], None).status, 401);
 }
+
+// ------------------------------------------------------------------ lockup, realtime
+
+#[test]
+fn the_lockup_holder_cannot_scan_out() {
+    let h = holder();
+    sql(&format!("INSERT INTO member_tags (member_id, tag_id) SELECT '{}', id FROM tags WHERE name = 'Lockup' RETURNING id", h.member));
+    let (_, key) = kiosk();
+    assert_eq!(scan(&key, &h.serial, None).status, 201);
+    let r = scan(&key, &h.serial, Some(&at(5_000)));
+    assert_eq!((r.status, r.body["error"].as_str()), (403, Some("LOCKUP_HELD")), "{}", r.text);
+    assert_eq!(r.body["details"]["holdsLockup"], true);
+    assert!(r.body["details"]["availableOptions"].as_array().unwrap().contains(&json!("execute_lockup")));
+    assert!(r.body["details"]["eligibleRecipients"].is_array());
+    assert_eq!(checkins_of(&h.member).len(), 1);
+    let r = admin("POST", "/api/checkins", Some(&json!({ "memberId": h.member, "direction": "out", "kioskId": "desk" })));
+    assert_eq!((r.status, r.body["error"].as_str()), (403, Some("LOCKUP_HELD")), "{}", r.text);
+    sql("DELETE FROM member_tags WHERE tag_id = (SELECT id FROM tags WHERE name = 'Lockup') RETURNING id");
+}
+
+/// Entries of a realtime channel stream (`sentinel:rt:<channel>`) as (event, data).
+fn stream(channel: &str) -> Vec<(String, Value)> {
+    let url = sentinel_tests::services().redis_url.clone();
+    let channel = channel.to_string();
+    sentinel_tests::block_on(async move {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(format!("sentinel:rt:{channel}")).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+        reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let event: String = entry.get("event").unwrap_or_default();
+                let data: String = entry.get("data").unwrap_or_default();
+                (event, serde_json::from_str(&data).unwrap_or(Value::Null))
+            })
+            .collect()
+    })
+}
+
+#[test]
+fn scans_publish_checkin_presence_and_alert_events() {
+    let h = holder();
+    let (kiosk_id, key) = kiosk();
+    let r = scan(&key, &h.serial, None);
+    let id = r.body["checkin"]["id"].clone();
+    let checkins = stream("checkins");
+    let event = checkins.iter().find(|(_, d)| d["id"] == id).expect("checkin:new published");
+    assert_eq!(event.0, "checkin:new");
+    assert_eq!(event.1["memberName"], "Test Member");
+    assert_eq!((event.1["direction"].as_str(), event.1["kioskId"].as_str(), event.1["method"].as_str()), (Some("in"), Some(kiosk_id.as_str()), Some("badge")));
+    assert!(event.1["division"].as_str().unwrap().starts_with("Division"));
+    let presence = stream("presence");
+    let last = presence.iter().rev().find(|(e, d)| e == "presence:update" && d["byDivision"].as_array().unwrap().iter().any(|x| x["divisionId"] == json!(h.division))).expect("presence:update published");
+    assert!(last.1["totalPresent"].as_i64().unwrap() >= 1);
+    // A refused duplicate publishes nothing.
+    assert_eq!(scan(&key, &h.serial, None).status, 409);
+    assert_eq!(stream("checkins").iter().filter(|(_, d)| d["memberId"] == json!(h.member)).count(), 1);
+    // Unknown badge: one alert:new, none for the suppressed repeat.
+    let serial = unique("RT-UNKNOWN");
+    scan(&key, &serial, None);
+    scan(&key, &serial, None);
+    let alerts: Vec<_> = stream("alerts").into_iter().filter(|(_, d)| d["badgeSerial"] == json!(serial.to_uppercase())).collect();
+    assert_eq!(alerts.len(), 1, "{alerts:?}");
+    assert_eq!((alerts[0].0.as_str(), alerts[0].1["alertType"].as_str(), alerts[0].1["status"].as_str()), ("alert:new", Some("badge_unknown"), Some("active")));
+}
