@@ -206,7 +206,7 @@ mod tests {
                 now += step;
                 let before = timeline.iter().map(|(t, _)| *t).max();
                 match apply_scan(&mut timeline, t(now)) {
-                    Some(_) => prop_assert!(before.map_or(true, |b: DateTime<Utc>| (t(now) - b).abs() > DUPLICATE_WINDOW)),
+                    Some(_) => prop_assert!(before.is_none_or(|b: DateTime<Utc>| (t(now) - b).abs() > DUPLICATE_WINDOW)),
                     None => prop_assert!(before.is_some_and(|b| (t(now) - b).abs() <= DUPLICATE_WINDOW)),
                 }
             }
