@@ -114,6 +114,9 @@ struct SeedArgs {
     /// Password of the initial administrator (default: generate one and print it once)
     #[arg(long, env = "SENTINEL_ADMIN_PASSWORD")]
     admin_password: Option<String>,
+    /// Create only the initial administrator, no demo data (production installs)
+    #[arg(long)]
+    admin_only: bool,
 }
 
 #[derive(Args)]
@@ -205,20 +208,31 @@ async fn migrate(args: DbArgs) -> Result<()> {
 }
 
 /// Seed and report; returns the admin credentials line to show (if an admin was created).
-async fn run_seed(database_url: &str, email: &str, password: Option<String>) -> Result<Option<String>> {
+async fn run_seed(database_url: &str, email: &str, password: Option<String>, admin_only: bool) -> Result<Option<String>> {
     let client = sentinel_ops::connect(database_url).await?;
     let admin = sentinel_ops::seed::AdminSeed { email: email.to_string(), password };
+    if admin_only {
+        let report = sentinel_ops::seed::seed_initial_admin(&client, &admin).await?;
+        if report.created_admin.is_none() {
+            println!("an administrator already exists; nothing to do");
+        }
+        return Ok(admin_line(report));
+    }
     let report = sentinel_ops::seed::seed_demo(&client, &admin).await?;
     println!("{}", if report.demo_inserted { "demo data inserted" } else { "demo data already present" });
-    Ok(report.created_admin.map(|(email, password)| match password {
+    Ok(admin_line(report))
+}
+
+fn admin_line(report: sentinel_ops::seed::SeedReport) -> Option<String> {
+    report.created_admin.map(|(email, password)| match password {
         Some(password) => format!("admin login: {email} / {password}"),
         None => format!("admin login: {email} (password as given)"),
-    }))
+    })
 }
 
 async fn seed(args: SeedArgs) -> Result<()> {
     let url = require_database_url(&args.db)?;
-    if let Some(line) = run_seed(&url, &args.admin_email, args.admin_password).await? {
+    if let Some(line) = run_seed(&url, &args.admin_email, args.admin_password, args.admin_only).await? {
         println!("{line}");
     }
     Ok(())
@@ -374,7 +388,7 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
     let seeded_marker = state_dir.join("seeded");
     if !seeded_marker.exists() {
         let email = env_first(&["SENTINEL_ADMIN_EMAIL"]).unwrap_or_else(|| "admin@sentinel.local".into());
-        match run_seed(&database_url, &email, env_first(&["SENTINEL_ADMIN_PASSWORD"])).await {
+        match run_seed(&database_url, &email, env_first(&["SENTINEL_ADMIN_PASSWORD"]), false).await {
             Ok(line) => {
                 admin_line = line;
                 if let Some(line) = &admin_line {

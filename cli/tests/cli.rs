@@ -33,3 +33,20 @@ fn migrate_without_a_database_url_explains_how_to_give_one() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--database-url"));
 }
+
+#[test]
+fn seed_admin_only_creates_the_first_administrator_without_demo_rows() {
+    let stack = sentinel_tests::isolated_stack().expect("isolated stack");
+    let url = stack.database_url().to_string();
+    let out = sentinel(&["seed", "--database-url", &url, "--admin-only", "--admin-email", "ops@unit.test"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("admin login: ops@unit.test / "), "{stdout}");
+    let users = stack.sql("SELECT email, role FROM users");
+    assert_eq!(users, vec![serde_json::json!({ "email": "ops@unit.test", "role": "developer" })]);
+    assert_eq!(stack.sql("SELECT count(*)::int AS n FROM divisions")[0]["n"], 0, "no demo data");
+
+    let again = sentinel(&["seed", "--database-url", &url, "--admin-only", "--admin-email", "ops@unit.test"]);
+    assert!(again.status.success());
+    assert!(String::from_utf8_lossy(&again.stdout).contains("already exists"));
+}

@@ -8,31 +8,8 @@ use sentinel_http::db::SqlParam;
 
 use crate::pg::{params, refs, Pg};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum KeyKind {
-    Kiosk,
-    Display,
-    Integration,
-}
-
-impl KeyKind {
-    fn parse(s: &str) -> Option<KeyKind> {
-        match s {
-            "kiosk" => Some(KeyKind::Kiosk),
-            "display" => Some(KeyKind::Display),
-            "integration" => Some(KeyKind::Integration),
-            _ => None,
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyKind::Kiosk => "kiosk",
-            KeyKind::Display => "display",
-            KeyKind::Integration => "integration",
-        }
-    }
-}
+/// The same key kinds the HTTP layer knows.
+pub use sentinel_http::access::KeyKind;
 
 #[derive(Debug, Clone)]
 pub struct UserPrincipal {

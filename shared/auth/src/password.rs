@@ -33,7 +33,7 @@ pub fn policy_violations(password: &str) -> Vec<&'static str> {
     if !password.chars().any(|c| c.is_ascii_digit()) {
         problems.push("must contain a digit");
     }
-    if !password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace()) {
+    if !password.chars().any(|c| !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control()) {
         problems.push("must contain a symbol");
     }
     problems

@@ -4,8 +4,6 @@
 //! natural keys and inserted only when missing, existing rows are never changed, and the initial account is
 //! created only while no `developer`/`admin` user exists. Everything runs in one transaction.
 use anyhow::{anyhow, bail, Context, Result};
-use argon2::password_hash::{PasswordHasher, SaltString};
-use argon2::Argon2;
 use rand::seq::{IndexedRandom, SliceRandom};
 use rand::Rng;
 
@@ -37,9 +35,19 @@ const DEMO_ROW_COUNT_SQL: &str = "SELECT (SELECT count(*) FROM divisions) + (SEL
      + (SELECT count(*) FROM events) + (SELECT count(*) FROM event_attendees)";
 
 pub async fn seed_demo(client: &tokio_postgres::Client, admin: &AdminSeed) -> anyhow::Result<SeedReport> {
+    seed(client, admin, true).await
+}
+
+/// Only the initial administrator, for production databases that must not
+/// receive demo rows.
+pub async fn seed_initial_admin(client: &tokio_postgres::Client, admin: &AdminSeed) -> anyhow::Result<SeedReport> {
+    seed(client, admin, false).await
+}
+
+async fn seed(client: &tokio_postgres::Client, admin: &AdminSeed, include_demo: bool) -> anyhow::Result<SeedReport> {
     // `&Client` cannot open a `Transaction` (needs `&mut`), so the transaction is driven by statements.
     client.batch_execute("BEGIN").await.context("starting the seed transaction")?;
-    match seed_in_transaction(client, admin).await {
+    match seed_in_transaction(client, admin, include_demo).await {
         Ok(report) => {
             // Deferred constraints (badge linkage) are checked here.
             client.batch_execute("COMMIT").await.context("committing the demo seed")?;
@@ -52,16 +60,20 @@ pub async fn seed_demo(client: &tokio_postgres::Client, admin: &AdminSeed) -> an
     }
 }
 
-async fn seed_in_transaction(client: &tokio_postgres::Client, admin: &AdminSeed) -> Result<SeedReport> {
+async fn seed_in_transaction(client: &tokio_postgres::Client, admin: &AdminSeed, include_demo: bool) -> Result<SeedReport> {
     client
         .execute("SELECT pg_advisory_xact_lock($1)", &[&SEED_LOCK_KEY])
         .await
         .context("locking the seed")?;
-    let before: i64 = client.query_one(DEMO_ROW_COUNT_SQL, &[]).await?.get(0);
-    client.batch_execute(DEMO_SQL).await.context("inserting demo data (seed/demo.sql)")?;
-    let after: i64 = client.query_one(DEMO_ROW_COUNT_SQL, &[]).await?.get(0);
+    let mut demo_inserted = false;
+    if include_demo {
+        let before: i64 = client.query_one(DEMO_ROW_COUNT_SQL, &[]).await?.get(0);
+        client.batch_execute(DEMO_SQL).await.context("inserting demo data (seed/demo.sql)")?;
+        let after: i64 = client.query_one(DEMO_ROW_COUNT_SQL, &[]).await?.get(0);
+        demo_inserted = after > before;
+    }
     let created_admin = ensure_initial_admin(client, admin).await?;
-    Ok(SeedReport { created_admin, demo_inserted: after > before })
+    Ok(SeedReport { created_admin, demo_inserted })
 }
 
 /// Creates the initial account unless a developer or admin (enabled or not) already exists.
@@ -121,33 +133,12 @@ fn looks_like_email(email: &str) -> bool {
     }
 }
 
-/// Password policy (domain §8.3): 12–128 characters with at least one upper-case letter, one lower-case
-/// letter, one digit and one symbol (any other printable, non-space character).
+/// Password policy (domain §8.3), the same rule the API applies: the first violation, if any.
 pub fn check_password_policy(password: &str) -> Result<(), &'static str> {
-    let length = password.chars().count();
-    if length < 12 {
-        return Err("must be at least 12 characters");
+    match sentinel_auth::password::policy_violations(password).first() {
+        Some(problem) => Err(problem),
+        None => Ok(()),
     }
-    if length > 128 {
-        return Err("must be at most 128 characters");
-    }
-    if !password.chars().any(char::is_uppercase) {
-        return Err("must contain an upper-case letter");
-    }
-    if !password.chars().any(char::is_lowercase) {
-        return Err("must contain a lower-case letter");
-    }
-    if !password.chars().any(|c| c.is_ascii_digit()) {
-        return Err("must contain a digit");
-    }
-    if !password.chars().any(is_symbol) {
-        return Err("must contain a symbol");
-    }
-    Ok(())
-}
-
-fn is_symbol(c: char) -> bool {
-    !c.is_alphanumeric() && !c.is_whitespace() && !c.is_control()
 }
 
 const UPPER: &[u8] = b"ABCDEFGHJKLMNPQRSTUVWXYZ";
@@ -173,21 +164,16 @@ pub fn generate_password() -> String {
     String::from_utf8(chars).expect("ASCII")
 }
 
-/// Argon2id (v19, m=19456 KiB, t=2, p=1: the argon2 crate defaults) PHC string with a random 16-byte salt.
+/// Argon2id PHC string, hashed exactly as the API hashes passwords.
 pub fn hash_password(password: &str) -> Result<String> {
-    let mut salt = [0u8; 16];
-    rand::rng().fill(&mut salt[..]);
-    let salt = SaltString::encode_b64(&salt).map_err(|e| anyhow!("encoding password salt: {e}"))?;
-    let hash = Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map_err(|e| anyhow!("hashing password: {e}"))?;
-    Ok(hash.to_string())
+    sentinel_auth::password::hash(password)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    use argon2::Argon2;
 
     #[test]
     fn generated_passwords_satisfy_the_policy_and_differ() {
@@ -206,18 +192,18 @@ mod tests {
 
     #[test]
     fn policy_requires_length_and_every_character_class() {
-        assert_eq!(check_password_policy("Abcdefgh1!x"), Err("must be at least 12 characters"));
+        assert_eq!(check_password_policy("Abcdefgh1!x"), Err("must be 12 to 128 characters"));
         assert_eq!(check_password_policy("Abcdefgh1!xy"), Ok(()));
         let longest = format!("Aa1!{}", "x".repeat(124));
         assert_eq!(check_password_policy(&longest), Ok(()));
-        assert_eq!(check_password_policy(&format!("{longest}x")), Err("must be at most 128 characters"));
+        assert_eq!(check_password_policy(&format!("{longest}x")), Err("must be 12 to 128 characters"));
         assert_eq!(check_password_policy("abcdefgh1!xy"), Err("must contain an upper-case letter"));
         assert_eq!(check_password_policy("ABCDEFGH1!XY"), Err("must contain a lower-case letter"));
         assert_eq!(check_password_policy("Abcdefghi!xy"), Err("must contain a digit"));
         assert_eq!(check_password_policy("Abcdefgh12xy"), Err("must contain a symbol"));
         assert_eq!(check_password_policy("Abcdefgh12 xy"), Err("must contain a symbol"), "space is not a symbol");
         // Length counts characters, not bytes.
-        assert_eq!(check_password_policy("Äbcdéfgh1!x"), Err("must be at least 12 characters"));
+        assert_eq!(check_password_policy("Äbcdéfgh1!x"), Err("must be 12 to 128 characters"));
     }
 
     #[test]
