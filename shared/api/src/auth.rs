@@ -279,7 +279,7 @@ pub fn allowed_scopes(kind: &str) -> &'static [&'static str] {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateApiKey {
-    #[garde(length(chars, min = 1, max = 200), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank))]
     pub name: String,
     /// kiosk | display | integration
     #[garde(pattern(r"^(kiosk|display|integration)$"))]
@@ -293,9 +293,6 @@ pub struct CreateApiKey {
     pub expires_in_days: Option<i32>,
 }
 
-fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
 
 const KEY_COLUMNS: &str = "k.id::text AS id, k.name, k.kind, k.kiosk_id, to_jsonb(k.scopes) AS scopes, k.key_prefix,
     iso(k.expires_at) AS expires_at, iso(k.last_used_at) AS last_used_at, iso(k.created_at) AS created_at, iso(k.revoked_at) AS revoked_at";

@@ -54,9 +54,9 @@ pub struct DivisionList {
 #[serde(deny_unknown_fields)]
 pub struct CreateDivision {
     /// 1–10 characters; stored upper-cased.
-    #[garde(length(chars, min = 1, max = 10), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = 10), custom(sentinel_http::input::not_blank))]
     pub code: String,
-    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank))]
     pub name: String,
     #[garde(skip)]
     pub description: Option<String>,
@@ -67,9 +67,9 @@ pub struct CreateDivision {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDivision {
-    #[garde(inner(length(chars, min = 1, max = 10), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 10), custom(sentinel_http::input::not_blank)))]
     pub code: Option<String>,
-    #[garde(inner(length(chars, min = 1, max = 100), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank)))]
     pub name: Option<String>,
     #[garde(skip)]
     #[serde(default, deserialize_with = "double_option")]
@@ -81,9 +81,6 @@ pub struct UpdateDivision {
     pub color: Option<Option<String>>,
 }
 
-fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
 
 fn hex_color(value: &str, _: &()) -> garde::Result {
     if is_hex_color(value) { Ok(()) } else { Err(garde::Error::new("must be a colour in #RRGGBB form")) }

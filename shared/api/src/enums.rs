@@ -151,7 +151,7 @@ pub struct CreateEnumItem {
     /// 1–50 characters of `[a-z0-9_]`.
     #[garde(length(chars, min = 1, max = 50), pattern(r"^[a-z0-9_]+$"))]
     pub code: String,
-    #[garde(length(chars, min = 1, max = 100), custom(not_blank))]
+    #[garde(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank))]
     pub name: String,
     #[garde(inner(length(chars, max = 500)))]
     pub description: Option<String>,
@@ -165,7 +165,7 @@ pub struct CreateEnumItem {
 pub struct UpdateEnumItem {
     #[garde(inner(length(chars, min = 1, max = 50), pattern(r"^[a-z0-9_]+$")))]
     pub code: Option<String>,
-    #[garde(inner(length(chars, min = 1, max = 100), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank)))]
     pub name: Option<String>,
     #[garde(inner(inner(length(chars, max = 500))))]
     #[serde(default, deserialize_with = "double_option")]
@@ -177,9 +177,6 @@ pub struct UpdateEnumItem {
     pub color: Option<Option<String>>,
 }
 
-fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
 
 const ITEM_COLUMNS: &str = "e.id::text AS id, e.code, e.name, e.description, e.color, e.is_system,
     iso(e.created_at) AS created_at, iso(e.updated_at) AS updated_at";

@@ -79,10 +79,10 @@ pub struct CreateUser {
     /// 12–128 characters with upper- and lower-case letters, a digit and a symbol.
     #[garde(length(chars, min = 1, max = 128))]
     pub password: String,
-    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
     pub display_name: Option<String>,
     /// Legacy alias of `displayName` (default: the e-mail's local part).
-    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
     pub name: Option<String>,
     #[garde(inner(length(chars, max = 100)))]
     pub first_name: Option<String>,
@@ -106,10 +106,10 @@ pub struct UpdateUser {
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub username: Option<Option<String>>,
-    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
     pub display_name: Option<String>,
     /// Legacy alias of `displayName`.
-    #[garde(inner(length(chars, min = 1, max = 200), custom(not_blank)))]
+    #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
     pub name: Option<String>,
     #[garde(inner(inner(length(chars, max = 100))))]
     #[serde(default, deserialize_with = "double_option")]
@@ -134,9 +134,6 @@ pub struct ResetPassword {
     pub new_password: String,
 }
 
-fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
-}
 
 fn uuid_text(value: &str, _: &()) -> garde::Result {
     match sentinel_domain::uuid::parse_uuid(value) {

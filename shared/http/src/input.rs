@@ -51,6 +51,11 @@ pub fn issues_from_report(report: &garde::Report) -> Issues {
     issues
 }
 
+/// garde rule: the text has something besides white space.
+pub fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() { Err(garde::Error::new("must not be blank")) } else { Ok(()) }
+}
+
 /// Distinguishes an absent field (`None`) from an explicit `null`
 /// (`Some(None)`) in PATCH bodies. Use with `#[serde(default, deserialize_with = "double_option")]`.
 pub fn double_option<'de, T: Deserialize<'de>, D: Deserializer<'de>>(de: D) -> Result<Option<Option<T>>, D::Error> {
