@@ -196,9 +196,13 @@ pub fn kiosk_heartbeat(
     app_version: Option<&str>,
     ip: Option<&str>,
 ) -> Result<Option<Value>, DbError> {
+    // `previous` locks the existing row (FOR UPDATE re-reads it after a racing
+    // heartbeat commits), so only one of several racing calls sees the
+    // offline -> online transition; a kiosk that went quiet for longer than the
+    // online window while still marked online also counts as coming back.
     const SQL: &str = "
         WITH previous AS (
-            SELECT last_reported_status FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
+            SELECT last_reported_status, last_seen_at FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
         ), upserted AS (
             INSERT INTO kiosk_status AS s (kiosk_id, api_key_id, last_seen_at, queue_size, app_version, last_ip, last_reported_status)
             VALUES ($1, $2::text::uuid, now(), $3::int4, $4::text, $5::text::inet, 'online')
@@ -211,20 +215,19 @@ pub fn kiosk_heartbeat(
                 last_reported_status = 'online'
             RETURNING iso(s.last_seen_at) AS last_seen
         )
-        SELECT u.last_seen, (SELECT last_reported_status FROM previous) AS previous FROM upserted u";
-    let params: [SqlParam; 5] = [kiosk_id.into(), api_key_id.into(), queue_size.into(), app_version.into(), ip.into()];
+        SELECT u.last_seen,
+               COALESCE((SELECT last_reported_status IS DISTINCT FROM 'online'
+                                OR last_seen_at < now() - make_interval(secs => $6::int8) FROM previous), true) AS came_online
+        FROM upserted u";
+    let params: [SqlParam; 6] =
+        [kiosk_id.into(), api_key_id.into(), queue_size.into(), app_version.into(), ip.into(), KIOSK_ONLINE_WINDOW_SECS.into()];
     let Some(row) = db.query_one(SQL, &params)? else { return Ok(None) };
-    if row.text("previous").as_deref() == Some("online") {
+    if !row.bool("came_online") {
         return Ok(None);
     }
     Ok(Some(json!({ "kioskId": kiosk_id, "status": "online", "lastSeen": row.json("last_seen") })))
 }
 
-/// The periodic sweep: records online/offline transitions of every kiosk (offline after
-/// 90 s without a heartbeat or authenticated request; online again on the first sign of
-/// life, including plain API requests which only touch `api_keys.last_used_at`). Returns the
-/// `kiosk:status` payloads to publish. Conditional updates make each transition happen
-/// exactly once even when several relay replicas sweep at the same time.
 pub fn kiosk_transitions(db: &dyn Database) -> Result<Vec<Value>, DbError> {
     const SQL: &str = "
         WITH keys AS (

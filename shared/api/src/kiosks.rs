@@ -8,7 +8,7 @@
 
 use garde::Validate;
 use http::Method;
-use sentinel_http::{ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use sentinel_http::{ok, Access, Allow, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -65,36 +65,18 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
     let body: Heartbeat = ctx.json()?;
     let sentinel_http::Principal::ApiKey(key) = &ctx.principal else { return Err(ApiError::unauthorized("Kiosk key required")) };
     let kiosk_id = ctx.principal.kiosk_id().ok_or_else(|| ApiError::forbidden("FORBIDDEN", "Only kiosk keys send heartbeats"))?.to_string();
-    // `prev` locks the existing row (FOR UPDATE re-reads it after a racing
-    // heartbeat commits), so only one of several racing calls sees the
-    // offline → online transition. A brand-new row is the inserter's transition.
-    let sql = format!(
-        "WITH prev AS (
-            SELECT last_reported_status, last_seen_at FROM kiosk_status WHERE kiosk_id = $1 FOR UPDATE
-         ), up AS (
-            INSERT INTO kiosk_status (kiosk_id, api_key_id, last_seen_at, queue_size, app_version, last_ip, last_reported_status)
-            VALUES ($1, $2::text::uuid, now(), $3, $4, $5::text::inet, 'online')
-            ON CONFLICT (kiosk_id) DO UPDATE SET
-                api_key_id = EXCLUDED.api_key_id,
-                last_seen_at = now(),
-                queue_size = COALESCE(EXCLUDED.queue_size, kiosk_status.queue_size),
-                app_version = COALESCE(EXCLUDED.app_version, kiosk_status.app_version),
-                last_ip = COALESCE(EXCLUDED.last_ip, kiosk_status.last_ip),
-                last_reported_status = 'online'
-            RETURNING (xmax = 0) AS inserted, iso(last_seen_at) AS last_seen
-         )
-         SELECT iso(now()) AS server_time, up.last_seen,
-                up.inserted OR COALESCE((SELECT last_reported_status IS DISTINCT FROM 'online'
-                                                OR last_seen_at < now() - interval '{ONLINE_WINDOW_SECS} seconds' FROM prev), false) AS came_online
-         FROM up"
-    );
-    let params: [SqlParam; 5] =
-        [kiosk_id.as_str().into(), key.id.as_str().into(), body.queue_size.into(), body.app_version.clone().into(), client_ip(ctx.req).into()];
-    let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| ApiError::internal("kiosk heartbeat upsert returned nothing"))?;
-    if row.bool("came_online") {
-        ctx.publish("kiosks", "kiosk:status", json!({ "kioskId": kiosk_id, "status": "online", "lastSeen": row.text("last_seen") }));
+    let came_online = crate::backfill::kiosk_heartbeat(
+        ctx.db(),
+        &kiosk_id,
+        Some(&key.id),
+        body.queue_size,
+        body.app_version.as_deref(),
+        client_ip(ctx.req).as_deref(),
+    )?;
+    if let Some(status) = came_online {
+        ctx.publish("kiosks", "kiosk:status", status);
     }
-    ok(json!({ "kioskId": kiosk_id, "serverTime": row.text("server_time") }))
+    ok(json!({ "kioskId": kiosk_id, "serverTime": sentinel_domain::time::now_iso() }))
 }
 
 #[utoipa::path(get, path = "/api/kiosks", tag = "kiosks",
