@@ -253,6 +253,7 @@ fn build(args: BuildArgs) -> Result<()> {
 }
 
 async fn start_host(manifest: PathBuf, listen: SocketAddr, settings: &Settings) -> Result<sentinel_host::RunningHost> {
+    settings.validate()?;
     let mut variables = settings.host_variables()?;
     // The static map outranks SPIN_VARIABLE_* in the host; derived values must not hide explicit ones.
     for derived in ["database_host", "redis_host"] {

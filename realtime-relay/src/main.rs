@@ -38,6 +38,9 @@ struct ServeArgs {
     /// The components' jwt_secret
     #[arg(long, env = "SENTINEL_JWT_SECRET")]
     jwt_secret: Option<String>,
+    /// production | development; outside development the JWT secret must be at least 32 bytes
+    #[arg(long, env = "SENTINEL_ENVIRONMENT", default_value = "production")]
+    environment: String,
     /// Allowed browser origins, comma-separated
     #[arg(long, env = "SENTINEL_CORS_ORIGINS", default_value = "http://localhost:3000,http://localhost:5173")]
     cors_origins: String,
@@ -67,10 +70,18 @@ fn main() {
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use anyhow::Context;
+    let jwt_secret = args.jwt_secret.context("no JWT secret: pass --jwt-secret or set SENTINEL_JWT_SECRET")?;
+    let min = sentinel_auth::session_token::MIN_SECRET_BYTES;
+    match args.environment.as_str() {
+        "development" => {}
+        "production" if jwt_secret.len() >= min => {}
+        "production" => anyhow::bail!("refusing to start: the JWT secret is {} bytes; outside development it must be at least {min}", jwt_secret.len()),
+        other => anyhow::bail!("unknown environment {other:?}: expected production or development"),
+    }
     let mut config = RelayConfig::new(
         args.database_url.context("no database URL: pass --database-url or set SENTINEL_DATABASE_URL")?,
         args.redis_url,
-        args.jwt_secret.context("no JWT secret: pass --jwt-secret or set SENTINEL_JWT_SECRET")?,
+        jwt_secret,
     );
     config.listen = args.listen;
     config.metrics_listen = args.metrics_listen;

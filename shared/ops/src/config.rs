@@ -18,6 +18,27 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Refuses settings a production host must not start with: an unknown environment mode, or
+    /// (outside development) a JWT secret shorter than 32 bytes, which would make session
+    /// tokens forgeable by brute force. The secret itself never appears in the error.
+    pub fn validate(&self) -> Result<()> {
+        match self.environment.as_str() {
+            "development" => Ok(()),
+            "production" => {
+                let min = sentinel_auth::session_token::MIN_SECRET_BYTES;
+                if self.jwt_secret.len() < min {
+                    anyhow::bail!(
+                        "refusing to start: the JWT secret is {} bytes; outside development it must be at least {min} \
+                         (generate one with `openssl rand -hex 32` and set SENTINEL_JWT_SECRET)",
+                        self.jwt_secret.len()
+                    );
+                }
+                Ok(())
+            }
+            other => anyhow::bail!("unknown environment {other:?}: expected production or development"),
+        }
+    }
+
     /// Application variables: database_url, database_host, redis_url, redis_host, jwt_secret, environment.
     /// `*_host` are derived from the URLs for the components' outbound allow-lists.
     pub fn host_variables(&self) -> Result<HashMap<String, String>> {
