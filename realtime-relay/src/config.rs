@@ -48,6 +48,8 @@ pub struct Limits {
     pub fanout_buffer: usize,
     /// A write to one socket that takes longer than this drops that socket (never blocks others).
     pub write_timeout: Duration,
+    /// `presence:update` is coalesced per socket: at most one per this interval, always the latest (1 s).
+    pub presence_interval: Duration,
 }
 
 impl Default for Limits {
@@ -67,6 +69,7 @@ impl Default for Limits {
             activity_backfill_items: 20,
             fanout_buffer: 16_384,
             write_timeout: Duration::from_secs(10),
+            presence_interval: Duration::from_secs(1),
         }
     }
 }

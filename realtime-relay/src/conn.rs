@@ -49,6 +49,10 @@ pub(crate) struct Connection<S> {
     subscriptions: [Option<Subscription>; 9],
     message_times: VecDeque<Instant>,
     violations: VecDeque<Instant>,
+    /// When this socket last got a `presence:update`, and the newest one held back since
+    /// (realtime.md §5: at most one per second, always carrying the latest figures).
+    presence_sent: Option<tokio::time::Instant>,
+    presence_pending: Option<Arc<Event>>,
 }
 
 pub(crate) async fn run<S>(ws: WebSocketStream<S>, shared: Arc<Shared>, principal: Principal, ip: Option<String>, mut events: broadcast::Receiver<Arc<Event>>)
@@ -65,6 +69,8 @@ where
         subscriptions: Default::default(),
         message_times: VecDeque::new(),
         violations: VecDeque::new(),
+        presence_sent: None,
+        presence_pending: None,
     };
     let mut last_heard = Instant::now();
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + limits.ping_interval, limits.ping_interval);
@@ -118,6 +124,11 @@ where
                     break Some(Closing(CloseCode::Again, "slow consumer"));
                 }
                 if let Err(closing) = conn.deliver(&batch).await {
+                    break Some(closing);
+                }
+            }
+            _ = tokio::time::sleep_until(conn.presence_due()), if conn.presence_pending.is_some() => {
+                if let Err(closing) = conn.flush_presence().await {
                     break Some(closing);
                 }
             }
@@ -342,6 +353,9 @@ where
         };
         match outcome {
             Ok(Some((event, data))) => {
+                if channel == Channel::Presence {
+                    self.presence_sent = Some(tokio::time::Instant::now());
+                }
                 self.send_json(json!({ "type": "event", "channel": channel.name(), "event": event, "ts": crate::now_iso(), "data": data })).await
             }
             Ok(None) => Ok(()),
@@ -362,6 +376,16 @@ where
                     let Some(sub) = self.subscriptions[channel.index()].as_mut() else { continue };
                     if sub.last_id.is_some_and(|last| event.id <= last) {
                         continue;
+                    }
+                    if channel == Channel::Presence {
+                        let now = tokio::time::Instant::now();
+                        if self.presence_sent.is_some_and(|sent| now < sent + self.shared.config.limits.presence_interval) {
+                            // Held back; a newer one replaces it. Sent by `flush_presence` when due.
+                            self.presence_pending = Some(event.clone());
+                            continue;
+                        }
+                        self.presence_sent = Some(now);
+                        self.presence_pending = None;
                     }
                     sub.last_id = Some(event.id);
                     if self.sink.feed(Message::Text(event.frame.clone())).await.is_err() {
@@ -390,6 +414,26 @@ where
                 self.shared.metrics.fanout_lag.observe(lag);
             }
         }
+        Ok(())
+    }
+
+    /// When the held-back `presence:update` may go out.
+    fn presence_due(&self) -> tokio::time::Instant {
+        let now = tokio::time::Instant::now();
+        self.presence_sent.map_or(now, |sent| sent + self.shared.config.limits.presence_interval)
+    }
+
+    /// Sends the held-back `presence:update` (if the socket is still subscribed).
+    async fn flush_presence(&mut self) -> Result<(), Closing> {
+        let Some(event) = self.presence_pending.take() else { return Ok(()) };
+        let Some(sub) = self.subscriptions[Channel::Presence.index()].as_mut() else { return Ok(()) };
+        if sub.last_id.is_some_and(|last| event.id <= last) {
+            return Ok(());
+        }
+        sub.last_id = Some(event.id);
+        self.presence_sent = Some(tokio::time::Instant::now());
+        self.write(Message::Text(event.frame.clone())).await.map_err(|_| Closing(CloseCode::Again, "slow consumer"))?;
+        self.shared.metrics.delivered[Channel::Presence.index()].inc();
         Ok(())
     }
 

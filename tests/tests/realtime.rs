@@ -468,6 +468,40 @@ async fn two_replicas_both_deliver_every_event() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn presence_updates_are_coalesced_to_one_per_interval_carrying_the_latest() {
+    let redis = PrivateRedis::start();
+    let relay = sentinel_relay::start(relay_config(&redis.url())).await.unwrap();
+    let mut client = connect(&ws_url(&relay), &session("admin").token).await;
+    client.subscribe("presence", None).await;
+    let backfill = client.until(WAIT, |v| v["event"] == "presence:update").await;
+    assert!(backfill["id"].is_null(), "the backfill comes first: {backfill}");
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+
+    // A burst of ten within a few milliseconds: the first goes out at once, the other nine
+    // collapse into one that carries the newest figures, sent when the second is up.
+    let mut ids = Vec::new();
+    for n in 1..=10 {
+        ids.push(publish(&redis.url(), "presence", "presence:update", &json!({ "totalPresent": n })).await);
+    }
+    let first = client.until(WAIT, |v| v["event"] == "presence:update").await;
+    assert_eq!((first["data"]["totalPresent"].as_i64(), first["id"].as_str()), (Some(1), Some(ids[0].as_str())));
+    let started = std::time::Instant::now();
+    let latest = client.until(WAIT, |v| v["event"] == "presence:update").await;
+    assert_eq!((latest["data"]["totalPresent"].as_i64(), latest["id"].as_str()), (Some(10), Some(ids[9].as_str())));
+    assert!(started.elapsed() >= Duration::from_millis(700), "held back until the interval passed");
+    let rest = client.drain_quiet(Duration::from_millis(1_500)).await;
+    assert!(rest.iter().all(|f| f["event"] != "presence:update"), "nothing else: {rest:?}");
+
+    // Other channels are never held back.
+    client.subscribe("events", None).await;
+    for n in 1..=3 {
+        publish(&redis.url(), "events", "event:update", &json!({ "n": n })).await;
+    }
+    assert_eq!(events_of(&mut client, 3).await.iter().map(|e| e["data"]["n"].as_i64().unwrap()).collect::<Vec<_>>(), [1, 2, 3]);
+    relay.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn drain_on_shutdown() {
     let relay = start_relay(|_| {}).await;
     let url = ws_url(&relay);
