@@ -41,7 +41,8 @@ impl PgPools {
         }
         let manager = deadpool_postgres::Manager::from_config(
             config,
-            tokio_postgres::NoTls,
+            // TLS unless sslmode=disable, verified against the system roots, as Spin does.
+            sentinel_pg_tls::connector(),
             deadpool_postgres::ManagerConfig { recycling_method: deadpool_postgres::RecyclingMethod::Clean },
         );
         let pool = deadpool_postgres::Pool::builder(manager)

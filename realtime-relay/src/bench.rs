@@ -88,7 +88,7 @@ fn raise_fd_limit_hard(wanted: u64) {
 
 /// A user session for the subscribers (quartermaster: may read `events`).
 async fn bench_session(database_url: &str, secret: &str) -> anyhow::Result<String> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls).await?;
+    let (client, connection) = tokio_postgres::connect(database_url, sentinel_pg_tls::connector()).await?;
     tokio::spawn(connection);
     let tag = format!("{:x}", now_ns());
     let user_id: String = client

@@ -19,7 +19,7 @@ pub struct Pg {
 impl Pg {
     pub fn new(database_url: &str, max_size: usize) -> anyhow::Result<Self> {
         let config: tokio_postgres::Config = database_url.parse().context("invalid database URL")?;
-        let manager = Manager::from_config(config, tokio_postgres::NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let manager = Manager::from_config(config, sentinel_pg_tls::connector(), ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager)
             .max_size(max_size)
             .wait_timeout(Some(std::time::Duration::from_secs(10)))

@@ -27,7 +27,8 @@ fn rank(role: &str) -> usize {
 fn admits(entry: &str, who: &Who) -> bool {
     match (entry, who) {
         ("PUBLIC", _) => true,
-        ("QM+", Who::Role(r)) => rank(r) >= 0,
+        // Every role is at least quartermaster; rank() still rejects an unknown role name.
+        ("QM+", Who::Role(r)) => rank(r) < ROLE_RANK.len(),
         ("DW+", Who::Role(r)) => rank(r) >= 1,
         ("EX+", Who::Role(r)) => rank(r) >= 2,
         ("ADM+", Who::Role(r)) => rank(r) >= 3,

@@ -455,6 +455,22 @@ fn postgres_query_and_execute_report_errors_differently() {
     assert_eq!(out[7], json!({"count": 1}));
 }
 
+#[test]
+fn postgres_tls_follows_sslmode_like_spin() {
+    // The test server offers no TLS: `prefer` (the default) falls back to plaintext after the
+    // server's "no SSL" answer, `disable` never asks, and `require` fails the connection.
+    let url = services().database_url.clone();
+    let with_mode = |mode: &str| format!("{url}{}sslmode={mode}", if url.contains('?') { '&' } else { '?' });
+    for mode in ["prefer", "disable"] {
+        let r = post("/pg", &json!({"address": with_mode(mode), "sql": "SELECT 7 AS seven", "mode": "query"}));
+        assert_eq!(r.status, 200, "{}", r.text);
+        assert!(r.text.contains("seven"), "sslmode={mode}: {}", r.text);
+    }
+    let r = post("/pg", &json!({"address": with_mode("require"), "sql": "SELECT 1", "mode": "query"}));
+    assert_eq!(r.body["error"], "connection-failed", "{}", r.text);
+    assert!(r.body["text"].as_str().unwrap().contains("server does not support TLS"), "a real TLS attempt: {}", r.text);
+}
+
 // ------------------------------------------------------------------ redis
 
 fn redis(op: Value) -> Value {

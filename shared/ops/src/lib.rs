@@ -14,9 +14,10 @@ pub mod services;
 
 use anyhow::{Context, Result};
 
-/// Connect to PostgreSQL without TLS and drive the connection on the current tokio runtime.
+/// Connect to PostgreSQL (TLS as the URL's `sslmode` says, like Spin) and drive the connection
+/// on the current tokio runtime.
 pub async fn connect(database_url: &str) -> Result<tokio_postgres::Client> {
-    let (client, connection) = tokio_postgres::connect(database_url, tokio_postgres::NoTls)
+    let (client, connection) = tokio_postgres::connect(database_url, sentinel_pg_tls::connector())
         .await
         .with_context(|| format!("connecting to PostgreSQL at {}", redact_url(database_url)))?;
     tokio::spawn(async move {
