@@ -502,6 +502,18 @@ fn redis_operations_map_like_spin() {
 }
 
 #[test]
+fn rediss_addresses_are_accepted_like_spin() {
+    // Spin opens `rediss://` with TLS. A host without TLS support refuses the address itself
+    // (`invalid-address`); with it, the open gets as far as connecting — here to a closed port —
+    // and fails as a connection error (`other`). (A plaintext Redis is no test: it waits forever
+    // for the end of the TLS hello, and Spin sets no timeout either.)
+    let r = post("/redis", &json!({"op": "open", "address": "rediss://127.0.0.1:1"}));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body["error"], "other", "{}", r.text);
+    assert!(r.body["text"].as_str().unwrap().to_lowercase().contains("refused"), "{}", r.text);
+}
+
+#[test]
 fn redis_execute_flattens_replies() {
     let stream = format!("probe:stream:{}", std::process::id());
     let r = redis(json!({"op": "execute", "command": "XADD", "args": [stream, "1-1", "field", "value"]}));
