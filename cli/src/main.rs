@@ -350,6 +350,13 @@ async fn up(args: UpArgs) -> Result<()> {
 }
 
 async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBuf, servers: &mut LocalServers) -> Result<()> {
+    // Checked before anything starts, so a bad production setting costs nothing.
+    let environment = env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]).unwrap_or_else(|| "development".into());
+    let jwt_secret = match env_first(&["SENTINEL_JWT_SECRET", "SPIN_VARIABLE_JWT_SECRET"]) {
+        Some(secret) => secret,
+        None => persistent_secret(&state_dir.join("jwt_secret"))?,
+    };
+    sentinel_ops::config::check_environment(&environment, &jwt_secret)?;
     let database_url = match configured_database_url(&args.conn.database_url) {
         Some(url) => {
             println!("using PostgreSQL at {}", sentinel_ops::redact_url(&url));
@@ -413,16 +420,7 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
         .await??;
     }
 
-    let jwt_secret = match env_first(&["SENTINEL_JWT_SECRET", "SPIN_VARIABLE_JWT_SECRET"]) {
-        Some(secret) => secret,
-        None => persistent_secret(&state_dir.join("jwt_secret"))?,
-    };
-    let settings = Settings {
-        database_url,
-        redis_url,
-        jwt_secret,
-        environment: env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]).unwrap_or_else(|| "development".into()),
-    };
+    let settings = Settings { database_url, redis_url, jwt_secret, environment };
     let host = start_host(manifest, args.listen, &settings).await?;
     let relay = start_relay(args, &settings).await?;
     print_routes(&host);

@@ -30,3 +30,19 @@ fn an_unknown_environment_mode_is_refused() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("unknown environment \"staging\""), "{stderr}");
 }
+
+#[test]
+fn up_in_production_refuses_a_short_secret_before_starting_anything() {
+    let secret = "too-short";
+    let out = Command::new(env!("CARGO_BIN_EXE_sentinel"))
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .env("SENTINEL_ENVIRONMENT", "production")
+        .env("SENTINEL_JWT_SECRET", secret)
+        .output()
+        .expect("running sentinel up");
+    assert!(!out.status.success());
+    let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(stderr.contains("refusing to start"), "{stderr}");
+    assert!(!stdout.contains("starting PostgreSQL") && !stdout.contains("starting Redis"), "{stdout}");
+    assert!(!stdout.contains(secret) && !stderr.contains(secret));
+}

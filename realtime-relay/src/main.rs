@@ -71,13 +71,7 @@ fn main() {
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     use anyhow::Context;
     let jwt_secret = args.jwt_secret.context("no JWT secret: pass --jwt-secret or set SENTINEL_JWT_SECRET")?;
-    let min = sentinel_auth::session_token::MIN_SECRET_BYTES;
-    match args.environment.as_str() {
-        "development" => {}
-        "production" if jwt_secret.len() >= min => {}
-        "production" => anyhow::bail!("refusing to start: the JWT secret is {} bytes; outside development it must be at least {min}", jwt_secret.len()),
-        other => anyhow::bail!("unknown environment {other:?}: expected production or development"),
-    }
+    sentinel_auth::session_token::check_environment(&args.environment, &jwt_secret)?;
     let mut config = RelayConfig::new(
         args.database_url.context("no database URL: pass --database-url or set SENTINEL_DATABASE_URL")?,
         args.redis_url,

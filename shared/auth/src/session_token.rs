@@ -48,6 +48,23 @@ pub struct VerifiedToken {
 /// Secrets shorter than this are refused outside development (issue: secrets).
 pub const MIN_SECRET_BYTES: usize = 32;
 
+/// Refuses what a production process must not start with: an unknown environment mode, or
+/// (outside development) a JWT secret shorter than [`MIN_SECRET_BYTES`], which would make
+/// session tokens forgeable by brute force. The secret itself never appears in the error.
+/// Used by `sentinel serve`/`up` and the relay at start-up.
+pub fn check_environment(environment: &str, jwt_secret: &str) -> anyhow::Result<()> {
+    match environment {
+        "development" => Ok(()),
+        "production" if jwt_secret.len() >= MIN_SECRET_BYTES => Ok(()),
+        "production" => anyhow::bail!(
+            "refusing to start: the JWT secret is {} bytes; outside development it must be at least {MIN_SECRET_BYTES} \
+             (generate one with `openssl rand -hex 32` and set SENTINEL_JWT_SECRET)",
+            jwt_secret.len()
+        ),
+        other => anyhow::bail!("unknown environment {other:?}: expected production or development"),
+    }
+}
+
 fn key(secret: &str) -> HS256Key {
     HS256Key::from_bytes(secret.as_bytes())
 }

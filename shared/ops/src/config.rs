@@ -18,25 +18,9 @@ pub struct Settings {
 }
 
 impl Settings {
-    /// Refuses settings a production host must not start with: an unknown environment mode, or
-    /// (outside development) a JWT secret shorter than 32 bytes, which would make session
-    /// tokens forgeable by brute force. The secret itself never appears in the error.
+    /// See [`check_environment`].
     pub fn validate(&self) -> Result<()> {
-        match self.environment.as_str() {
-            "development" => Ok(()),
-            "production" => {
-                let min = sentinel_auth::session_token::MIN_SECRET_BYTES;
-                if self.jwt_secret.len() < min {
-                    anyhow::bail!(
-                        "refusing to start: the JWT secret is {} bytes; outside development it must be at least {min} \
-                         (generate one with `openssl rand -hex 32` and set SENTINEL_JWT_SECRET)",
-                        self.jwt_secret.len()
-                    );
-                }
-                Ok(())
-            }
-            other => anyhow::bail!("unknown environment {other:?}: expected production or development"),
-        }
+        check_environment(&self.environment, &self.jwt_secret)
     }
 
     /// Application variables: database_url, database_host, redis_url, redis_host, jwt_secret, environment.
@@ -52,6 +36,9 @@ impl Settings {
         Ok(vars)
     }
 }
+
+/// See [`sentinel_auth::session_token::check_environment`].
+pub use sentinel_auth::session_token::check_environment;
 
 /// `host:port` of a URL (`postgres://u@db:5433/x` -> `db:5433`), with the scheme's default port.
 pub fn host_port(url: &str, default_port: u16) -> Result<String> {
