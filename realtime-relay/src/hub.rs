@@ -70,6 +70,8 @@ pub struct Event {
     pub source: Source,
     pub id: StreamId,
     pub name: String,
+    /// The entry's `ts` field as published.
+    pub ts: String,
     /// Publish time in Unix milliseconds (from the entry's `ts`), for the fan-out lag metric.
     pub published_ms: Option<i64>,
     pub data: Value,
@@ -86,14 +88,23 @@ impl Event {
         let raw = field("data").unwrap_or_else(|| "null".into());
         let data: Value = serde_json::from_str(&raw).unwrap_or(Value::String(raw));
         let published_ms = chrono::DateTime::parse_from_rfc3339(&ts).ok().map(|t| t.timestamp_millis());
+        Some(Event::render(source, id, name, ts, published_ms, data))
+    }
+
+    fn render(source: Source, id: StreamId, name: String, ts: String, published_ms: Option<i64>, data: Value) -> Event {
         let frame = match source {
             Source::Channel(channel) => json!({
-                "type": "event", "channel": channel.name(), "event": name, "id": entry.id, "ts": ts, "data": data
+                "type": "event", "channel": channel.name(), "event": name, "id": id.to_string(), "ts": ts, "data": data
             })
             .to_string(),
             Source::Sessions => String::new(),
         };
-        Some(Event { source, id, name, published_ms, data, frame: frame.into() })
+        Event { source, id, name, ts, published_ms, data, frame: frame.into() }
+    }
+
+    /// The same entry (id, name, time) carrying other data.
+    pub fn with_data(&self, data: Value) -> Event {
+        Event::render(self.source, self.id, self.name.clone(), self.ts.clone(), self.published_ms, data)
     }
 }
 
@@ -169,6 +180,7 @@ impl RedisHandle {
 pub async fn run_reader(
     redis_url: String,
     events: broadcast::Sender<Arc<Event>>,
+    presence: watch::Sender<Option<Arc<Event>>>,
     metrics: Arc<Metrics>,
     ready: watch::Sender<bool>,
     mut stop: watch::Receiver<bool>,
@@ -219,8 +231,13 @@ pub async fn run_reader(
                             if let Source::Channel(channel) = source {
                                 metrics.read[channel.index()].inc();
                             }
-                            // No receivers is fine: nobody is connected to this replica.
-                            let _ = events.send(Arc::new(event));
+                            if source == Source::Channel(Channel::Presence) && event.name == "presence:update" {
+                                // Refreshed from the database before it goes out (see `run_presence_refresher`).
+                                presence.send_replace(Some(Arc::new(event)));
+                            } else {
+                                // No receivers is fine: nobody is connected to this replica.
+                                let _ = events.send(Arc::new(event));
+                            }
                         }
                         last_ids.as_mut().expect("initialised")[position] = entry.id.clone();
                     }
@@ -239,6 +256,39 @@ pub async fn run_reader(
                 backoff = (backoff * 2).min(Duration::from_secs(5));
             }
         }
+    }
+}
+
+/// `presence:update` as realtime.md §5 wants it: at most one per interval per replica, always
+/// carrying the latest figures. A component computes its figures inside its own transaction, so
+/// two concurrent scans can each publish counts that miss the other's; the entry is appended only
+/// after that transaction commits, so figures recomputed here, after reading it, include it. The
+/// event keeps the newest entry's id, so resume and de-duplication work as for any other event.
+pub(crate) async fn run_presence_refresher(shared: Arc<crate::Shared>, mut latest: watch::Receiver<Option<Arc<Event>>>, mut stop: watch::Receiver<bool>) {
+    let interval = shared.config.limits.presence_interval;
+    let mut last_sent: Option<tokio::time::Instant> = None;
+    loop {
+        tokio::select! {
+            changed = latest.changed() => if changed.is_err() { return },
+            _ = stop.changed() => return,
+        }
+        if let Some(sent) = last_sent {
+            tokio::select! {
+                _ = tokio::time::sleep_until(sent + interval) => {}
+                _ = stop.changed() => return,
+            }
+        }
+        let Some(entry) = latest.borrow_and_update().clone() else { continue };
+        let event = match shared.pg.run(|db| sentinel_api::backfill::presence(db)).await {
+            Ok(figures) => entry.with_data(figures),
+            Err(err) => {
+                // The published figures are the best we have.
+                crate::log("warn", "presence refresh failed; forwarding the published figures", json!({ "error": format!("{err:#}") }));
+                entry.with_data(entry.data.clone())
+            }
+        };
+        let _ = shared.events.send(Arc::new(event));
+        last_sent = Some(tokio::time::Instant::now());
     }
 }
 

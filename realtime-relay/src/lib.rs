@@ -166,7 +166,9 @@ pub async fn start(config: RelayConfig) -> anyhow::Result<RunningRelay> {
         all_closed: Notify::new(),
     });
     let mut tasks = Vec::new();
-    tasks.push(tokio::spawn(hub::run_reader(shared.config.redis_url.clone(), events, metrics, ready_tx, stop_rx.clone())));
+    let (presence_tx, presence_rx) = watch::channel(None);
+    tasks.push(tokio::spawn(hub::run_reader(shared.config.redis_url.clone(), events, presence_tx, metrics, ready_tx, stop_rx.clone())));
+    tasks.push(tokio::spawn(hub::run_presence_refresher(shared.clone(), presence_rx, stop_rx.clone())));
     if tokio::time::timeout(Duration::from_secs(5), ready_rx.wait_for(|ready| *ready)).await.is_err() {
         log("warn", "Redis not reachable yet; the stream reader keeps retrying", json!({}));
     }
