@@ -28,8 +28,18 @@ fn admins_and_kiosks_raise_alerts_and_identical_ones_are_suppressed() {
     assert_eq!(sql(&format!("SELECT count(*) AS n FROM security_alerts WHERE kiosk_id = '{kiosk_id}'"))[0]["n"], 1);
     // A different serial (or none) is a different alert.
     assert_ne!(admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, None))).body["id"], a["id"]);
-    let audit = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'alert_create' AND entity_id = '{}'", a["id"].as_str().unwrap()));
-    assert_eq!(audit[0]["n"], 1);
+    // Both calls succeeded, so both are audited (api.md §0.7); the suppressed one records what it absorbed.
+    let audit = sql(&format!(
+        "SELECT coalesce((details->>'suppressed')::boolean, false) AS suppressed, details->'after'->>'id' AS alert, details->'request'->>'message' AS message
+         FROM audit_log WHERE action = 'alert_create' AND entity_id = '{}' ORDER BY created_at, id",
+        a["id"].as_str().unwrap()
+    ));
+    assert_eq!(audit, vec![
+        json!({ "suppressed": false, "alert": a["id"], "message": null }),
+        json!({ "suppressed": true, "alert": a["id"], "message": "Door forced" }),
+    ]);
+    // The suppressed duplicate pushed nothing.
+    assert_eq!(stream("alerts").iter().filter(|(_, d)| d["id"] == a["id"]).count(), 1);
     // Kiosk keys record their own kiosk id (and need not send one).
     let (own_kiosk, key) = kiosk();
     let mut body = alert_body("ignored", None);
@@ -102,6 +112,32 @@ fn acknowledge_once_and_read_in_any_status() {
     assert_eq!(as_role("duty_watch", "POST", &format!("/api/security-alerts/{zero}/acknowledge"), Some(&json!({}))).status, 404);
     assert_eq!(as_role("duty_watch", "GET", "/api/security-alerts/bad-id", None).status, 400);
     assert_validation_error(&as_role("duty_watch", "POST", &format!("/api/security-alerts/{other}/acknowledge"), Some(&json!({ "adminId": "x" }))), "bad adminId");
+}
+
+#[test]
+fn simultaneous_identical_alerts_all_return_the_one_alert() {
+    // Requests that lose the suppression race still answer 201 with the alert that won (never a null body).
+    let kiosk_id = unique("burst-");
+    let bodies: Vec<Value> = std::thread::scope(|s| {
+        let handles: Vec<_> = (0..8).map(|_| {
+            let body = alert_body(&kiosk_id, Some("S-9"));
+            s.spawn(move || {
+                let r = admin("POST", "/api/security-alerts", Some(&body));
+                assert_eq!(r.status, 201, "{}", r.text);
+                r.body
+            })
+        }).collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let stored = sql(&format!("SELECT id::text AS id FROM security_alerts WHERE kiosk_id = '{kiosk_id}'"));
+    assert_eq!(stored.len(), 1, "{stored:?}");
+    for body in &bodies {
+        assert!(body.is_object(), "{body}");
+        assert_eq!((body["id"].clone(), body["status"].as_str(), body["kioskId"].as_str()), (stored[0]["id"].clone(), Some("active"), Some(kiosk_id.as_str())));
+    }
+    let audits = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'alert_create' AND entity_id = '{}'", stored[0]["id"].as_str().unwrap()));
+    assert_eq!(audits[0]["n"], 8, "one audit row per successful call");
+    assert_eq!(stream("alerts").iter().filter(|(_, d)| d["kioskId"] == json!(kiosk_id)).count(), 1, "one alert:new");
 }
 
 #[test]

@@ -94,8 +94,13 @@ fn assign_follows_the_rules_in_order() {
     let r = post(&format!("/api/badges/{second}/assign"), &json!({ "assignmentType": "visitor", "assignedToId": visitor }));
     assert_eq!((r.status, r.body["assignedTo"]["name"].as_str()), (200, Some("Vera Visitor")), "{}", r.text);
     assert_eq!(sql(&format!("SELECT temporary_badge_id::text AS b FROM visitors WHERE id = '{visitor}'"))[0]["b"], json!(second));
-    let audits = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'badge_assign' AND entity_id = '{badge_id}'"));
-    assert_eq!(audits[0]["n"], 1, "the idempotent repeat changes nothing");
+    // The idempotent repeat changes nothing but is a successful call: audited with changed = false (api.md §0.7).
+    let audits = sql(&format!(
+        "SELECT details->>'assignedToId' AS holder, (details->>'changed')::boolean AS changed FROM audit_log
+         WHERE action = 'badge_assign' AND entity_id = '{badge_id}' ORDER BY created_at, id"
+    ));
+    assert_eq!(audits, vec![json!({ "holder": member, "changed": true }), json!({ "holder": member, "changed": false })]);
+    assert_eq!(sql(&format!("SELECT count(*) AS n FROM members WHERE badge_id = '{badge_id}'"))[0]["n"], 1);
 }
 
 #[test]

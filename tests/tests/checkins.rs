@@ -435,6 +435,88 @@ fn sync_reports_disabled_badges_and_is_kiosk_only() {
     assert_validation_error(&sync(&key, json!([{ "serialNumber": "A", "timestamp": at(0), "clientRef": "x".repeat(101) }])), "long clientRef");
 }
 
+#[test]
+fn a_sync_retry_is_a_duplicate_even_after_the_badge_was_lost_or_reassigned() {
+    // api.md §6 sync rule 3: a stored item is `duplicate` before any badge/member validation, so a retry after
+    // the badge was lost (or returned and given to someone else) neither fails nor raises an alert.
+    let a = holder();
+    let b = holder();
+    let c = member_in(&b.division, "active");
+    let (kiosk_id, key) = kiosk();
+    let items = json!([
+        { "serialNumber": a.serial, "timestamp": at(-600_000), "clientRef": "lost-1" },
+        { "serialNumber": a.serial, "timestamp": at(-500_000) },
+        { "serialNumber": b.serial, "timestamp": at(-400_000), "clientRef": "moved-1" },
+        { "serialNumber": b.serial, "timestamp": at(-300_000) },
+    ]);
+    let first = sync(&key, items.clone());
+    assert_eq!(first.status, 200, "{}", first.text);
+    let first_results = first.body["results"].as_array().unwrap().clone();
+    assert!(first_results.iter().all(|r| r["success"] == true && r["duplicate"] == false), "{}", first.text);
+    let stored = |m: &str| checkins_of(m).len();
+    let (a_count, b_count) = (stored(&a.member), stored(&b.member));
+    assert_eq!((a_count, b_count), (2, 2));
+    let audits = || count(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'checkin_create' AND details->>'kioskId' = '{kiosk_id}'"));
+    let audits_before = audits();
+
+    // a's badge is reported lost; b's badge is returned and handed to member c.
+    assert_eq!(admin("PATCH", &format!("/api/badges/{}", a.badge), Some(&json!({ "status": "lost" }))).status, 200);
+    assert_eq!(admin("POST", &format!("/api/badges/{}/unassign", b.badge), Some(&json!({}))).status, 200);
+    let r = admin("POST", &format!("/api/badges/{}/assign", b.badge), Some(&json!({ "assignmentType": "member", "assignedToId": c })));
+    assert_eq!(r.status, 200, "{}", r.text);
+
+    let again = sync(&key, items);
+    assert_eq!(again.status, 200, "{}", again.text);
+    assert_eq!((again.body["success"].as_bool(), again.body["processed"].as_i64(), again.body["failed"].as_i64()), (Some(true), Some(4), Some(0)), "{}", again.text);
+    let results = again.body["results"].as_array().unwrap();
+    for (i, r) in results.iter().enumerate() {
+        assert_eq!((r["success"].as_bool(), r["duplicate"].as_bool()), (Some(true), Some(true)), "item {i}: {r}");
+        assert_eq!(r["checkinId"], first_results[i]["checkinId"], "item {i}: the stored check-in");
+        assert_eq!(r["direction"], first_results[i]["direction"], "item {i}");
+        assert!(r.get("error").is_none(), "item {i}: {r}");
+    }
+    // The stored check-ins belong to whoever held the badge then.
+    assert_eq!((results[2]["memberId"].clone(), results[3]["memberId"].clone()), (json!(b.member), json!(b.member)));
+    assert_eq!(results[0]["memberId"], json!(a.member));
+    // Nothing new: no check-in, no alert, no audit row.
+    assert_eq!((stored(&a.member), stored(&b.member), stored(&c)), (a_count, b_count, 0));
+    assert_eq!(count(&format!("SELECT count(*) AS n FROM security_alerts WHERE kiosk_id = '{kiosk_id}'")), 0);
+    assert_eq!(audits(), audits_before);
+}
+
+#[test]
+fn badge_disabled_alerts_for_returned_badges_name_the_last_holder() {
+    // api.md §6 scan row 3: a returned badge (status inactive, hence unassigned) still names its last holder,
+    // taken from the most recent check-in made with it — in /scan and in /sync.
+    let h = holder();
+    let (_, key) = kiosk();
+    assert_eq!(scan(&key, &h.serial, Some(&at(-60_000))).status, 201);
+    let r = admin("PATCH", &format!("/api/badges/{}", h.badge), Some(&json!({ "status": "inactive" })));
+    assert_eq!((r.status, r.body["assignmentType"].as_str()), (200, Some("unassigned")), "{}", r.text);
+
+    let (scan_kiosk, scan_key) = kiosk();
+    let r = scan(&scan_key, &h.serial, None);
+    assert_eq!((r.status, r.body["error"].as_str()), (403, Some("BADGE_INACTIVE")), "{}", r.text);
+    let (sync_kiosk, sync_key) = kiosk();
+    let r = sync(&sync_key, json!([{ "serialNumber": h.serial, "timestamp": at(-1_000) }]));
+    assert_eq!(r.body["results"][0]["error"], "Badge is inactive", "{}", r.text);
+    for kiosk_id in [&scan_kiosk, &sync_kiosk] {
+        let alerts = sql(&format!(
+            "SELECT alert_type, severity, member_id::text AS member FROM security_alerts WHERE kiosk_id = '{kiosk_id}' AND badge_serial = '{}'",
+            h.serial
+        ));
+        assert_eq!(alerts, vec![json!({"alert_type": "badge_disabled", "severity": "critical", "member": h.member})], "{kiosk_id}");
+    }
+    // The pushed alert carries it too.
+    let pushed = stream("alerts").into_iter().find(|(_, d)| d["kioskId"] == json!(scan_kiosk)).expect("alert:new published");
+    assert_eq!(pushed.1["memberId"], json!(h.member));
+    // A returned badge never used names nobody.
+    let (_, unused) = badge("inactive");
+    assert_eq!(scan(&scan_key, &unused, None).status, 403);
+    let alerts = sql(&format!("SELECT member_id::text AS member FROM security_alerts WHERE badge_serial = '{unused}'"));
+    assert_eq!(alerts, vec![json!({"member": null})]);
+}
+
 // ------------------------------------------------------------------ corrections, manual checkout
 
 #[test]
@@ -455,6 +537,25 @@ fn manual_checkout_checks_a_present_member_out() {
     assert_eq!(as_role("quartermaster", "POST", &path, Some(&json!({ "reason": "x" }))).status, 403);
     assert_validation_error(&as_role("duty_watch", "POST", &path, Some(&json!({ "reason": "" }))), "empty reason");
     assert_eq!(as_role("duty_watch", "POST", "/api/checkins/manual-checkout/00000000-0000-0000-0000-000000000000", Some(&json!({ "reason": "x" }))).status, 404);
+}
+
+#[test]
+fn manual_checkout_refuses_members_who_are_not_active() {
+    // domain §5.3: present = status active AND latest check-in `in`. A non-active member whose latest
+    // check-in is `in` is not present, so there is nothing to check out.
+    let (_, key) = kiosk();
+    let on_leave = holder_in(None, "leave");
+    assert_eq!(scan(&key, &on_leave.serial, None).status, 201, "non-active members are checked in with a warning");
+    let deleted = holder();
+    assert_eq!(scan(&key, &deleted.serial, None).status, 201);
+    assert_eq!(admin("DELETE", &format!("/api/members/{}", deleted.member), None).status, 200);
+    for h in [&on_leave, &deleted] {
+        let before = checkins_of(&h.member).len();
+        let r = as_role("duty_watch", "POST", &format!("/api/checkins/manual-checkout/{}", h.member), Some(&json!({ "reason": "gone" })));
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("NOT_CHECKED_IN")), "{}", r.text);
+        assert_eq!(checkins_of(&h.member).len(), before, "nothing stored");
+        assert_eq!(count(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'checkin_manual_checkout' AND details->'after'->>'memberId' = '{}'", h.member)), 0);
+    }
 }
 
 #[test]
@@ -551,26 +652,6 @@ fn the_lockup_holder_cannot_scan_out() {
     let r = admin("POST", "/api/checkins", Some(&json!({ "memberId": h.member, "direction": "out", "kioskId": "desk" })));
     assert_eq!((r.status, r.body["error"].as_str()), (403, Some("LOCKUP_HELD")), "{}", r.text);
     sql("DELETE FROM member_tags WHERE tag_id = (SELECT id FROM tags WHERE name = 'Lockup') RETURNING id");
-}
-
-/// Entries of a realtime channel stream (`sentinel:rt:<channel>`) as (event, data).
-fn stream(channel: &str) -> Vec<(String, Value)> {
-    let url = sentinel_tests::services().redis_url.clone();
-    let channel = channel.to_string();
-    sentinel_tests::block_on(async move {
-        let client = redis::Client::open(url).unwrap();
-        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
-        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(format!("sentinel:rt:{channel}")).arg("-").arg("+").query_async(&mut conn).await.unwrap();
-        reply
-            .ids
-            .into_iter()
-            .map(|entry| {
-                let event: String = entry.get("event").unwrap_or_default();
-                let data: String = entry.get("data").unwrap_or_default();
-                (event, serde_json::from_str(&data).unwrap_or(Value::Null))
-            })
-            .collect()
-    })
 }
 
 #[test]

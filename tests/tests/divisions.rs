@@ -1,6 +1,9 @@
 //! Divisions (api.md §4) through HTTP against the real host, components,
 //! PostgreSQL and Redis.
 
+#[path = "support/kiosk.rs"]
+mod kiosk;
+
 use sentinel_tests::fixtures::{admin, as_role, bearer, user};
 use sentinel_tests::{request, request_bytes, sql, sql_exec, Resp};
 use serde_json::{json, Value};
@@ -238,6 +241,66 @@ fn delete_is_refused_while_members_remain() {
     assert_eq!(r.body, json!({ "success": true, "message": "Division deleted successfully" }));
     assert_eq!(get(&format!("/api/divisions/{eid}")).status, 404);
     assert_eq!(delete(&format!("/api/divisions/{eid}")).status, 404);
+}
+
+#[test]
+fn a_member_added_during_the_delete_is_counted_in_the_conflict() {
+    // The count and the delete are one statement; a member committed after its snapshot makes the delete
+    // fail on the foreign key, and that answer names the count too (api.md §4).
+    let d = create(&unique_code("R"), "Raced");
+    let id = d["id"].as_str().unwrap().to_string();
+    let url = sentinel_tests::services().database_url.clone();
+    let holder = std::sync::Arc::new(sentinel_tests::block_on(async move { sentinel_ops::connect(&url).await.unwrap() }));
+    let client = holder.clone();
+    let insert = format!(
+        "BEGIN; INSERT INTO members (service_number, rank, first_name, last_name, division_id) VALUES ('SN{}', 'S1', 'Late', 'Comer', '{id}')",
+        rand_u32()
+    );
+    sentinel_tests::block_on(async move { client.batch_execute(&insert).await.unwrap() });
+    let r = std::thread::scope(|s| {
+        let path = format!("/api/divisions/{id}");
+        let waiting = s.spawn(move || delete(&path));
+        // The delete waits on the uncommitted member's lock of the division row; then the member commits.
+        let blocked = sentinel_tests::wait_until(std::time::Duration::from_secs(10), || {
+            sql("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%DELETE FROM divisions%'")[0]["n"].as_i64() >= Some(1)
+        });
+        let client = holder.clone();
+        sentinel_tests::block_on(async move { client.batch_execute("COMMIT").await.unwrap() });
+        assert!(blocked, "the delete never waited on the member's lock");
+        waiting.join().unwrap()
+    });
+    assert_eq!(r.status, 409, "{}", r.text);
+    assert_eq!(r.body["message"], "Cannot delete division with 1 assigned members");
+    assert_eq!(r.body["details"]["memberCount"], 1, "{}", r.text);
+    assert_eq!(get(&format!("/api/divisions/{id}")).status, 200);
+}
+
+#[test]
+fn division_changes_publish_presence() {
+    // Presence lists every division by name (realtime.md §5): create, rename and delete push it.
+    let listed = |id: &str| -> Vec<String> {
+        kiosk::stream("presence")
+            .into_iter()
+            .filter(|(event, _)| event == "presence:update")
+            .filter_map(|(_, data)| {
+                data["byDivision"].as_array()?.iter().find(|d| d["divisionId"] == json!(id)).map(|d| d["divisionName"].as_str().unwrap_or_default().to_string())
+            })
+            .collect()
+    };
+    let d = create(&unique_code("P"), "Pushed");
+    let id = d["id"].as_str().unwrap().to_string();
+    assert!(listed(&id).contains(&"Pushed".to_string()), "{:?}", listed(&id));
+    assert_eq!(patch_json(&format!("/api/divisions/{id}"), &json!({ "name": "Pushed Again" })).status, 200);
+    assert!(listed(&id).contains(&"Pushed Again".to_string()), "{:?}", listed(&id));
+    assert_eq!(delete(&format!("/api/divisions/{id}")).status, 200);
+    // After the last update listing it, one without it.
+    let events: Vec<bool> = kiosk::stream("presence")
+        .into_iter()
+        .filter(|(event, _)| event == "presence:update")
+        .map(|(_, data)| data["byDivision"].as_array().is_some_and(|rows| rows.iter().any(|d| d["divisionId"] == json!(id))))
+        .collect();
+    let last_listing = events.iter().rposition(|listed| *listed).expect("listed before the delete");
+    assert!(last_listing + 1 < events.len(), "no presence:update after the delete");
 }
 
 #[test]

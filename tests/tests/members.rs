@@ -164,10 +164,66 @@ fn delete_is_a_soft_delete_and_idempotent() {
     assert_eq!(row[0], json!({ "status": "inactive", "badge": h.badge }));
     assert_eq!(division_presence(&h.division), (0, 0), "inactive members leave presence at once");
     assert_eq!(admin("DELETE", &format!("/api/members/{}", h.member), None).status, 200);
+    // The idempotent repeat is a successful call too: one audit row each (api.md §0.7).
+    let audits = sql(&format!(
+        "SELECT details->'before'->>'status' AS before, details->'after'->>'status' AS after, (details->>'changed')::boolean AS changed
+         FROM audit_log WHERE action = 'member_delete' AND entity_id = '{}' ORDER BY created_at, id",
+        h.member
+    ));
+    assert_eq!(audits, vec![
+        json!({ "before": "active", "after": "inactive", "changed": true }),
+        json!({ "before": "inactive", "after": "inactive", "changed": false }),
+    ]);
     assert_eq!(admin("DELETE", "/api/members/00000000-0000-0000-0000-000000000000", None).status, 404);
     // Soft-deleted members still appear (as inactive) in lists.
     let r = as_role("quartermaster", "GET", &format!("/api/members?divisionId={}&status=inactive", h.division), None);
     assert_eq!(r.body["total"], 1, "{}", r.text);
+}
+
+/// The row of `division` in every `presence:update` pushed so far, oldest first, as (present, total).
+fn pushed_division_figures(division: &str) -> Vec<(i64, i64)> {
+    stream("presence")
+        .into_iter()
+        .filter(|(event, _)| event == "presence:update")
+        .filter_map(|(_, data)| {
+            let rows = data["byDivision"].as_array()?.clone();
+            let row = rows.into_iter().find(|d| d["divisionId"] == json!(division))?;
+            Some((row["present"].as_i64()?, row["total"].as_i64()?))
+        })
+        .collect()
+}
+
+/// Whether the pushed figures show `from` and later `to`.
+fn went_from(figures: &[(i64, i64)], from: (i64, i64), to: (i64, i64)) -> bool {
+    figures.iter().position(|f| *f == from).is_some_and(|i| figures[i + 1..].contains(&to))
+}
+
+#[test]
+fn creating_an_active_member_or_moving_divisions_publishes_presence() {
+    // realtime.md §5: presence:update after any committed change that can alter presence — the totals
+    // move when an active member is created or changes division (divisions made by SQL publish nothing).
+    let first = division();
+    let second = division();
+    let r = create(&valid(&first));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    assert!(pushed_division_figures(&first).contains(&(0, 1)), "create published the new total: {:?}", pushed_division_figures(&first));
+
+    let r = admin("PATCH", &format!("/api/members/{id}"), Some(&json!({ "divisionId": second })));
+    assert_eq!((r.status, r.body["divisionId"].clone()), (200, json!(second)), "{}", r.text);
+    assert!(pushed_division_figures(&second).contains(&(0, 1)), "the new division gained the member: {:?}", pushed_division_figures(&second));
+    assert!(went_from(&pushed_division_figures(&first), (0, 1), (0, 0)), "the old division lost the member: {:?}", pushed_division_figures(&first));
+
+    // A member created on leave moves no figure (their PATCH to active does).
+    let third = division();
+    let mut body = valid(&third);
+    body["memberStatusId"] = sql("SELECT id::text AS id FROM member_statuses WHERE code = 'leave'")[0]["id"].clone();
+    let r = create(&body);
+    assert_eq!((r.status, r.body["status"].as_str()), (201, Some("leave")), "{}", r.text);
+    let on_leave = r.body["id"].as_str().unwrap().to_string();
+    assert!(pushed_division_figures(&third).iter().all(|f| *f == (0, 0)), "{:?}", pushed_division_figures(&third));
+    assert_eq!(admin("PATCH", &format!("/api/members/{on_leave}"), Some(&json!({ "status": "active" }))).status, 200);
+    assert!(pushed_division_figures(&third).contains(&(0, 1)), "{:?}", pushed_division_figures(&third));
 }
 
 #[test]

@@ -14,7 +14,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
-use crate::calls::{map_db_error, uuid_text, valid_uuid};
+use crate::calls::{call, map_db_error, uuid_text, valid_uuid};
 
 const ADM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Admin), Allow::Kiosk]);
 
@@ -153,19 +153,8 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
         (None, None) => return Err(ApiError::invalid("kioskId", "is required")),
     };
     let serial = body.badge_serial.flatten();
-    let audit = audit::cte("alert_create", "security_alert", "created", "id", "jsonb_build_object('after', created.alert)", 9);
-    let sql = format!(
-        "WITH raised AS (
-            SELECT raise_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval) AS alert
-         ), created AS (SELECT (alert->>'id')::uuid AS id, alert FROM raised WHERE alert IS NOT NULL),
-         {audit}
-         SELECT r.alert AS created,
-                (SELECT alert_json(a) FROM security_alerts a
-                 WHERE r.alert IS NULL AND a.status = 'active' AND a.alert_type = $1 AND a.kiosk_id = $5
-                   AND a.badge_serial IS NOT DISTINCT FROM $3::text
-                 ORDER BY a.created_at DESC LIMIT 1) AS existing
-         FROM raised r"
-    );
+    // One call raises the alert or matches the identical active one (read after the suppression lock, so also
+    // one committed by a concurrent request) and writes the audit row either way (migrations V9).
     let [user, key, ip] = Actor::of(ctx).params();
     let params: [SqlParam; 11] = [
         body.alert_type.into(),
@@ -180,13 +169,19 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
         key,
         ip,
     ];
-    let row = ctx.db().query_one(&sql, &params).map_err(map_db_error)?.ok_or_else(|| ApiError::internal("raise_security_alert returned no row"))?;
-    let created_alert = row.json("created");
-    if created_alert.is_object() {
-        ctx.publish("alerts", "alert:new", event_payload(&created_alert));
-        return created(created_alert);
+    let result = call(
+        ctx,
+        "create_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval, $9::text::uuid, $10::text, $11::text)",
+        &params,
+    )?;
+    let alert = result["alert"].clone();
+    if !alert.is_object() {
+        return Err(ApiError::internal("create_security_alert returned no alert"));
     }
-    created(row.json("existing"))
+    if result["created"] == json!(true) {
+        ctx.publish("alerts", "alert:new", event_payload(&alert));
+    }
+    created(alert)
 }
 
 /// Closes an active alert as `status` (acknowledged | dismissed), once.

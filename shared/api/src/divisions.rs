@@ -8,7 +8,7 @@ use sentinel_http::db::Row;
 use crate::audit::{self, Actor};
 use sentinel_http::input::{double_option, query_flag};
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, Access, ApiError, Ctx, DbError, HandlerResult, Router, SqlParam};
+use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -172,6 +172,8 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     let [user, key, ip] = Actor::of(ctx).params();
     let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into(), user, key, ip];
     let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| duplicate_code(&code))?;
+    // Presence lists every division (realtime.md §5).
+    crate::members::publish_presence(ctx);
     created(to_json(&division_from(&row, false)))
 }
 
@@ -220,7 +222,12 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         e if e.is_unique_violation_of("divisions_code_key") => duplicate_code(code.as_deref().unwrap_or_default()),
         e => ApiError::from(e),
     })?;
-    ok(to_json(&division_from(&row.ok_or_else(|| not_found(&id))?, false)))
+    let division = division_from(&row.ok_or_else(|| not_found(&id))?, false);
+    if body.name.is_some() {
+        // Presence carries division names (realtime.md §5).
+        crate::members::publish_presence(ctx);
+    }
+    ok(to_json(&division))
 }
 
 #[utoipa::path(delete, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")),
@@ -240,12 +247,19 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
          SELECT member_count FROM target"
     );
     let [user, key, ip] = Actor::of(ctx).params();
-    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]).map_err(|e: DbError| {
-        if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) { ApiError::conflict("Cannot delete division with assigned members") } else { e.into() }
-    })?;
+    let blocked = |member_count: i64| ApiError::conflict(delete_blocked_message(member_count)).with_details(json!({ "memberCount": member_count }));
+    let row = match ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]) {
+        Err(e) if e.is(sentinel_http::db::FOREIGN_KEY_VIOLATION) => {
+            // A member was added after the count: count again (at least that member).
+            let count = ctx.db().query_one("SELECT count(*) AS n FROM members WHERE division_id = $1::text::uuid", &[id.as_str().into()])?;
+            return Err(blocked(count.map(|r| r.int("n")).unwrap_or(0).max(1)));
+        }
+        other => other?,
+    };
     let member_count = row.ok_or_else(|| not_found(&id))?.int("member_count");
     if member_count > 0 {
-        return Err(ApiError::conflict(delete_blocked_message(member_count)).with_details(json!({ "memberCount": member_count })));
+        return Err(blocked(member_count));
     }
+    crate::members::publish_presence(ctx);
     ok(json!({ "success": true, "message": "Division deleted successfully" }))
 }

@@ -272,7 +272,9 @@ fn saved(ctx: &Ctx, result: Value, id: Option<&str>) -> Result<Value, ApiError> 
     for badge in result["badges"].as_array().into_iter().flatten() {
         crate::badges::publish_assignment(ctx, badge);
     }
-    if result["statusChanged"] == json!(true) {
+    // Creating an active member, a status change or moving a member between divisions alters the presence
+    // figures (totals, per-division rows): realtime.md §5.
+    if result["presenceChanged"] == json!(true) {
         publish_presence(ctx);
     }
     Ok(result["member"].clone())
@@ -347,8 +349,17 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, description = "Soft-deleted (status inactive)"), (status = 404)))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    // Soft delete (api.md §3): the row, its check-ins and badge link stay. Already inactive is a no-op.
-    let audit = audit::cte("member_delete", "member", "m", "id", "jsonb_build_object('before', jsonb_build_object('status', (SELECT status FROM target)), 'after', jsonb_build_object('status', m.status))", 2);
+    // Soft delete (api.md §3): the row, its check-ins and badge link stay. Already inactive is a successful
+    // no-op, audited like any other successful call (api.md §0.7) with `changed: false`.
+    let audit = audit::cte(
+        "member_delete",
+        "member",
+        "target",
+        "id",
+        "jsonb_build_object('before', jsonb_build_object('status', target.status), 'after', jsonb_build_object('status', 'inactive'),
+                            'changed', EXISTS (SELECT 1 FROM m))",
+        2,
+    );
     let sql = format!(
         "WITH target AS (SELECT id, status FROM members WHERE id = $1::text::uuid),
          m AS (UPDATE members SET status = 'inactive' WHERE id IN (SELECT id FROM target WHERE status <> 'inactive') RETURNING *),

@@ -113,3 +113,23 @@ pub fn assert_validation_error(r: &Resp, context: &str) {
     assert_eq!(r.body["error"], "VALIDATION_ERROR", "{context}: {}", r.text);
     assert!(r.body["issues"].as_array().is_some_and(|i| !i.is_empty()), "{context}: {}", r.text);
 }
+
+/// Entries of a realtime channel stream (`sentinel:rt:<channel>`) as (event, data).
+pub fn stream(channel: &str) -> Vec<(String, Value)> {
+    let url = sentinel_tests::services().redis_url.clone();
+    let channel = channel.to_string();
+    sentinel_tests::block_on(async move {
+        let client = redis::Client::open(url).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let reply: redis::streams::StreamRangeReply = redis::cmd("XRANGE").arg(format!("sentinel:rt:{channel}")).arg("-").arg("+").query_async(&mut conn).await.unwrap();
+        reply
+            .ids
+            .into_iter()
+            .map(|entry| {
+                let event: String = entry.get("event").unwrap_or_default();
+                let data: String = entry.get("data").unwrap_or_default();
+                (event, serde_json::from_str(&data).unwrap_or(Value::Null))
+            })
+            .collect()
+    })
+}
