@@ -334,6 +334,32 @@ fn sessions_are_listed_without_secrets_and_revocable() {
     assert_eq!(r.body["sessions"].as_array().unwrap().len(), 2);
 }
 
+/// `active` in the session list means "would authenticate now", as the
+/// authentication itself decides: an RFID session idle for 15 minutes is not.
+#[test]
+fn idle_rfid_sessions_are_not_listed_as_active() {
+    let victim = new_user("duty_watch");
+    let idle = fixtures::login(&victim.email, PASSWORD);
+    sql_exec(&format!(
+        "UPDATE sessions SET kind = 'rfid', last_seen_at = now() - interval '16 minutes'
+         WHERE id = (SELECT id FROM sessions WHERE user_id = '{}' ORDER BY created_at DESC LIMIT 1)",
+        victim.id
+    ));
+    assert_eq!(with_token(&idle, "GET", "/api/auth/session", None).status, 401, "the idle RFID session no longer authenticates");
+    assert_eq!(with_token(&victim.token, "GET", "/api/auth/session", None).status, 200);
+
+    let r = admin("GET", &format!("/api/admin/sessions?userId={}", victim.id), None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    let sessions = r.body["sessions"].as_array().unwrap();
+    assert_eq!(sessions.len(), 1, "{}", r.text);
+    assert_eq!((sessions[0]["kind"].as_str(), &sessions[0]["active"]), (Some("password"), &json!(true)));
+
+    let r = admin("GET", &format!("/api/admin/sessions?userId={}&includeInactive=true", victim.id), None);
+    let mut listed: Vec<_> = r.body["sessions"].as_array().unwrap().iter().map(|s| (s["kind"].as_str().unwrap().to_string(), s["active"].clone())).collect();
+    listed.sort_by(|a, b| a.0.cmp(&b.0));
+    assert_eq!(listed, [("password".to_string(), json!(true)), ("rfid".to_string(), json!(false))]);
+}
+
 /// Rule 3 needs a database with exactly one active developer, so it runs on
 /// a private stack: the last developer cannot demote themselves.
 #[test]

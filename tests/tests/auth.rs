@@ -1,13 +1,88 @@
 //! Authentication, sessions, API keys, rate limits and access (api.md §0.2–0.6, §16.2)
 //! through HTTP against the real host and components.
 
-use sentinel_tests::fixtures::{admin, as_key, bearer, insert_user, login, new_api_key, new_user, PASSWORD};
-use sentinel_tests::{app_variables, request, services, sql, sql_exec, start_host, workspace_root};
-use serde_json::json;
+use std::collections::HashMap;
 
-fn auth_get(path: &str, token: &str) -> sentinel_tests::Resp {
+use sentinel_tests::fixtures::{admin, as_key, bearer, insert_user, login, new_api_key, new_user, PASSWORD};
+use sentinel_tests::{app_variables, request, services, sql, sql_exec, start_host, workspace_root, HostHandle, Resp, TEST_METRICS_TOKEN};
+use serde_json::{json, Value};
+
+fn auth_get(path: &str, token: &str) -> Resp {
     let (k, v) = bearer(token);
     request("GET", path, &[(k, v.as_str())], None)
+}
+
+/// A short unique upper-case tag (division codes, service numbers, serials).
+fn unique() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos());
+    format!("{:08X}", h.finish() as u32)
+}
+
+/// A second host of spin.toml on the shared database with `changes` applied to its variables.
+fn host_with(changes: &[(&str, &str)]) -> HostHandle {
+    let mut variables: HashMap<String, String> = app_variables(&services().database_url, &services().redis_url);
+    for (name, value) in changes {
+        variables.insert(name.to_string(), value.to_string());
+    }
+    start_host(&workspace_root().join("spin.toml"), variables).expect("starting a second host")
+}
+
+/// `redis_url` and `redis_host` of a Redis on which nothing listens: that host's Redis is "down".
+fn unreachable_redis() -> [(&'static str, String); 2] {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    [("redis_url", format!("redis://127.0.0.1:{port}")), ("redis_host", format!("127.0.0.1:{port}"))]
+}
+
+/// A member with an active badge (serial returned) and, when `role` is given, a linked user of that role.
+fn badge_holder(role: Option<&str>) -> (String, Option<String>) {
+    let tag = unique();
+    let division = sql(&format!("INSERT INTO divisions (code, name) VALUES ('RF{tag}', 'RFID {tag}') RETURNING id::text AS id"))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let member = sql(&format!(
+        "INSERT INTO members (service_number, rank, first_name, last_name, division_id) VALUES ('RF{tag}', 'PO1', 'Rita', 'Fid', '{division}') RETURNING id::text AS id"
+    ))[0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let serial = format!("RF{tag}A");
+    sql_exec(&format!(
+        "BEGIN; INSERT INTO badges (id, serial_number, assignment_type, assigned_to_id) VALUES (gen_random_uuid(), '{serial}', 'member', '{member}');
+         UPDATE members SET badge_id = (SELECT id FROM badges WHERE serial_number = '{serial}') WHERE id = '{member}'; COMMIT;"
+    ));
+    let user = role.map(|role| {
+        let (user, _) = insert_user(role);
+        sql_exec(&format!("UPDATE users SET member_id = '{member}' WHERE id = '{user}'"));
+        user
+    });
+    (serial, user)
+}
+
+fn rfid_login(base: &str, key: &str, serial: &str) -> Resp {
+    request("POST", &format!("{base}/api/auth/rfid-login"), &[("x-api-key", key)], Some(&json!({ "badgeNumber": serial })))
+}
+
+fn password_login(base: &str, email: &str, password: &str) -> Resp {
+    request("POST", &format!("{base}/api/auth/login"), &[], Some(&json!({ "email": email, "password": password })))
+}
+
+/// The `login_failed` audit rows for `identifier`, oldest first.
+fn failed_logins(identifier: &str) -> Vec<Value> {
+    sql(&format!(
+        "SELECT entity_id::text AS entity_id, admin_user_id::text AS actor, details, host(ip_address) AS ip FROM audit_log
+         WHERE action = 'login_failed' AND details->>'identifier' = '{identifier}' ORDER BY created_at"
+    ))
+}
+
+fn assert_locked_out(r: &Resp) {
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["error"], "RATE_LIMIT_EXCEEDED");
+    let retry_after: u64 = r.header("retry-after").expect("Retry-After").parse().unwrap();
+    assert!((1..=900).contains(&retry_after), "Retry-After {retry_after}");
+    assert_eq!(r.body["details"]["retryAfter"].as_u64(), Some(retry_after));
 }
 
 #[test]
@@ -69,6 +144,17 @@ fn disabled_accounts_cannot_sign_in_and_lose_their_sessions_at_once() {
     let r = request("POST", "/api/auth/login", &[], Some(&json!({ "email": user.email, "password": PASSWORD })));
     assert_eq!(r.status, 403);
     assert_eq!(r.body["error"], "ACCOUNT_DISABLED");
+    // The right password on a disabled account is a failed sign-in: audited, and it counts toward the lockout.
+    let failed = failed_logins(&user.email);
+    assert_eq!(failed.len(), 1, "{failed:?}");
+    assert_eq!(failed[0]["entity_id"], json!(user.id));
+    assert_eq!(failed[0]["details"]["reason"], "account_disabled");
+    assert_eq!(failed[0]["details"]["method"], "password");
+    for _ in 0..4 {
+        assert_eq!(request("POST", "/api/auth/login", &[], Some(&json!({ "email": user.email, "password": PASSWORD }))).status, 403);
+    }
+    assert_locked_out(&request("POST", "/api/auth/login", &[], Some(&json!({ "email": user.email, "password": PASSWORD }))));
+    assert_eq!(failed_logins(&user.email).len(), 5, "a locked-out attempt is not another failure");
 }
 
 #[test]
@@ -179,21 +265,13 @@ fn repeated_failures_lock_the_identifier_out() {
 
 #[test]
 fn rfid_login_needs_a_kiosk_and_a_linked_enabled_user() {
-    let suffix = std::process::id();
-    let division = sql(&format!("INSERT INTO divisions (code, name) VALUES ('RF{suffix}', 'RFID') RETURNING id::text AS id"))[0]["id"].as_str().unwrap().to_string();
-    let member = sql(&format!(
-        "INSERT INTO members (service_number, rank, first_name, last_name, division_id) VALUES ('RF{suffix}', 'PO1', 'Rita', 'Fid', '{division}') RETURNING id::text AS id"
-    ))[0]["id"].as_str().unwrap().to_string();
-    let serial = format!("RF{suffix}A");
-    sql_exec(&format!(
-        "BEGIN; INSERT INTO badges (id, serial_number, assignment_type, assigned_to_id) VALUES (gen_random_uuid(), '{serial}', 'member', '{member}');
-         UPDATE members SET badge_id = (SELECT id FROM badges WHERE serial_number = '{serial}') WHERE id = '{member}'; COMMIT;"
-    ));
+    let (serial, _) = badge_holder(None);
     let r = as_key("kiosk", "POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": serial.to_lowercase() })));
     assert_eq!(r.status, 403, "{}", r.text);
     assert_eq!(r.body["error"], "USER_NOT_LINKED");
 
     let user = new_user("duty_watch");
+    let member = sql(&format!("SELECT assigned_to_id::text AS id FROM badges WHERE serial_number = '{serial}'"))[0]["id"].as_str().unwrap().to_string();
     sql_exec(&format!("UPDATE users SET member_id = '{member}' WHERE id = '{}'", user.id));
     let r = as_key("kiosk", "POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": serial })));
     assert_eq!(r.status, 200, "{}", r.text);
@@ -208,6 +286,149 @@ fn rfid_login_needs_a_kiosk_and_a_linked_enabled_user() {
     // Only kiosks may use it.
     let r = sentinel_tests::fixtures::admin("POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": serial })));
     assert_eq!(r.status, 403);
+}
+
+#[test]
+fn rfid_login_refuses_unassigned_and_inactive_badges_in_the_spec_order() {
+    let unassigned = format!("RFU{}", unique());
+    sql_exec(&format!("INSERT INTO badges (serial_number) VALUES ('{unassigned}')"));
+    let r = as_key("kiosk", "POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": unassigned })));
+    assert_eq!(r.status, 400, "{}", r.text);
+    assert_eq!(r.body["error"], "VALIDATION_ERROR");
+    assert_eq!(r.body["message"], "This badge is not assigned to any member");
+
+    let (lost, _) = badge_holder(Some("quartermaster"));
+    sql_exec(&format!("UPDATE badges SET status = 'lost' WHERE serial_number = '{lost}'"));
+    let r = as_key("kiosk", "POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": lost })));
+    assert_eq!((r.status, r.body["error"].as_str()), (403, Some("BADGE_INACTIVE")), "{}", r.text);
+
+    let reasons: Vec<_> = [&unassigned, &lost].iter().map(|s| failed_logins(s)[0]["details"]["reason"].clone()).collect();
+    assert_eq!(reasons, [json!("badge_unassigned"), json!("badge_inactive")]);
+}
+
+#[test]
+fn rfid_login_failures_are_audited_and_lock_the_badge_out() {
+    let (kiosk_key_id, key) = new_api_key("kiosk", Some(&format!("rfid-lock-{}", unique())));
+    let base = sentinel_tests::app().base_url.clone();
+    // A badge whose member has no account yet: five refusals, audited with the kiosk key as actor.
+    let (serial, _) = badge_holder(None);
+    for i in 0..5 {
+        let r = rfid_login(&base, &key, &serial);
+        assert_eq!((r.status, r.body["error"].as_str()), (403, Some("USER_NOT_LINKED")), "attempt {i}: {}", r.text);
+    }
+    let failed = failed_logins(&serial);
+    assert_eq!(failed.len(), 5, "{failed:?}");
+    assert_eq!(failed[0]["actor"], Value::Null);
+    assert_eq!(failed[0]["ip"], "127.0.0.1");
+    assert_eq!(failed[0]["details"], json!({ "identifier": serial, "method": "rfid", "reason": "user_not_linked", "apiKeyId": kiosk_key_id }));
+
+    // Now the member gets an account: the badge still waits out the lockout (any case of the serial).
+    let (user, _) = insert_user("duty_watch");
+    sql_exec(&format!("UPDATE users SET member_id = (SELECT assigned_to_id FROM badges WHERE serial_number = '{serial}') WHERE id = '{user}'"));
+    assert_locked_out(&rfid_login(&base, &key, &serial.to_lowercase()));
+    assert!(sql(&format!("SELECT 1 FROM sessions WHERE user_id = '{user}'")).is_empty());
+    assert_eq!(failed_logins(&serial).len(), 5);
+
+    // Unknown serials are failures too; other badges at the same kiosk are unaffected.
+    let unknown = format!("NOPE{}", unique());
+    for _ in 0..5 {
+        assert_eq!(rfid_login(&base, &key, &unknown).status, 404);
+    }
+    assert_locked_out(&rfid_login(&base, &key, &unknown));
+    assert_eq!(failed_logins(&unknown)[0]["details"]["reason"], "badge_not_found");
+    let (other, _) = badge_holder(Some("quartermaster"));
+    assert_eq!(rfid_login(&base, &key, &other).status, 200);
+}
+
+/// With Redis unreachable the lockout still holds: the sign-in statements count
+/// the recent `login_failed` audit rows themselves.
+#[test]
+fn lockout_holds_without_redis() {
+    let [(url_name, url), (host_name, host_port)] = unreachable_redis();
+    let host = host_with(&[(url_name, &url), (host_name, &host_port)]);
+    let base = host.base_url.clone();
+    let (_, email) = insert_user("quartermaster");
+    for i in 0..5 {
+        let r = password_login(&base, &email, &format!("Wrong-{i}-Passw0rd!"));
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    assert_eq!(failed_logins(&email).len(), 5);
+    let r = password_login(&base, &email, PASSWORD);
+    assert_locked_out(&r);
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 850, "about 15 minutes after the failures");
+    // Nor does changing the identifier's case.
+    assert_locked_out(&password_login(&base, &email.to_uppercase(), PASSWORD));
+
+    // A successful sign-in resets the count, as deleting the Redis counter would.
+    let (_, email) = insert_user("quartermaster");
+    for _ in 0..4 {
+        assert_eq!(password_login(&base, &email, "Wrong-Passw0rd!1").status, 401);
+    }
+    assert_eq!(password_login(&base, &email, PASSWORD).status, 200);
+    for _ in 0..4 {
+        assert_eq!(password_login(&base, &email, "Wrong-Passw0rd!1").status, 401);
+    }
+    assert_eq!(password_login(&base, &email, PASSWORD).status, 200);
+
+    // RFID sign-in likewise.
+    let (_, key) = new_api_key("kiosk", Some(&format!("no-redis-{}", unique())));
+    let unknown = format!("NOPE{}", unique());
+    for _ in 0..5 {
+        assert_eq!(rfid_login(&base, &key, &unknown).status, 404);
+    }
+    assert_locked_out(&rfid_login(&base, &key, &unknown));
+}
+
+/// Sessions slide forward on the server (7 days, renewed when used > 24 h after
+/// the last renewal); a browser's cookie is re-sent with the same fresh lifetime.
+#[test]
+fn a_renewed_session_renews_its_cookie() {
+    let user = new_user("quartermaster");
+    let cookie = format!("sentinel_session={}", user.token);
+    let age = |hours: u32| sql_exec(&format!("UPDATE sessions SET renewed_at = now() - interval '{hours} hours', expires_at = now() + interval '1 hour' WHERE user_id = '{}'", user.id));
+    let with_cookie = || request("GET", "/api/auth/session", &[("cookie", &cookie)], None);
+
+    let r = with_cookie();
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), None, "a fresh session is not renewed");
+    age(25);
+    let r = with_cookie();
+    assert_eq!(r.status, 200, "{}", r.text);
+    let set = r.headers.get_all("set-cookie").iter().map(|v| v.to_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(set, [format!("sentinel_session={}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800", user.token)]);
+    assert!(sql(&format!("SELECT 1 FROM sessions WHERE user_id = '{}' AND expires_at > now() + interval '6 days'", user.id)).len() == 1);
+    assert_eq!(with_cookie().header("set-cookie"), None, "renewed once per 24 h");
+
+    // A renewal on an error response still renews the cookie; a bearer token gets no cookie.
+    age(25);
+    let r = request("GET", "/api/divisions/not-a-uuid", &[("cookie", &cookie)], None);
+    assert_eq!(r.status, 400);
+    assert!(r.header("set-cookie").unwrap().contains("Max-Age=604800"));
+    age(25);
+    let r = auth_get("/api/auth/session", &user.token);
+    assert_eq!((r.status, r.header("set-cookie")), (200, None));
+
+    // Logout clears the cookie even when the same request renewed the session.
+    age(25);
+    let r = request("POST", "/api/auth/logout", &[("cookie", &cookie)], None);
+    assert_eq!(r.status, 200);
+    let set: Vec<_> = r.headers.get_all("set-cookie").iter().collect();
+    assert_eq!(set.len(), 1, "{set:?}");
+    assert!(set[0].to_str().unwrap().starts_with("sentinel_session=; ") && set[0].to_str().unwrap().contains("Max-Age=0"));
+}
+
+#[test]
+fn cookies_are_secure_outside_development() {
+    let host = host_with(&[("environment", "production")]);
+    let (id, email) = insert_user("quartermaster");
+    let r = password_login(&host.base_url, &email, PASSWORD);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert!(r.header("set-cookie").unwrap().ends_with("; Max-Age=604800; Secure"), "{:?}", r.header("set-cookie"));
+    let token = r.body["token"].as_str().unwrap();
+    sql_exec(&format!("UPDATE sessions SET renewed_at = now() - interval '25 hours' WHERE user_id = '{id}'"));
+    let r = request("GET", &format!("{}/api/auth/session", host.base_url), &[("cookie", &format!("sentinel_session={token}"))], None);
+    assert_eq!(r.status, 200);
+    assert_eq!(r.header("set-cookie"), Some(format!("sentinel_session={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age=604800; Secure").as_str()));
 }
 
 #[test]
@@ -233,4 +454,56 @@ fn rate_limits_per_principal_with_headers() {
     for _ in 0..5 {
         assert_eq!(request("GET", &format!("{}/live", host.base_url), &[], None).status, 200);
     }
+}
+
+/// Requests whose credentials fail count against the anonymous per-IP budget,
+/// on their own Redis database so the shared app's traffic does not count.
+#[test]
+fn failed_credentials_spend_the_anonymous_budget() {
+    let redis = format!("{}/7", services().redis_url);
+    let host = host_with(&[("redis_url", &redis), ("rate_limits", "anonymous=3/900")]);
+    let url = |path: &str| format!("{}{path}", host.base_url);
+    let attempts: [(&str, String); 3] =
+        [("x-api-key", "sk_guessed".into()), ("authorization", "Bearer not-a-token".into()), ("cookie", "sentinel_session=forged".into())];
+    for (i, (name, value)) in attempts.iter().enumerate() {
+        let r = request("GET", &url("/api/divisions"), &[(name, value.as_str())], None);
+        assert_eq!(r.status, 401, "{}", r.text);
+        assert_eq!(r.header("ratelimit-limit"), Some("3"));
+        assert_eq!(r.header("ratelimit-remaining"), Some((2 - i).to_string().as_str()));
+    }
+    let r = request("GET", &url("/api/divisions"), &[("x-api-key", "sk_guessed_again")], None);
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["error"], "RATE_LIMIT_EXCEEDED");
+    assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 0);
+    let r = request("GET", &url("/metrics"), &[("authorization", "Bearer wrong-metrics-token")], None);
+    assert_eq!(r.status, 429, "a wrong /metrics token is a failed credential too");
+    // Valid credentials keep their own budgets; health probes stay exempt.
+    let user = new_user("quartermaster");
+    let (k, v) = bearer(&user.token);
+    assert_eq!(request("GET", &url("/api/auth/session"), &[(k, v.as_str())], None).status, 200);
+    let metrics = format!("Bearer {TEST_METRICS_TOKEN}");
+    assert_eq!(request("GET", &url("/metrics"), &[("authorization", metrics.as_str())], None).status, 200);
+    for probe in ["/live", "/ready", "/health"] {
+        assert_eq!(request("GET", &url(probe), &[], None).status, 200, "{probe}");
+    }
+}
+
+/// A kiosk's scans spend its scan budget and its key's overall budget.
+#[test]
+fn kiosk_scans_count_toward_the_key_budget() {
+    let host = host_with(&[("rate_limits", "kiosk=3/60,scan=10/60")]);
+    let (_, key) = new_api_key("kiosk", Some(&format!("budget-{}", unique())));
+    let scan = format!("{}/api/checkins/scan", host.base_url);
+    for i in 1..=3 {
+        // An invalid body: the limits are counted before the handler runs.
+        let r = request("POST", &scan, &[("x-api-key", key.as_str())], Some(&json!({})));
+        assert_eq!(r.status, 400, "{}", r.text);
+        assert_eq!(r.header("ratelimit-limit"), Some("3"), "the tighter budget is reported");
+        assert_eq!(r.header("ratelimit-remaining"), Some((3 - i).to_string().as_str()));
+    }
+    let r = request("POST", &format!("{}/api/kiosks/heartbeat", host.base_url), &[("x-api-key", key.as_str())], Some(&json!({})));
+    assert_eq!(r.status, 429, "{}", r.text);
+    assert_eq!(r.body["error"], "RATE_LIMIT_EXCEEDED");
+    let r = request("POST", &scan, &[("x-api-key", key.as_str())], Some(&json!({})));
+    assert_eq!(r.status, 429);
 }

@@ -2,11 +2,10 @@
 
 use garde::Validate;
 use http::{Method, StatusCode};
-use sentinel_auth::credentials::SESSION_COOKIE;
-use sentinel_auth::session_token::{self, SessionKind};
+use sentinel_auth::session_token::{self, SessionKind, PASSWORD_SESSION_SECS};
 use sentinel_auth::{api_key, password, secret_hash};
-use sentinel_http::auth::{client_ip, jwt_secret};
-use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Principal, Reply, Router};
+use sentinel_http::auth::{client_ip, jwt_secret, session_cookie};
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Principal, Reply, Router, Row};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -27,7 +26,6 @@ pub fn routes(router: Router) -> Router {
 /// Failed sign-ins allowed per (IP, identifier) in the window (api.md §0.6).
 pub const LOGIN_FAILURE_LIMIT: u64 = 5;
 pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
-const PASSWORD_SESSION_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -58,35 +56,128 @@ pub struct LoginResponse {
     pub user: SessionUser,
 }
 
-fn lockout_key(ip: Option<&str>, identifier: &str) -> String {
-    format!("sentinel:login-fail:{}:{}", ip.unwrap_or("-"), secret_hash(&identifier.to_lowercase()))
+/// How a sign-in identifies its account: password sign-ins by e-mail or
+/// username, RFID sign-ins by badge serial. Each has its own lockout.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum SignIn {
+    Password,
+    Rfid,
+}
+
+impl SignIn {
+    fn as_str(self) -> &'static str {
+        match self {
+            SignIn::Password => "password",
+            SignIn::Rfid => "rfid",
+        }
+    }
+}
+
+/// The sign-in lockout (api.md §0.6, §16.4.3): at most [`LOGIN_FAILURE_LIMIT`]
+/// failures per (IP, identifier) in [`LOGIN_WINDOW_SECS`], then 429 until the
+/// window passes — even for the right credential.
+///
+/// Attempts are counted in a Redis fixed window *before* the credential is
+/// checked (so a burst of parallel guesses cannot overrun the limit), and a
+/// successful sign-in deletes the counter. Failures are also `login_failed`
+/// audit rows, which the sign-in statement itself counts ([`failures_sql`]: no
+/// extra round trip); the stricter of the two decides, so the lockout holds
+/// while Redis is unreachable or after it lost its data. Audit rows older than
+/// the account's last sign-in from that IP (same method) do not count.
+struct Lockout {
+    method: SignIn,
+    identifier: String,
+    key: String,
+}
+
+impl Lockout {
+    /// Counts the attempt in Redis: 429 at once when over the limit there.
+    fn start(ctx: &Ctx, method: SignIn, identifier: &str) -> Result<Self, ApiError> {
+        let ip = client_ip(ctx.req);
+        let prefix = match method {
+            SignIn::Password => "login-fail",
+            SignIn::Rfid => "rfid-fail",
+        };
+        let key = format!("sentinel:{prefix}:{}:{}", ip.as_deref().unwrap_or("-"), secret_hash(&identifier.to_lowercase()));
+        match ctx.platform.counters.hit(&key, LOGIN_WINDOW_SECS) {
+            Ok((attempts, ttl)) if attempts > LOGIN_FAILURE_LIMIT => return Err(too_many_attempts(ttl.max(1))),
+            Ok(_) => {}
+            Err(e) => log_error(ctx, "login lockout (counting audit rows only)", &e),
+        }
+        Ok(Self { method, identifier: identifier.to_string(), key })
+    }
+
+    /// 429 when the [`failures_sql`] columns of the sign-in statement's row
+    /// show the limit reached.
+    fn check_recorded(&self, row: &Row) -> Result<(), ApiError> {
+        if row.int("recent_failures") >= LOGIN_FAILURE_LIMIT as i64 {
+            return Err(too_many_attempts(row.int("failures_retry_after").max(1) as u64));
+        }
+        Ok(())
+    }
+
+    /// Writes the `login_failed` audit row (the attempt is already counted)
+    /// and answers `error`.
+    fn fail(&self, ctx: &Ctx, error: ApiError, user_id: Option<&str>, reason: &str) -> ApiError {
+        let actor = Actor::of(ctx);
+        let sql = "INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
+                   VALUES (NULL, 'login_failed', 'admin_user', $1::text::uuid,
+                           jsonb_build_object('identifier', $2::text, 'method', $3::text, 'reason', $4::text)
+                           || CASE WHEN $5::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('apiKeyId', $5::text) END,
+                           $6::text::inet)";
+        let params =
+            [user_id.map(str::to_string).into(), self.identifier.as_str().into(), self.method.as_str().into(), reason.into(), actor.api_key_id.into(), actor.ip.into()];
+        if let Err(e) = ctx.db().execute(sql, &params) {
+            log_error(ctx, "audit login_failed", &e.detail);
+        }
+        error
+    }
+
+    fn succeeded(&self, ctx: &Ctx) {
+        ctx.platform.counters.clear(&self.key);
+    }
+}
+
+/// A CTE `failures` and the columns `recent_failures` and
+/// `failures_retry_after` for a sign-in statement: the `login_failed` rows of
+/// `method` for identifier `$identifier` from IP `$ip` in the window, after the
+/// last successful sign-in (same method and IP) of the account `user_id`
+/// (an SQL expression, NULL when there is none), and the seconds until fewer
+/// than [`LOGIN_FAILURE_LIMIT`] of them are left. Served by
+/// `audit_log_login_failed_idx` (V10).
+fn failures_sql(method: SignIn, identifier: usize, ip: usize, user_id: &str) -> (String, String) {
+    let method = method.as_str();
+    let cte = format!(
+        "failures AS (
+            SELECT f.created_at FROM audit_log f
+            WHERE f.action = 'login_failed' AND lower(f.details->>'identifier') = lower(${identifier}::text)
+              AND COALESCE(f.details->>'method', 'password') = '{method}'
+              AND f.ip_address IS NOT DISTINCT FROM ${ip}::text::inet
+              AND f.created_at > now() - interval '{LOGIN_WINDOW_SECS} seconds'
+              AND f.created_at > COALESCE((
+                  SELECT l.created_at FROM audit_log l
+                  WHERE l.admin_user_id = ({user_id}) AND l.action = 'login' AND l.details->>'method' = '{method}'
+                    AND l.ip_address IS NOT DISTINCT FROM ${ip}::text::inet AND l.created_at > now() - interval '{LOGIN_WINDOW_SECS} seconds'
+                  ORDER BY l.created_at DESC LIMIT 1), '-infinity')
+         )"
+    );
+    let columns = format!(
+        "(SELECT count(*) FROM failures) AS recent_failures,
+         (SELECT ceil(extract(epoch FROM created_at + interval '{LOGIN_WINDOW_SECS} seconds' - now()))::int
+          FROM failures ORDER BY created_at DESC OFFSET {} LIMIT 1) AS failures_retry_after",
+        LOGIN_FAILURE_LIMIT - 1
+    );
+    (cte, columns)
+}
+
+fn log_error(ctx: &Ctx, op: &str, error: &str) {
+    eprintln!("{}", json!({"level": "error", "component": ctx.platform.component, "correlationId": ctx.correlation_id, "op": op, "error": error}));
 }
 
 fn too_many_attempts(retry_after: u64) -> ApiError {
     ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many failed sign-in attempts; try again later")
         .with_details(json!({ "retryAfter": retry_after }))
         .with_header("retry-after", retry_after.to_string())
-}
-
-fn session_cookie(ctx: &Ctx, token: &str, max_age: i64) -> String {
-    let secure = if ctx.config("environment").as_deref() == Some("development") { "" } else { "; Secure" };
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}")
-}
-
-/// Records a failed attempt (counter + audit row) and answers 401 or, once
-/// over the limit, 429.
-fn reject_login(ctx: &Ctx, key: &str, identifier: &str, user_id: Option<&str>) -> ApiError {
-    let count = ctx.platform.counters.hit(key, LOGIN_WINDOW_SECS).map(|(n, _)| n).unwrap_or(0);
-    let actor = Actor::of(ctx);
-    let sql = "INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-               VALUES (NULL, 'login_failed', 'admin_user', $1::text::uuid, jsonb_build_object('identifier', $2::text), $3::text::inet)";
-    if let Err(e) = ctx.db().execute(sql, &[user_id.map(str::to_string).into(), identifier.into(), actor.ip.into()]) {
-        eprintln!("{}", json!({"level": "error", "component": ctx.platform.component, "op": "audit login_failed", "error": e.detail}));
-    }
-    if count > LOGIN_FAILURE_LIMIT {
-        return too_many_attempts(LOGIN_WINDOW_SECS);
-    }
-    ApiError::unauthorized("Invalid email or password").with_code("INVALID_CREDENTIALS")
 }
 
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
@@ -98,41 +189,46 @@ pub fn login(ctx: &Ctx) -> HandlerResult {
     if identifier.is_empty() {
         return Err(ApiError::invalid("email", "email or username is required"));
     }
-    let ip = client_ip(ctx.req);
-    let key = lockout_key(ip.as_deref(), &identifier);
-    if let Ok((failures, ttl)) = ctx.platform.counters.peek(&key) {
-        if failures >= LOGIN_FAILURE_LIMIT {
-            return Err(too_many_attempts(ttl.max(1)));
-        }
-    }
-    let user = ctx.db().query_one(
-        "SELECT id::text AS id, email, display_name, role, password_hash, disabled FROM users
-         WHERE lower(email) = lower($1) OR lower(username) = lower($1) LIMIT 1",
-        &[identifier.as_str().into()],
-    )?;
+    let lockout = Lockout::start(ctx, SignIn::Password, &identifier)?;
+    let (failures, failure_columns) = failures_sql(SignIn::Password, 1, 2, "SELECT id FROM u");
+    let sql = format!(
+        "WITH u AS (
+            SELECT id, email, display_name, role, password_hash, disabled FROM users
+            WHERE lower(email) = lower($1) OR lower(username) = lower($1) LIMIT 1
+         ), {failures}
+         SELECT u.id::text AS id, u.email, u.display_name, u.role, u.password_hash, u.disabled, {failure_columns}
+         FROM (SELECT 1) AS one LEFT JOIN u ON true"
+    );
+    let row = ctx
+        .db()
+        .query_one(&sql, &[identifier.as_str().into(), client_ip(ctx.req).into()])?
+        .ok_or_else(|| ApiError::internal("login statement returned nothing"))?;
+    lockout.check_recorded(&row)?;
     // Verify against a dummy hash for unknown users so timing does not reveal accounts.
-    let stored_hash = user.as_ref().and_then(|u| u.text("password_hash")).unwrap_or_else(|| password::DUMMY_HASH.to_string());
+    let user_id = row.text("id");
+    let stored_hash = user_id.as_ref().and(row.text("password_hash")).unwrap_or_else(|| password::DUMMY_HASH.to_string());
     let verified = password::verify(&body.password, &stored_hash);
-    let Some(user) = user.filter(|_| verified) else {
-        return Err(reject_login(ctx, &key, &identifier, None));
+    let Some(user_id) = user_id.filter(|_| verified) else {
+        let invalid = ApiError::unauthorized("Invalid email or password").with_code("INVALID_CREDENTIALS");
+        return Err(lockout.fail(ctx, invalid, None, "invalid_credentials"));
     };
-    let user_id = user.text("id").unwrap_or_default();
-    if user.bool("disabled") {
-        return Err(ApiError::forbidden("ACCOUNT_DISABLED", "This account is disabled"));
+    if row.bool("disabled") {
+        let disabled = ApiError::forbidden("ACCOUNT_DISABLED", "This account is disabled");
+        return Err(lockout.fail(ctx, disabled, Some(&user_id), "account_disabled"));
     }
-    ctx.platform.counters.clear(&key);
+    lockout.succeeded(ctx);
     let (token, expires_at) = open_session(ctx, &user_id, SessionKind::Password, "login", json!({ "method": "password" }))?;
     let response = LoginResponse {
         token: token.clone(),
         expires_at,
         user: SessionUser {
             id: user_id,
-            email: user.text("email").unwrap_or_default(),
-            display_name: user.text("display_name").unwrap_or_default(),
-            role: user.text("role").unwrap_or_default(),
+            email: row.text("email").unwrap_or_default(),
+            display_name: row.text("display_name").unwrap_or_default(),
+            role: row.text("role").unwrap_or_default(),
         },
     };
-    let cookie = session_cookie(ctx, &token, PASSWORD_SESSION_SECS);
+    let cookie = session_cookie(ctx.platform, &token, PASSWORD_SESSION_SECS);
     Ok(Reply::JsonWithHeaders(StatusCode::OK, serde_json::to_value(response).unwrap_or_default(), vec![("set-cookie", cookie)]))
 }
 
@@ -202,7 +298,7 @@ pub fn logout(ctx: &Ctx) -> HandlerResult {
     let [u, k, ip] = Actor::of(ctx).params();
     ctx.db().query(&sql, &[user.session_id.as_str().into(), u, k, ip])?;
     ctx.publish("sessions", "session:revoked", json!({ "sessionId": user.session_id, "userId": user.id, "reason": "revoked" }));
-    Ok(Reply::JsonWithHeaders(StatusCode::OK, json!({ "success": true }), vec![("set-cookie", session_cookie(ctx, "", 0))]))
+    Ok(Reply::JsonWithHeaders(StatusCode::OK, json!({ "success": true }), vec![("set-cookie", session_cookie(ctx.platform, "", 0))]))
 }
 
 #[utoipa::path(get, path = "/api/auth/session", tag = "auth", responses((status = 200, description = "`{session: {id, expiresAt, kind}, user: {id, email, displayName, role, memberId}}`"), (status = 401)))]
@@ -232,32 +328,50 @@ pub struct RfidLoginRequest {
 
 #[utoipa::path(post, path = "/api/auth/rfid-login", tag = "auth", request_body = RfidLoginRequest,
     responses((status = 200, description = "`{session: {id, token, expiresAt}, user: {id, email, name, role}, member: {id, firstName, lastName, rank}}`"),
-              (status = 400, description = "Badge not assigned to a member"), (status = 403, description = "BADGE_INACTIVE / USER_NOT_LINKED"), (status = 404, description = "Invalid badge number")))]
+              (status = 400, description = "VALIDATION_ERROR: badge not assigned to a member"), (status = 403, description = "BADGE_INACTIVE / USER_NOT_LINKED"),
+              (status = 404, description = "Invalid badge number"), (status = 429, description = "5 failed attempts per 15 min per (IP, badge)")))]
 pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
     let body: RfidLoginRequest = ctx.json()?;
     let serial = body.badge_number.trim().to_uppercase();
+    let lockout = Lockout::start(ctx, SignIn::Rfid, &serial)?;
+    let (failures, failure_columns) = failures_sql(SignIn::Rfid, 1, 2, "SELECT user_id FROM b");
+    let sql = format!(
+        "WITH b AS (
+            SELECT b.status, m.id AS member_id, m.first_name, m.last_name, m.rank,
+                   u.id AS user_id, u.email, u.display_name, u.role, u.disabled
+            FROM badges b
+            LEFT JOIN members m ON b.assignment_type = 'member' AND m.id = b.assigned_to_id
+            LEFT JOIN users u ON u.member_id = m.id
+            WHERE b.serial_number = $1
+         ), {failures}
+         SELECT b.status, b.member_id::text AS member_id, b.first_name, b.last_name, b.rank,
+                b.user_id::text AS user_id, b.email, b.display_name, b.role, b.disabled, {failure_columns}
+         FROM (SELECT 1) AS one LEFT JOIN b ON true"
+    );
     let row = ctx
         .db()
-        .query_one(
-            "SELECT b.status, b.assignment_type, m.id::text AS member_id, m.first_name, m.last_name, m.rank,
-                    u.id::text AS user_id, u.email, u.display_name, u.role, u.disabled
-             FROM badges b
-             LEFT JOIN members m ON b.assignment_type = 'member' AND m.id = b.assigned_to_id
-             LEFT JOIN users u ON u.member_id = m.id
-             WHERE b.serial_number = $1",
-            &[serial.as_str().into()],
-        )?
-        .ok_or_else(|| ApiError::not_found("Invalid badge number"))?;
-    if row.text("status").as_deref() != Some("active") {
-        return Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge is {}", row.text("status").unwrap_or_default())));
+        .query_one(&sql, &[serial.as_str().into(), client_ip(ctx.req).into()])?
+        .ok_or_else(|| ApiError::internal("rfid-login statement returned nothing"))?;
+    lockout.check_recorded(&row)?;
+    // Checks in the order of api.md §16.2; each failure counts toward the lockout.
+    let Some(status) = row.text("status") else {
+        return Err(lockout.fail(ctx, ApiError::not_found("Invalid badge number"), None, "badge_not_found"));
+    };
+    if status != "active" {
+        return Err(lockout.fail(ctx, ApiError::forbidden("BADGE_INACTIVE", format!("Badge is {status}")), None, "badge_inactive"));
     }
     let Some(member_id) = row.text("member_id") else {
-        return Err(ApiError::bad_request("BADGE_NOT_ASSIGNED", "This badge is not assigned to any member"));
+        let unassigned = ApiError::bad_request("VALIDATION_ERROR", "This badge is not assigned to any member");
+        return Err(lockout.fail(ctx, unassigned, None, "badge_unassigned"));
     };
     let user_id = match row.text("user_id") {
         Some(id) if !row.bool("disabled") => id,
-        _ => return Err(ApiError::forbidden("USER_NOT_LINKED", "No enabled user account is linked to this member")),
+        linked => {
+            let not_linked = ApiError::forbidden("USER_NOT_LINKED", "No enabled user account is linked to this member");
+            return Err(lockout.fail(ctx, not_linked, linked.as_deref(), "user_not_linked"));
+        }
     };
+    lockout.succeeded(ctx);
     let (token, expires_at) = open_session(ctx, &user_id, SessionKind::Rfid, "login", json!({ "method": "rfid", "badgeSerial": serial }))?;
     let session_id = session_token::verify(&jwt_secret(ctx.platform)?, &token).map(|v| v.session_id).unwrap_or_default();
     ok(json!({

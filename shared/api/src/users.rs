@@ -588,7 +588,8 @@ pub struct AdminSession {
     pub user_email: String,
     /// password | rfid
     pub kind: String,
-    /// Not revoked and not expired.
+    /// Would authenticate now: not revoked, not expired, user enabled, and
+    /// (RFID) not idle for 15 minutes.
     pub active: bool,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
@@ -605,18 +606,22 @@ pub struct AdminSessionList {
 
 #[utoipa::path(get, path = "/api/admin/sessions", tag = "admin",
     params(("userId" = Option<String>, Query, description = "Only this user's sessions"),
-           ("includeInactive" = Option<bool>, Query, description = "Also revoked and expired sessions")),
+           ("includeInactive" = Option<bool>, Query, description = "Also sessions that are not active (revoked, expired, idle RFID, disabled user)")),
     responses((status = 200, body = AdminSessionList, description = "Newest first, at most 500; never token hashes"), (status = 400)))]
 pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
     let user_id = query_uuid(ctx.query(), "userId")?;
     let include_inactive = query_flag(ctx.query(), "includeInactive")?;
+    // Active means "would authenticate now" (idle RFID sessions, disabled users' sessions are not).
+    let active = sentinel_auth::principal_sql::SESSION_ACTIVE;
     let rows = ctx.db().query(
-        "SELECT s.id::text AS id, s.user_id::text AS user_id, u.email AS user_email, s.kind,
-                (s.revoked_at IS NULL AND s.expires_at > now()) AS active, host(s.ip_address) AS ip_address, s.user_agent,
-                iso(s.created_at) AS created_at, iso(s.expires_at) AS expires_at, iso(s.last_seen_at) AS last_seen_at, iso(s.revoked_at) AS revoked_at
-         FROM sessions s JOIN users u ON u.id = s.user_id
-         WHERE ($1::text IS NULL OR s.user_id = $1::text::uuid) AND ($2 OR (s.revoked_at IS NULL AND s.expires_at > now()))
-         ORDER BY s.created_at DESC LIMIT 500",
+        &format!(
+            "SELECT s.id::text AS id, s.user_id::text AS user_id, u.email AS user_email, s.kind,
+                    ({active}) AS active, host(s.ip_address) AS ip_address, s.user_agent,
+                    iso(s.created_at) AS created_at, iso(s.expires_at) AS expires_at, iso(s.last_seen_at) AS last_seen_at, iso(s.revoked_at) AS revoked_at
+             FROM sessions s JOIN users u ON u.id = s.user_id
+             WHERE ($1::text IS NULL OR s.user_id = $1::text::uuid) AND ($2 OR ({active}))
+             ORDER BY s.created_at DESC LIMIT 500"
+        ),
         &[user_id.into(), include_inactive.into()],
     )?;
     let sessions: Vec<AdminSession> = rows

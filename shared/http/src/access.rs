@@ -49,6 +49,10 @@ pub struct UserPrincipal {
     pub session_id: String,
     pub session_kind: String,
     pub member_id: Option<String>,
+    /// This request slid the password session's expiry forward (api.md
+    /// §16.4.1); a browser's session cookie is then re-sent with a fresh
+    /// lifetime.
+    pub session_renewed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -138,7 +142,14 @@ mod tests {
     use super::*;
 
     fn user(role: Role) -> Principal {
-        Principal::User(UserPrincipal { id: "u".into(), role, session_id: "s".into(), session_kind: "password".into(), member_id: None })
+        Principal::User(UserPrincipal {
+            id: "u".into(),
+            role,
+            session_id: "s".into(),
+            session_kind: "password".into(),
+            member_id: None,
+            session_renewed: false,
+        })
     }
 
     fn key(kind: KeyKind) -> Principal {

@@ -39,8 +39,27 @@ pub fn authenticate(platform: &Platform, req: &Request) -> Result<Principal, Api
                 session_id: row.text("session_id").unwrap_or_default(),
                 session_kind: row.text("kind").unwrap_or_default(),
                 member_id: row.text("member_id"),
+                session_renewed: row.bool("renewed"),
             }))
         }
+    }
+}
+
+/// The `Set-Cookie` value carrying a session token (api.md §0.2): HttpOnly,
+/// SameSite=Lax, Secure outside development. `max_age` 0 clears the cookie.
+pub fn session_cookie(platform: &Platform, token: &str, max_age: i64) -> String {
+    let secure = if platform.config.var("environment").as_deref() == Some("development") { "" } else { "; Secure" };
+    format!("{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={max_age}{secure}", credentials::SESSION_COOKIE)
+}
+
+/// The session token of the `sentinel_session` cookie when that cookie is
+/// the credential the request authenticated with (no API key or bearer
+/// token took precedence).
+pub fn cookie_session_token(req: &Request) -> Option<String> {
+    let presented = credentials::from_headers(req.header("x-api-key"), req.header("authorization"), req.header("cookie"));
+    match (presented, credentials::from_headers(None, None, req.header("cookie"))) {
+        (Presented::SessionToken(used), Presented::SessionToken(cookie)) if used == cookie => Some(cookie),
+        _ => None,
     }
 }
 
@@ -103,6 +122,18 @@ mod tests {
     }
 
     #[test]
+    fn only_a_cookie_credential_is_renewed_as_a_cookie() {
+        let mut r = req("1.2.3.4:5");
+        r.headers.insert("cookie", "a=1; sentinel_session=tok".parse().unwrap());
+        assert_eq!(cookie_session_token(&r).as_deref(), Some("tok"));
+        r.headers.insert("authorization", "Bearer other".parse().unwrap());
+        assert_eq!(cookie_session_token(&r), None, "the bearer token took precedence");
+        r.headers.remove("authorization");
+        r.headers.insert("x-api-key", "sk_x".parse().unwrap());
+        assert_eq!(cookie_session_token(&r), None);
+    }
+
+    #[test]
     fn client_ip_strips_ports() {
         assert_eq!(client_ip(&req("127.0.0.1:5000")).as_deref(), Some("127.0.0.1"));
         assert_eq!(client_ip(&req("[::1]:5000")).as_deref(), Some("::1"));
@@ -111,7 +142,14 @@ mod tests {
     #[test]
     fn anonymous_gets_401_others_403() {
         assert_eq!(authorize(Access::ADM, &Principal::Anonymous).unwrap_err().status, 401);
-        let qm = Principal::User(UserPrincipal { id: "u".into(), role: Role::Quartermaster, session_id: "s".into(), session_kind: "password".into(), member_id: None });
+        let qm = Principal::User(UserPrincipal {
+            id: "u".into(),
+            role: Role::Quartermaster,
+            session_id: "s".into(),
+            session_kind: "password".into(),
+            member_id: None,
+            session_renewed: false,
+        });
         let e = authorize(Access::ADM, &qm).unwrap_err();
         assert_eq!((e.status.as_u16(), e.code), (403, "FORBIDDEN"));
         assert!(authorize(Access::QM, &qm).is_ok());

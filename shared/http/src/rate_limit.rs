@@ -1,7 +1,8 @@
 //! Per-principal rate limits (api.md §0.6), fixed windows in Redis shared by
 //! every instance. Health probes and docs (public routes outside `/api`)
 //! are exempt; if Redis is unreachable requests are let through (logged):
-//! an outage of the limiter must not stop the kiosks.
+//! an outage of the limiter must not stop the kiosks. (Sign-in lockout does
+//! not depend on Redis alone: see the auth resource.)
 
 use http::StatusCode;
 use serde_json::json;
@@ -34,48 +35,64 @@ fn configured(config: Option<&str>, class: &str) -> (u64, u64) {
     config.and_then(parse).or_else(|| parse(DEFAULT_LIMITS)).unwrap_or((100, 60))
 }
 
-/// The limit that applies to this caller on this path, if any. `config` is
-/// the `rate_limits` variable (operators tune limits without a rebuild).
-pub fn limit_for(principal: &Principal, path: &str, req: &Request, config: Option<&str>) -> Option<Limit> {
+/// The limits that apply to this caller on this path (none for health
+/// probes and docs). `config` is the `rate_limits` variable (operators tune
+/// limits without a rebuild). A request counts against every limit listed.
+pub fn limits_for(principal: &Principal, path: &str, req: &Request, config: Option<&str>) -> Vec<Limit> {
     let limit = |class: &str, key: String| {
         let (limit, window_secs) = configured(config, class);
-        Some(Limit { key: format!("sentinel:rl:{class}:{key}"), limit, window_secs })
+        Limit { key: format!("sentinel:rl:{class}:{key}"), limit, window_secs }
     };
     match principal {
-        Principal::User(u) => limit("user", u.id.clone()),
+        Principal::User(u) => vec![limit("user", u.id.clone())],
         // Scans are limited per kiosk on top of the key's overall budget.
-        Principal::ApiKey(k) if k.kind == KeyKind::Kiosk && path.trim_end_matches('/') == "/api/checkins/scan" => {
-            limit("scan", k.kiosk_id.clone().unwrap_or_else(|| k.id.clone()))
-        }
-        Principal::ApiKey(k) if k.kind == KeyKind::Kiosk => limit("kiosk", k.id.clone()),
-        Principal::ApiKey(k) => limit("key", k.id.clone()),
-        Principal::Anonymous if path.starts_with("/api/") => limit("anonymous", client_ip(req).unwrap_or_default()),
-        Principal::Anonymous => None,
+        Principal::ApiKey(k) if k.kind == KeyKind::Kiosk && path.trim_end_matches('/') == "/api/checkins/scan" => vec![
+            limit("scan", k.kiosk_id.clone().unwrap_or_else(|| k.id.clone())),
+            limit("kiosk", k.id.clone()),
+        ],
+        Principal::ApiKey(k) if k.kind == KeyKind::Kiosk => vec![limit("kiosk", k.id.clone())],
+        Principal::ApiKey(k) => vec![limit("key", k.id.clone())],
+        Principal::Anonymous if path.starts_with("/api/") => vec![anonymous(req, config)],
+        Principal::Anonymous => Vec::new(),
     }
 }
 
-/// Counts the request; returns the `RateLimit-*` headers, or a 429.
-pub fn check(platform: &Platform, limit: &Limit) -> Result<Vec<(&'static str, String)>, ApiError> {
-    let (count, reset) = match platform.counters.hit(&limit.key, limit.window_secs) {
-        Ok(v) => v,
-        Err(e) => {
-            eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
-            return Ok(Vec::new());
+/// The per-IP anonymous budget. Requests whose credentials fail
+/// authentication count against it on any route, so invalid keys and
+/// tokens cannot be sprayed without limit.
+pub fn anonymous(req: &Request, config: Option<&str>) -> Limit {
+    let (limit, window_secs) = configured(config, "anonymous");
+    Limit { key: format!("sentinel:rl:anonymous:{}", client_ip(req).unwrap_or_default()), limit, window_secs }
+}
+
+/// Counts the request against each limit; returns the `RateLimit-*` headers
+/// of the tightest one, or a 429 once any is exhausted (`Retry-After` is the
+/// latest reset among the exhausted ones).
+pub fn check(platform: &Platform, limits: &[Limit]) -> Result<Vec<(&'static str, String)>, ApiError> {
+    // (limit, count, reset) of each limit Redis answered for.
+    let mut counted = Vec::with_capacity(limits.len());
+    for limit in limits {
+        match platform.counters.hit(&limit.key, limit.window_secs) {
+            Ok((count, reset)) => counted.push((limit.limit, count, reset)),
+            Err(e) => eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e})),
         }
+    }
+    let headers = |(limit, count, reset): (u64, u64, u64)| {
+        vec![
+            ("ratelimit-limit", limit.to_string()),
+            ("ratelimit-remaining", limit.saturating_sub(count).to_string()),
+            ("ratelimit-reset", reset.to_string()),
+        ]
     };
-    let headers = vec![
-        ("ratelimit-limit", limit.limit.to_string()),
-        ("ratelimit-remaining", limit.limit.saturating_sub(count).to_string()),
-        ("ratelimit-reset", reset.to_string()),
-    ];
-    if count > limit.limit {
+    if let Some(exhausted) = counted.iter().copied().filter(|(limit, count, _)| count > limit).max_by_key(|(_, _, reset)| *reset) {
+        let reset = exhausted.2;
         let mut e = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many requests; slow down")
             .with_details(json!({ "retryAfter": reset }))
             .with_header("retry-after", reset.to_string());
-        e.headers.extend(headers);
+        e.headers.extend(headers(exhausted));
         return Err(e);
     }
-    Ok(headers)
+    Ok(counted.into_iter().min_by_key(|(limit, count, _)| limit.saturating_sub(*count)).map(headers).unwrap_or_default())
 }
 
 #[cfg(test)]
@@ -89,15 +106,92 @@ mod tests {
 
     #[test]
     fn limits_per_principal_kind() {
-        let user = Principal::User(UserPrincipal { id: "u1".into(), role: sentinel_domain::Role::Admin, session_id: "s".into(), session_kind: "password".into(), member_id: None });
-        assert_eq!(limit_for(&user, "/api/divisions", &req(), None).unwrap(), Limit { key: "sentinel:rl:user:u1".into(), limit: 300, window_secs: 60 });
-        assert_eq!(limit_for(&user, "/api/divisions", &req(), Some("user=5/10")).unwrap().limit, 5);
-        assert_eq!(limit_for(&user, "/api/divisions", &req(), Some("user=x/10,kiosk=1/1")).unwrap().limit, 300);
+        let user = Principal::User(UserPrincipal {
+            id: "u1".into(),
+            role: sentinel_domain::Role::Admin,
+            session_id: "s".into(),
+            session_kind: "password".into(),
+            member_id: None,
+            session_renewed: false,
+        });
+        assert_eq!(limits_for(&user, "/api/divisions", &req(), None), [Limit { key: "sentinel:rl:user:u1".into(), limit: 300, window_secs: 60 }]);
+        assert_eq!(limits_for(&user, "/api/divisions", &req(), Some("user=5/10"))[0].limit, 5);
+        assert_eq!(limits_for(&user, "/api/divisions", &req(), Some("user=x/10,kiosk=1/1"))[0].limit, 300);
         let kiosk = Principal::ApiKey(KeyPrincipal { id: "k1".into(), kind: KeyKind::Kiosk, kiosk_id: Some("front".into()), name: "n".into() });
-        assert_eq!(limit_for(&kiosk, "/api/checkins/scan", &req(), None).unwrap().key, "sentinel:rl:scan:front");
-        assert_eq!(limit_for(&kiosk, "/api/visitors", &req(), None).unwrap().limit, 120);
+        let scan = limits_for(&kiosk, "/api/checkins/scan", &req(), None);
+        let keys: Vec<_> = scan.iter().map(|l| (l.key.as_str(), l.limit)).collect();
+        assert_eq!(keys, [("sentinel:rl:scan:front", 60), ("sentinel:rl:kiosk:k1", 120)], "scans also spend the key's overall budget");
+        assert_eq!(limits_for(&kiosk, "/api/visitors", &req(), None), [Limit { key: "sentinel:rl:kiosk:k1".into(), limit: 120, window_secs: 60 }]);
         let anon = Principal::Anonymous;
-        assert_eq!(limit_for(&anon, "/api/auth/login", &req(), None).unwrap(), Limit { key: "sentinel:rl:anonymous:10.1.2.3".into(), limit: 100, window_secs: 900 });
-        assert_eq!(limit_for(&anon, "/health", &req(), None), None);
+        assert_eq!(limits_for(&anon, "/api/auth/login", &req(), None), [Limit { key: "sentinel:rl:anonymous:10.1.2.3".into(), limit: 100, window_secs: 900 }]);
+        assert_eq!(limits_for(&anon, "/health", &req(), None), []);
+        assert_eq!(anonymous(&req(), Some("anonymous=7/30")), Limit { key: "sentinel:rl:anonymous:10.1.2.3".into(), limit: 7, window_secs: 30 });
+    }
+
+    /// Counters in memory, for [`check`].
+    #[derive(Default)]
+    struct Counters(std::cell::RefCell<std::collections::HashMap<String, u64>>, bool);
+
+    impl crate::RateCounter for Counters {
+        fn hit(&self, key: &str, window_secs: u64) -> Result<(u64, u64), String> {
+            if self.1 {
+                return Err("down".into());
+            }
+            let mut map = self.0.borrow_mut();
+            let n = map.entry(key.to_string()).or_default();
+            *n += 1;
+            Ok((*n, window_secs))
+        }
+        fn peek(&self, key: &str) -> Result<(u64, u64), String> {
+            Ok((self.0.borrow().get(key).copied().unwrap_or(0), 1))
+        }
+        fn clear(&self, key: &str) {
+            self.0.borrow_mut().remove(key);
+        }
+    }
+
+    fn with_platform<T>(counters: &Counters, f: impl FnOnce(&Platform) -> T) -> T {
+        struct Nothing;
+        impl crate::Config for Nothing {
+            fn var(&self, _: &str) -> Option<String> {
+                None
+            }
+        }
+        impl crate::EventBus for Nothing {
+            fn publish(&self, _: &str, _: &str, _: serde_json::Value) {}
+            fn ping(&self) -> Result<(), String> {
+                Ok(())
+            }
+        }
+        impl crate::Database for Nothing {
+            fn query(&self, _: &str, _: &[crate::SqlParam]) -> Result<Vec<crate::Row>, crate::DbError> {
+                Ok(Vec::new())
+            }
+            fn execute(&self, _: &str, _: &[crate::SqlParam]) -> Result<u64, crate::DbError> {
+                Ok(0)
+            }
+        }
+        f(&Platform { component: "test", db: &Nothing, config: &Nothing, events: &Nothing, counters })
+    }
+
+    #[test]
+    fn every_limit_counts_and_the_tightest_answers() {
+        let counters = Counters::default();
+        let limits = [
+            Limit { key: "scan".into(), limit: 3, window_secs: 60 },
+            Limit { key: "kiosk".into(), limit: 2, window_secs: 30 },
+        ];
+        with_platform(&counters, |platform| {
+            let headers = check(platform, &limits).unwrap();
+            assert_eq!(headers, [("ratelimit-limit", "2".to_string()), ("ratelimit-remaining", "1".into()), ("ratelimit-reset", "30".into())]);
+            assert!(check(platform, &limits).is_ok());
+            let e = check(platform, &limits).unwrap_err();
+            assert_eq!((e.status.as_u16(), e.code), (429, "RATE_LIMIT_EXCEEDED"));
+            assert!(e.headers.contains(&("retry-after", "30".into())));
+            assert!(e.headers.contains(&("ratelimit-limit", "2".into())));
+        });
+        assert_eq!(counters.0.borrow()["scan"], 3, "every limit was counted");
+        let down = Counters(Default::default(), true);
+        with_platform(&down, |platform| assert_eq!(check(platform, &limits).unwrap(), []));
     }
 }

@@ -5,6 +5,7 @@
 use std::time::Instant;
 
 use http::{header, HeaderValue, Method, StatusCode};
+use sentinel_auth::session_token;
 use serde_json::{json, Value};
 
 use crate::access::{Access, Principal};
@@ -26,7 +27,7 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
         .map(str::to_string)
         .unwrap_or_else(|| uuid::Uuid::new_v4().to_string());
 
-    let (route_pattern, outcome) = dispatch(router, platform, &req, &correlation_id);
+    let Dispatched { route: route_pattern, outcome, headers: extra_headers } = dispatch(router, platform, &req, &correlation_id);
     let (mut response, internal) = match outcome {
         Ok(Some(Reply::Json(status, body))) => (json_response(status, Some(body), Vec::new()), None),
         Ok(Some(Reply::JsonWithHeaders(status, body, headers))) => (json_response(status, Some(body), headers), None),
@@ -40,24 +41,35 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
             (json_response(e.status, Some(e.envelope(&correlation_id)), headers), e.internal)
         }
     };
+    add_headers(&mut response, extra_headers);
     finish(&mut response, platform, &req, &correlation_id);
     log(platform, &req, route_pattern, &correlation_id, response.status(), started, internal.as_deref());
     response
 }
 
-fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id: &str) -> (&'static str, Result<Option<Reply>, ApiError>) {
+/// What the pipeline decided, plus headers for whatever response results
+/// (rate-limit state, a renewed session cookie).
+struct Dispatched {
+    route: &'static str,
+    outcome: Result<Option<Reply>, ApiError>,
+    headers: Vec<(&'static str, String)>,
+}
+
+fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id: &str) -> Dispatched {
+    let done = |route, outcome, headers| Dispatched { route, outcome, headers };
     if req.method == Method::OPTIONS {
-        return ("*", Ok(None));
+        return done("*", Ok(None), Vec::new());
     }
     let (route, params) = match router.find(&req.method, &req.path) {
         Match::Found(route, params) => (route, params),
         Match::NotFound => {
-            return ("-", Err(ApiError::not_found(format!("Cannot {} {}", req.method, req.path))));
+            return done("-", Err(ApiError::not_found(format!("Cannot {} {}", req.method, req.path))), Vec::new());
         }
     };
     if req.body.len() > MAX_BODY_BYTES {
-        return (route.pattern, Err(ApiError::payload_too_large(MAX_BODY_BYTES)));
+        return done(route.pattern, Err(ApiError::payload_too_large(MAX_BODY_BYTES)), Vec::new());
     }
+    let rate_limits = platform.config.var("rate_limits");
     // Public routes never look at credentials (a stale cookie must not break login).
     let principal = match route.access {
         Access::Public => Ok(Principal::Anonymous),
@@ -66,34 +78,50 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
     };
     let principal = match principal {
         Ok(p) => p,
-        Err(e) => return (route.pattern, Err(e)),
+        // Credentials that fail authentication spend the caller's anonymous
+        // budget (api.md §0.6), so keys and tokens cannot be guessed at will.
+        Err(e) if e.status == StatusCode::UNAUTHORIZED => {
+            return match rate_limit::check(platform, &[rate_limit::anonymous(req, rate_limits.as_deref())]) {
+                Ok(headers) => done(route.pattern, Err(e), headers),
+                Err(limited) => done(route.pattern, Err(limited), Vec::new()),
+            };
+        }
+        Err(e) => return done(route.pattern, Err(e), Vec::new()),
     };
-    let limit_headers = match rate_limit::limit_for(&principal, &req.path, req, platform.config.var("rate_limits").as_deref()) {
-        Some(limit) => match rate_limit::check(platform, &limit) {
-            Ok(headers) => headers,
-            Err(e) => return (route.pattern, Err(e)),
-        },
-        None => Vec::new(),
+    let mut headers = match rate_limit::check(platform, &rate_limit::limits_for(&principal, &req.path, req, rate_limits.as_deref())) {
+        Ok(headers) => headers,
+        Err(e) => return done(route.pattern, Err(e), Vec::new()),
     };
+    // The stored session just slid forward: give the browser's cookie the
+    // same fresh lifetime (api.md §16.4.1), whatever the response.
+    if let Principal::User(user) = &principal {
+        if user.session_renewed {
+            if let Some(token) = auth::cookie_session_token(req) {
+                headers.push(("set-cookie", auth::session_cookie(platform, &token, session_token::PASSWORD_SESSION_SECS)));
+            }
+        }
+    }
     if let Access::Restricted(_) = route.access {
         if let Err(e) = auth::authorize(route.access, &principal) {
-            return (route.pattern, Err(e));
+            return done(route.pattern, Err(e), headers);
         }
     }
     let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
-    let reply = (route.handler)(&ctx).map(|reply| match reply {
-        Reply::Json(status, body) if !limit_headers.is_empty() => Reply::JsonWithHeaders(status, body, limit_headers.clone()),
-        Reply::JsonWithHeaders(status, body, mut headers) => {
-            headers.extend(limit_headers.clone());
-            Reply::JsonWithHeaders(status, body, headers)
+    done(route.pattern, (route.handler)(&ctx).map(Some), headers)
+}
+
+/// Appends `headers` to a built response. A handler's own `Set-Cookie`
+/// (logout clearing the cookie) wins over a renewal's.
+fn add_headers(response: &mut http::Response<Vec<u8>>, headers: Vec<(&'static str, String)>) {
+    let handler_set_cookie = response.headers().contains_key(header::SET_COOKIE);
+    for (name, value) in headers {
+        if name == "set-cookie" && handler_set_cookie {
+            continue;
         }
-        other => other,
-    });
-    let reply = reply.map_err(|mut e| {
-        e.headers.extend(limit_headers);
-        e
-    });
-    (route.pattern, reply.map(Some))
+        if let (Ok(name), Ok(value)) = (header::HeaderName::try_from(name), HeaderValue::try_from(value)) {
+            response.headers_mut().append(name, value);
+        }
+    }
 }
 
 fn json_response(status: StatusCode, body: Option<Value>, headers: Vec<(&'static str, String)>) -> http::Response<Vec<u8>> {
