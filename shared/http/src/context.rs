@@ -48,6 +48,11 @@ pub trait RateCounter {
     /// Adds one hit to `key`'s window of `window_secs`; returns the count so
     /// far and the seconds until the window resets.
     fn hit(&self, key: &str, window_secs: u64) -> Result<(u64, u64), String>;
+    /// [`hit`](Self::hit) for several counters at once; adapters answer it in one round trip
+    /// (a kiosk scan spends both its scan and its key budget).
+    fn hit_all(&self, hits: &[(&str, u64)]) -> Result<Vec<(u64, u64)>, String> {
+        hits.iter().map(|(key, window_secs)| self.hit(key, *window_secs)).collect()
+    }
     /// The current count and reset time without adding a hit.
     fn peek(&self, key: &str) -> Result<(u64, u64), String>;
     fn clear(&self, key: &str);

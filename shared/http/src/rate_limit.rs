@@ -70,13 +70,18 @@ pub fn anonymous(req: &Request, config: Option<&str>) -> Limit {
 /// latest reset among the exhausted ones).
 pub fn check(platform: &Platform, limits: &[Limit]) -> Result<Vec<(&'static str, String)>, ApiError> {
     // (limit, count, reset) of each limit Redis answered for.
-    let mut counted = Vec::with_capacity(limits.len());
-    for limit in limits {
-        match platform.counters.hit(&limit.key, limit.window_secs) {
-            Ok((count, reset)) => counted.push((limit.limit, count, reset)),
-            Err(e) => eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e})),
-        }
-    }
+    let hits: Vec<(&str, u64)> = limits.iter().map(|limit| (limit.key.as_str(), limit.window_secs)).collect();
+    let counted: Vec<(u64, u64, u64)> = match hits.is_empty() {
+        true => Vec::new(),
+        false => match platform.counters.hit_all(&hits) {
+            Ok(answers) => limits.iter().zip(answers).map(|(limit, (count, reset))| (limit.limit, count, reset)).collect(),
+            // Redis down: requests go through rather than the API going down with it.
+            Err(e) => {
+                eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
+                Vec::new()
+            }
+        },
+    };
     let headers = |(limit, count, reset): (u64, u64, u64)| {
         vec![
             ("ratelimit-limit", limit.to_string()),

@@ -66,17 +66,31 @@ fn log_failure(op: &str, detail: &str) {
     eprintln!("{}", serde_json::json!({ "level": "error", "component": "realtime", "op": op, "error": detail }));
 }
 
-/// One round trip: increment, start the window on first hit, report the TTL.
-const HIT_SCRIPT: &str = "local n = redis.call('INCR', KEYS[1]) if n == 1 then redis.call('EXPIRE', KEYS[1], ARGV[1]) end local t = redis.call('TTL', KEYS[1]) if t < 0 then redis.call('EXPIRE', KEYS[1], ARGV[1]) t = tonumber(ARGV[1]) end return {n, t}";
+/// One round trip for every counter: increment, start the window on first hit, report the TTL
+/// (`ARGV[i]` is the window of `KEYS[i]`); answers `n1, ttl1, n2, ttl2, …`.
+const HIT_SCRIPT: &str = "local out = {} for i, key in ipairs(KEYS) do local w = ARGV[i] local n = redis.call('INCR', key) if n == 1 then redis.call('EXPIRE', key, w) end local t = redis.call('TTL', key) if t < 0 then redis.call('EXPIRE', key, w) t = tonumber(w) end out[#out + 1] = n out[#out + 1] = t end return out";
 const PEEK_SCRIPT: &str = "local n = redis.call('GET', KEYS[1]) local t = redis.call('TTL', KEYS[1]) return {tonumber(n or '0'), t}";
 
 impl RateCounter for RedisStreams<'_> {
     fn hit(&self, key: &str, window_secs: u64) -> Result<(u64, u64), String> {
-        self.eval(HIT_SCRIPT, key, &[window_secs.to_string()])
+        Ok(self.hit_all(&[(key, window_secs)])?[0])
+    }
+
+    fn hit_all(&self, hits: &[(&str, u64)]) -> Result<Vec<(u64, u64)>, String> {
+        let keys: Vec<&str> = hits.iter().map(|(key, _)| *key).collect();
+        let windows: Vec<String> = hits.iter().map(|(_, window)| window.to_string()).collect();
+        let numbers = self.eval(HIT_SCRIPT, &keys, &windows)?;
+        if numbers.len() != hits.len() * 2 {
+            return Err(format!("unexpected EVAL reply of {} numbers for {} counters", numbers.len(), hits.len()));
+        }
+        Ok(numbers.chunks(2).map(|pair| (pair[0], pair[1])).collect())
     }
 
     fn peek(&self, key: &str) -> Result<(u64, u64), String> {
-        self.eval(PEEK_SCRIPT, key, &[])
+        match self.eval(PEEK_SCRIPT, &[key], &[])?[..] {
+            [count, reset] => Ok((count, reset)),
+            ref other => Err(format!("unexpected EVAL reply {other:?}")),
+        }
     }
 
     fn clear(&self, key: &str) {
@@ -87,19 +101,19 @@ impl RateCounter for RedisStreams<'_> {
 }
 
 impl RedisStreams<'_> {
-    fn eval(&self, script: &str, key: &str, args: &[String]) -> Result<(u64, u64), String> {
+    /// Runs `script` over `keys` and `args`; its reply must be a flat list of integers.
+    fn eval(&self, script: &str, keys: &[&str], args: &[String]) -> Result<Vec<u64>, String> {
         let connection = self.connection().ok_or("redis unreachable")?;
-        let mut params = vec![
-            RedisParameter::Binary(script.as_bytes().to_vec()),
-            RedisParameter::Int64(1),
-            RedisParameter::Binary(key.as_bytes().to_vec()),
-        ];
+        let mut params = vec![RedisParameter::Binary(script.as_bytes().to_vec()), RedisParameter::Int64(keys.len() as i64)];
+        params.extend(keys.iter().map(|k| RedisParameter::Binary(k.as_bytes().to_vec())));
         params.extend(args.iter().map(|a| RedisParameter::Binary(a.as_bytes().to_vec())));
         let result = connection.execute("EVAL", &params).map_err(|e| format!("{e:?}"))?;
-        let number = |i: usize| match result.get(i) {
-            Some(spin_sdk::redis::RedisResult::Int64(n)) => Ok((*n).max(0) as u64),
-            other => Err(format!("unexpected EVAL reply {other:?}")),
-        };
-        Ok((number(0)?, number(1)?))
+        result
+            .iter()
+            .map(|value| match value {
+                spin_sdk::redis::RedisResult::Int64(n) => Ok((*n).max(0) as u64),
+                other => Err(format!("unexpected EVAL reply {other:?}")),
+            })
+            .collect()
     }
 }
