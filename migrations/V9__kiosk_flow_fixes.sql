@@ -245,7 +245,14 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'OK', 'duplicate', false, 'checkin', checkin_json(c, m), 'event', checkin_event_json(c, m));
 END $$;
 
--- POST /api/checkins/bulk: items (already schema-validated and normalised by the API: index, memberId, badgeId,
+-- The per-item result of a sync item that is already stored (api.md §6 /sync rule 3).
+CREATE FUNCTION sync_duplicate_result(c checkins) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'success', true, 'duplicate', true, 'checkinId', c.id, 'memberId', c.member_id,
+        'memberName', (SELECT m.first_name || ' ' || m.last_name FROM members m WHERE m.id = c.member_id),
+        'direction', c.direction, 'flagged', c.flagged_for_review)
+$$;
 
 -- POST /api/checkins/sync (offline replay, api.md §6). The API sorts the items by timestamp, collapses repeats
 -- of a serial within 5 s into the earliest (`collapsedInto`) and computes clock-drift reasons; this function
@@ -274,7 +281,6 @@ DECLARE
     alerts jsonb := '[]'::jsonb;
     alert jsonb;
     has_badge boolean;
-    stored_member members%ROWTYPE;
 BEGIN
     FOR item IN
         SELECT x.* FROM jsonb_to_recordset(p_items) AS x("index" int, "serialNumber" text, "timestamp" timestamptz,
@@ -302,11 +308,7 @@ BEGIN
             found_existing := FOUND;
         END IF;
         IF found_existing THEN
-            SELECT * INTO stored_member FROM members WHERE id = c.member_id;
-            results := results || jsonb_build_object(item."index"::text, res || jsonb_build_object(
-                'success', true, 'duplicate', true, 'checkinId', c.id, 'memberId', c.member_id,
-                'memberName', stored_member.first_name || ' ' || stored_member.last_name, 'direction', c.direction,
-                'flagged', c.flagged_for_review));
+            results := results || jsonb_build_object(item."index"::text, res || sync_duplicate_result(c));
             CONTINUE;
         END IF;
         IF NOT has_badge THEN
@@ -361,11 +363,7 @@ BEGIN
             END IF;
         END IF;
         IF found_existing THEN
-            SELECT * INTO stored_member FROM members WHERE id = c.member_id;
-            results := results || jsonb_build_object(item."index"::text, res || jsonb_build_object(
-                'success', true, 'duplicate', true, 'checkinId', c.id, 'memberId', c.member_id,
-                'memberName', stored_member.first_name || ' ' || stored_member.last_name, 'direction', c.direction,
-                'flagged', c.flagged_for_review));
+            results := results || jsonb_build_object(item."index"::text, res || sync_duplicate_result(c));
             CONTINUE;
         END IF;
         UPDATE badges SET last_used = greatest(coalesce(last_used, item."timestamp"), item."timestamp") WHERE id = b.id;
