@@ -107,13 +107,18 @@ impl Lockout {
         Ok(Self { method, identifier: identifier.to_string(), key })
     }
 
-    /// 429 when the [`failures_sql`] columns of the sign-in statement's row
-    /// show the limit reached.
-    fn check_recorded(&self, row: &Row) -> Result<(), ApiError> {
+    /// Runs a sign-in statement (`$1` the identifier, `$2` the client IP, with
+    /// the [`failures_sql`] columns) and answers 429 when its recorded
+    /// failures reach the limit.
+    fn sign_in_row(&self, ctx: &Ctx, sql: &str) -> Result<Row, ApiError> {
+        let row = ctx
+            .db()
+            .query_one(sql, &[self.identifier.as_str().into(), client_ip(ctx.req).into()])?
+            .ok_or_else(|| ApiError::internal(format!("{} sign-in statement returned nothing", self.method.as_str())))?;
         if row.int("recent_failures") >= LOGIN_FAILURE_LIMIT as i64 {
             return Err(too_many_attempts(row.int("failures_retry_after").max(1) as u64));
         }
-        Ok(())
+        Ok(row)
     }
 
     /// Writes the `login_failed` audit row (the attempt is already counted)
@@ -199,11 +204,7 @@ pub fn login(ctx: &Ctx) -> HandlerResult {
          SELECT u.id::text AS id, u.email, u.display_name, u.role, u.password_hash, u.disabled, {failure_columns}
          FROM (SELECT 1) AS one LEFT JOIN u ON true"
     );
-    let row = ctx
-        .db()
-        .query_one(&sql, &[identifier.as_str().into(), client_ip(ctx.req).into()])?
-        .ok_or_else(|| ApiError::internal("login statement returned nothing"))?;
-    lockout.check_recorded(&row)?;
+    let row = lockout.sign_in_row(ctx, &sql)?;
     // Verify against a dummy hash for unknown users so timing does not reveal accounts.
     let user_id = row.text("id");
     let stored_hash = user_id.as_ref().and(row.text("password_hash")).unwrap_or_else(|| password::DUMMY_HASH.to_string());
@@ -348,11 +349,7 @@ pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
                 b.user_id::text AS user_id, b.email, b.display_name, b.role, b.disabled, {failure_columns}
          FROM (SELECT 1) AS one LEFT JOIN b ON true"
     );
-    let row = ctx
-        .db()
-        .query_one(&sql, &[serial.as_str().into(), client_ip(ctx.req).into()])?
-        .ok_or_else(|| ApiError::internal("rfid-login statement returned nothing"))?;
-    lockout.check_recorded(&row)?;
+    let row = lockout.sign_in_row(ctx, &sql)?;
     // Checks in the order of api.md §16.2; each failure counts toward the lockout.
     let Some(status) = row.text("status") else {
         return Err(lockout.fail(ctx, ApiError::not_found("Invalid badge number"), None, "badge_not_found"));
@@ -406,7 +403,6 @@ pub struct CreateApiKey {
     #[garde(inner(range(min = 1, max = 730)))]
     pub expires_in_days: Option<i32>,
 }
-
 
 const KEY_COLUMNS: &str = "k.id::text AS id, k.name, k.kind, k.kiosk_id, to_jsonb(k.scopes) AS scopes, k.key_prefix,
     iso(k.expires_at) AS expires_at, iso(k.last_used_at) AS last_used_at, iso(k.created_at) AS created_at, iso(k.revoked_at) AS revoked_at";

@@ -81,7 +81,6 @@ pub struct UpdateDivision {
     pub color: Option<Option<String>>,
 }
 
-
 fn hex_color(value: &str, _: &()) -> garde::Result {
     if is_hex_color(value) { Ok(()) } else { Err(garde::Error::new("must be a colour in #RRGGBB form")) }
 }

@@ -144,7 +144,6 @@ pub struct EnumItem {
     pub updated_at: String,
 }
 
-
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnumItem {
@@ -176,7 +175,6 @@ pub struct UpdateEnumItem {
     #[schema(value_type = Option<String>)]
     pub color: Option<Option<String>>,
 }
-
 
 const ITEM_COLUMNS: &str = "e.id::text AS id, e.code, e.name, e.description, e.color, e.is_system,
     iso(e.created_at) AS created_at, iso(e.updated_at) AS updated_at";

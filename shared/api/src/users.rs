@@ -32,7 +32,6 @@ pub fn routes(router: Router) -> Router {
         .route(Method::DELETE, "/api/admin/sessions/:id", Access::ADM, revoke_session)
 }
 
-
 /// A user account as returned by the API — never the password hash.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -133,7 +132,6 @@ pub struct ResetPassword {
     #[garde(length(chars, min = 1, max = 128))]
     pub new_password: String,
 }
-
 
 fn uuid_text(value: &str, _: &()) -> garde::Result {
     match sentinel_domain::uuid::parse_uuid(value) {

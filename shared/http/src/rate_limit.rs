@@ -39,10 +39,7 @@ fn configured(config: Option<&str>, class: &str) -> (u64, u64) {
 /// probes and docs). `config` is the `rate_limits` variable (operators tune
 /// limits without a rebuild). A request counts against every limit listed.
 pub fn limits_for(principal: &Principal, path: &str, req: &Request, config: Option<&str>) -> Vec<Limit> {
-    let limit = |class: &str, key: String| {
-        let (limit, window_secs) = configured(config, class);
-        Limit { key: format!("sentinel:rl:{class}:{key}"), limit, window_secs }
-    };
+    let limit = |class: &str, key: String| class_limit(config, class, &key);
     match principal {
         Principal::User(u) => vec![limit("user", u.id.clone())],
         // Scans are limited per kiosk on top of the key's overall budget.
@@ -61,26 +58,31 @@ pub fn limits_for(principal: &Principal, path: &str, req: &Request, config: Opti
 /// authentication count against it on any route, so invalid keys and
 /// tokens cannot be sprayed without limit.
 pub fn anonymous(req: &Request, config: Option<&str>) -> Limit {
-    let (limit, window_secs) = configured(config, "anonymous");
-    Limit { key: format!("sentinel:rl:anonymous:{}", client_ip(req).unwrap_or_default()), limit, window_secs }
+    class_limit(config, "anonymous", &client_ip(req).unwrap_or_default())
+}
+
+/// The configured limit of `class`, counted under `key`.
+fn class_limit(config: Option<&str>, class: &str, key: &str) -> Limit {
+    let (limit, window_secs) = configured(config, class);
+    Limit { key: format!("sentinel:rl:{class}:{key}"), limit, window_secs }
 }
 
 /// Counts the request against each limit; returns the `RateLimit-*` headers
 /// of the tightest one, or a 429 once any is exhausted (`Retry-After` is the
 /// latest reset among the exhausted ones).
 pub fn check(platform: &Platform, limits: &[Limit]) -> Result<Vec<(&'static str, String)>, ApiError> {
-    // (limit, count, reset) of each limit Redis answered for.
+    if limits.is_empty() {
+        return Ok(Vec::new());
+    }
     let hits: Vec<(&str, u64)> = limits.iter().map(|limit| (limit.key.as_str(), limit.window_secs)).collect();
-    let counted: Vec<(u64, u64, u64)> = match hits.is_empty() {
-        true => Vec::new(),
-        false => match platform.counters.hit_all(&hits) {
-            Ok(answers) => limits.iter().zip(answers).map(|(limit, (count, reset))| (limit.limit, count, reset)).collect(),
-            // Redis down: requests go through rather than the API going down with it.
-            Err(e) => {
-                eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
-                Vec::new()
-            }
-        },
+    // (limit, count, reset) of each limit.
+    let counted: Vec<(u64, u64, u64)> = match platform.counters.hit_all(&hits) {
+        Ok(answers) => limits.iter().zip(answers).map(|(limit, (count, reset))| (limit.limit, count, reset)).collect(),
+        // Redis down: requests go through rather than the API going down with it.
+        Err(e) => {
+            eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
+            Vec::new()
+        }
     };
     let headers = |(limit, count, reset): (u64, u64, u64)| {
         vec![
