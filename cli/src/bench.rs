@@ -44,6 +44,51 @@ pub struct BenchArgs {
     /// The Spin manifest to serve [default: <repo>/spin.toml]
     #[arg(long)]
     pub manifest: Option<PathBuf>,
+    /// Serve the manifest with this real `spin` binary (`spin up`) instead of the local host
+    #[arg(long, conflicts_with = "target")]
+    pub spin_bin: Option<PathBuf>,
+    /// Drive an already running Sentinel at this base URL (e.g. http://127.0.0.1:3000); it must
+    /// use the same --database-url and --redis-url, and rate limits high enough not to refuse the load
+    #[arg(long, requires = "database_url")]
+    pub target: Option<String>,
+    /// For the local host: the Spin release whose behaviour it reproduces (3.6, 4.0 or 4.1)
+    #[arg(long, default_value = "4.0")]
+    pub spin_compat: sentinel_host::SpinCompat,
+}
+
+/// What serves the requests being measured.
+enum Runtime {
+    Local(sentinel_host::RunningHost),
+    Spin(sentinel_ops::services::SpinServer, String),
+    External(String),
+}
+
+impl Runtime {
+    fn base_url(&self) -> String {
+        match self {
+            Runtime::Local(host) => format!("http://{}", host.addr()),
+            Runtime::Spin(spin, _) => format!("http://127.0.0.1:{}", spin.port()),
+            Runtime::External(url) => url.trim_end_matches('/').to_string(),
+        }
+    }
+
+    fn describe(&self, compat: sentinel_host::SpinCompat) -> String {
+        match self {
+            Runtime::Local(_) => format!("Sentinel's local host (wasmtime, in-process; spin-compat {compat})"),
+            Runtime::Spin(_, version) => format!("real {version}"),
+            Runtime::External(url) => format!("an already running server at {url}"),
+        }
+    }
+
+    async fn stop(self) {
+        match self {
+            Runtime::Local(host) => host.shutdown().await,
+            Runtime::Spin(mut spin, _) => {
+                let _ = tokio::task::spawn_blocking(move || spin.stop()).await;
+            }
+            Runtime::External(_) => {}
+        }
+    }
 }
 
 /// Limits high enough that the benchmark measures the service, not the limiter (the limiter still
@@ -129,17 +174,39 @@ pub async fn run(args: BenchArgs, root: &Path) -> Result<()> {
     };
     let mut variables = settings.host_variables()?;
     variables.insert("rate_limits".into(), BENCH_RATE_LIMITS.into());
-    let host = sentinel_host::start(sentinel_host::HostConfig {
-        manifest_path: manifest,
-        listen: "127.0.0.1:0".parse()?,
-        variables,
-        cache_dir: Some(root.join("target/sentinel-wasm-cache")),
-        max_in_flight: 256,
-    })
-    .await?;
-    let base = format!("http://{}", host.addr());
-    let outcome = drive(&base, &data, &args).await;
-    host.shutdown().await;
+    let runtime = match (&args.target, &args.spin_bin) {
+        (Some(url), _) => Runtime::External(url.clone()),
+        (None, Some(binary)) => {
+            let version = std::process::Command::new(binary).arg("--version").output().context("running spin --version")?;
+            let version = String::from_utf8_lossy(&version.stdout).trim().to_string();
+            println!("starting {version} (compiling every component takes a while)…");
+            let options = sentinel_ops::services::SpinOptions {
+                binary: binary.clone(),
+                manifest,
+                port: free_port()?,
+                variables,
+                dir: dir.join("spin"),
+            };
+            servers.dir = Some(dir.clone());
+            let spin = tokio::task::spawn_blocking(move || sentinel_ops::services::SpinServer::start(options)).await??;
+            Runtime::Spin(spin, version)
+        }
+        (None, None) => Runtime::Local(
+            sentinel_host::start(sentinel_host::HostConfig {
+                manifest_path: manifest,
+                listen: "127.0.0.1:0".parse()?,
+                variables,
+                cache_dir: Some(root.join("target/sentinel-wasm-cache")),
+                max_in_flight: 256,
+                spin_compat: args.spin_compat,
+            })
+            .await?,
+        ),
+    };
+    let runtime_name = runtime.describe(args.spin_compat);
+    println!("runtime: {runtime_name}");
+    let outcome = drive(&runtime.base_url(), &data, &args).await;
+    runtime.stop().await;
     let report = outcome?;
 
     let client = sentinel_ops::connect(&database_url).await?;
@@ -151,7 +218,7 @@ pub async fn run(args: BenchArgs, root: &Path) -> Result<()> {
         )
         .await?
         .get(0);
-    print_report(&report, &args, mismatches);
+    print_report(&report, &args, mismatches, &runtime_name);
     drop(servers);
     Ok(())
 }
@@ -415,10 +482,11 @@ fn machine() -> String {
     format!("{cores} cores ({model}), {mem_gib:.0} GiB RAM")
 }
 
-fn print_report(report: &Report, args: &BenchArgs, presence_mismatches: i64) {
+fn print_report(report: &Report, args: &BenchArgs, presence_mismatches: i64, runtime: &str) {
     let secs = report.elapsed.as_secs_f64();
     println!();
     println!("Sentinel benchmark — {} s, {} concurrent clients, loopback, release components", args.seconds, args.concurrency);
+    println!("runtime: {runtime}");
     println!("machine: {}", machine());
     println!("data: {} members with badges, {} historical check-ins, {} events, {} visitors", args.members, args.checkins, args.events, args.visitors);
     println!();

@@ -77,6 +77,9 @@ struct UpArgs {
     /// Do not build components (use the .wasm files as they are)
     #[arg(long)]
     no_build: bool,
+    /// Spin release whose host behaviour to reproduce: 3.6, 4.0 (strict: a query matching no row fails the request, since 4.0.0–4.0.2 would hang it) or 4.1
+    #[arg(long, env = "SENTINEL_SPIN_COMPAT", default_value = "4.0")]
+    spin_compat: sentinel_host::SpinCompat,
     /// The Spin manifest to serve [default: <repo>/spin.toml]
     #[arg(long)]
     manifest: Option<PathBuf>,
@@ -142,6 +145,9 @@ struct ServeArgs {
     /// production | development [env: SENTINEL_ENVIRONMENT, SPIN_VARIABLE_ENVIRONMENT]
     #[arg(long)]
     environment: Option<String>,
+    /// Spin release whose host behaviour to reproduce: 3.6, 4.0 (strict: a query matching no row fails the request, since 4.0.0–4.0.2 would hang it) or 4.1
+    #[arg(long, env = "SENTINEL_SPIN_COMPAT", default_value = "4.0")]
+    spin_compat: sentinel_host::SpinCompat,
     /// The Spin manifest to serve [default: <repo>/spin.toml]
     #[arg(long)]
     manifest: Option<PathBuf>,
@@ -252,7 +258,12 @@ fn build(args: BuildArgs) -> Result<()> {
     build_manifest(&args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.force)
 }
 
-async fn start_host(manifest: PathBuf, listen: SocketAddr, settings: &Settings) -> Result<sentinel_host::RunningHost> {
+async fn start_host(
+    manifest: PathBuf,
+    listen: SocketAddr,
+    settings: &Settings,
+    spin_compat: sentinel_host::SpinCompat,
+) -> Result<sentinel_host::RunningHost> {
     settings.validate()?;
     let mut variables = settings.host_variables()?;
     // The static map outranks SPIN_VARIABLE_* in the host; derived values must not hide explicit ones.
@@ -261,7 +272,15 @@ async fn start_host(manifest: PathBuf, listen: SocketAddr, settings: &Settings) 
             variables.remove(derived);
         }
     }
-    sentinel_host::start(sentinel_host::HostConfig { manifest_path: manifest, listen, variables, cache_dir: None, max_in_flight: 256 }).await
+    sentinel_host::start(sentinel_host::HostConfig {
+        manifest_path: manifest,
+        listen,
+        variables,
+        cache_dir: None,
+        max_in_flight: 256,
+        spin_compat,
+    })
+    .await
 }
 
 fn print_routes(host: &sentinel_host::RunningHost) {
@@ -306,7 +325,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .or_else(|| env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]))
             .unwrap_or_else(|| "production".into()),
     };
-    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings).await?;
+    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings, args.spin_compat).await?;
     print_routes(&host);
     println!("\nPress Ctrl-C to stop.");
     shutdown_signal().await;
@@ -421,7 +440,7 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
     }
 
     let settings = Settings { database_url, redis_url, jwt_secret, environment };
-    let host = start_host(manifest, args.listen, &settings).await?;
+    let host = start_host(manifest, args.listen, &settings, args.spin_compat).await?;
     let relay = start_relay(args, &settings).await?;
     print_routes(&host);
     println!("\nRealtime relay");

@@ -54,6 +54,46 @@ pub struct HostConfig {
     pub cache_dir: Option<PathBuf>,
     /// Requests executing at once; excess requests wait.
     pub max_in_flight: usize,
+    /// Which Spin release's `spin:postgres` behaviour to reproduce (default: strict 4.0).
+    pub spin_compat: SpinCompat,
+}
+
+/// The Spin release whose host behaviour the local host reproduces where releases differ
+/// (README, "Supported Spin versions"; docs/spin.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SpinCompat {
+    /// Spin 3.6.x: a `query` matching no row returns an empty row-set without columns; errors
+    /// raised while a `query` executes arrive as the driver's plain text, without SQLSTATE.
+    V3_6,
+    /// Spin 4.0.0–4.0.2, strict: a `query` matching no row would never return on real Spin, so
+    /// the local host fails the request loudly (a trap, hence a 500, and a log line naming the
+    /// statement) instead of hanging it or hiding it.
+    #[default]
+    V4_0,
+    /// Spin 4.1 (upstream fix of the zero-row deadlock): an empty row-set, 4.0's error texts.
+    V4_1,
+}
+
+impl std::str::FromStr for SpinCompat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "3.6" => Ok(Self::V3_6),
+            "4.0" => Ok(Self::V4_0),
+            "4.1" => Ok(Self::V4_1),
+            other => Err(format!("unknown Spin compatibility {other:?}: expected 3.6, 4.0 or 4.1")),
+        }
+    }
+}
+
+impl std::fmt::Display for SpinCompat {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::V3_6 => "3.6",
+            Self::V4_0 => "4.0",
+            Self::V4_1 => "4.1",
+        })
+    }
 }
 
 pub struct RunningHost {
@@ -276,6 +316,7 @@ pub async fn start(cfg: HostConfig) -> anyhow::Result<RunningHost> {
             allowed_outbound_hosts: c.allowed_outbound_hosts.clone(),
             environment: c.environment.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
             pg_pools: Default::default(),
+            spin_compat: cfg.spin_compat,
             redis: Default::default(),
             self_addr: OnceLock::new(),
         });
@@ -403,6 +444,7 @@ mod tests {
             variables: HashMap::new(),
             cache_dir: Some(dir.join("cache")),
             max_in_flight: 4,
+            spin_compat: SpinCompat::default(),
         };
         let err = match start(cfg).await {
             Ok(_) => panic!("started without a component file"),

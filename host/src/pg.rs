@@ -10,6 +10,8 @@ use futures_util::{pin_mut, TryStreamExt};
 use postgres_types::{to_sql_checked, FromSql, IsNull, ToSql, Type};
 use tokio_postgres::Row;
 
+use crate::SpinCompat;
+
 use crate::bindings::postgres::{
     Column, DbDataType, DbError, DbValue, Error, Interval, ParameterValue, QueryError, RangeBoundKind, RowSet,
 };
@@ -152,10 +154,22 @@ fn query_failed(e: tokio_postgres::Error) -> Error {
     Error::QueryFailed(db_error_of(&e))
 }
 
-/// Spin 4.0.2 reports failures that surface while rows stream (after BindComplete) as text
-/// holding the Debug rendering of the WIT error it would otherwise have returned.
-fn nested_text(inner: Error) -> Error {
-    Error::QueryFailed(QueryError::Text(format!("{inner:?}")))
+/// A failure that surfaces while rows stream (after BindComplete). Spin 4.x reports it as text
+/// holding the Debug rendering of the WIT error it would otherwise have returned; Spin 3.6 as the
+/// driver error's own anyhow-style text (`db error: ERROR: …`), without SQLSTATE.
+fn execution_failure(compat: SpinCompat, e: tokio_postgres::Error) -> Error {
+    match compat {
+        SpinCompat::V3_6 => Error::QueryFailed(QueryError::Text(pg_debug(&e))),
+        _ => Error::QueryFailed(QueryError::Text(format!("{:?}", query_failed(e)))),
+    }
+}
+
+/// A row that fails to decode: Spin 4.x wraps the text like [`execution_failure`]; 3.6 sends it bare.
+fn decode_failure(compat: SpinCompat, text: String) -> Error {
+    match compat {
+        SpinCompat::V3_6 => Error::QueryFailed(QueryError::Text(text)),
+        _ => Error::QueryFailed(QueryError::Text(format!("{:?}", Error::QueryFailed(QueryError::Text(text))))),
+    }
 }
 
 type SqlParam = Box<dyn ToSql + Send + Sync>;
@@ -164,40 +178,68 @@ fn to_sql_params(params: &[ParameterValue]) -> anyhow::Result<Vec<SqlParam>> {
     params.iter().map(to_sql_param).collect()
 }
 
-pub async fn query(conn: &PgConnection, statement: &str, params: Vec<ParameterValue>) -> Result<RowSet, Error> {
-    let params = to_sql_params(&params).map_err(|e| Error::BadParameter(crate::anyhow_debug(&e)))?;
-    let statement = conn.client.prepare_cached(statement).await.map_err(query_failed)?;
+/// `query` as the Spin release `compat` serves it. The outer error is a trap: in strict 4.0 mode
+/// a statement that matches no row fails the request (Spin 4.0.0–4.0.2 would hang it forever).
+pub async fn query(
+    conn: &PgConnection,
+    statement: &str,
+    params: Vec<ParameterValue>,
+    compat: SpinCompat,
+    component: &str,
+) -> wasmtime::Result<Result<RowSet, Error>> {
+    let params = match to_sql_params(&params) {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(Error::BadParameter(crate::anyhow_debug(&e)))),
+    };
+    let prepared = match conn.client.prepare_cached(statement).await {
+        Ok(p) => p,
+        Err(e) => return Ok(Err(query_failed(e))),
+    };
     let refs = params.iter().map(|p| p.as_ref() as &(dyn ToSql + Sync));
-    let stream = conn.client.query_raw(&statement, refs).await.map_err(query_failed)?;
+    let stream = match conn.client.query_raw(&prepared, refs).await {
+        Ok(s) => s,
+        Err(e) => return Ok(Err(query_failed(e))),
+    };
     pin_mut!(stream);
     let mut rows: Vec<Row> = Vec::new();
     loop {
         match stream.try_next().await {
             Ok(Some(row)) => rows.push(row),
             Ok(None) => break,
-            Err(e) => return Err(nested_text(query_failed(e))),
+            Err(e) => return Ok(Err(execution_failure(compat, e))),
         }
     }
     let Some(first) = rows.first() else {
-        return Ok(RowSet { columns: Vec::new(), rows: Vec::new() });
+        return match compat {
+            SpinCompat::V3_6 => Ok(Ok(RowSet { columns: Vec::new(), rows: Vec::new() })),
+            SpinCompat::V4_1 => Ok(Ok(RowSet { columns: columns_of(prepared.columns()), rows: Vec::new() })),
+            SpinCompat::V4_0 => {
+                let message = format!(
+                    "spin-compat 4.0: component {component:?} ran a `query` that matched no row; Spin 4.0.0, 4.0.1 \
+                     and 4.0.2 never return from it (the request hangs forever). Statement: {statement}"
+                );
+                eprintln!("error: {message}");
+                Err(wasmtime::Error::msg(message))
+            }
+        };
     };
-    let columns = first
-        .columns()
-        .iter()
-        .map(|c| Column { name: c.name().to_string(), data_type: data_type_of(c.type_()) })
-        .collect();
+    let columns = columns_of(first.columns());
     let mut out = Vec::with_capacity(rows.len());
     for row in &rows {
         let mut values = Vec::with_capacity(row.len());
         for i in 0..row.len() {
-            let value = decode(row, i).map_err(|e| {
-                nested_text(Error::QueryFailed(QueryError::Text(e)))
-            })?;
-            values.push(value);
+            match decode(row, i) {
+                Ok(value) => values.push(value),
+                Err(e) => return Ok(Err(decode_failure(compat, e))),
+            }
         }
         out.push(values);
     }
-    Ok(RowSet { columns, rows: out })
+    Ok(Ok(RowSet { columns, rows: out }))
+}
+
+fn columns_of(columns: &[tokio_postgres::Column]) -> Vec<Column> {
+    columns.iter().map(|c| Column { name: c.name().to_string(), data_type: data_type_of(c.type_()) }).collect()
 }
 
 pub async fn execute(conn: &PgConnection, statement: &str, params: Vec<ParameterValue>) -> Result<u64, Error> {

@@ -27,6 +27,7 @@ pub struct ComponentContext {
     pub allowed_outbound_hosts: Vec<String>,
     pub environment: Vec<(String, String)>,
     pub pg_pools: PgPools,
+    pub spin_compat: crate::SpinCompat,
     pub redis: RedisClients,
     pub self_addr: OnceLock<SocketAddr>,
 }
@@ -259,7 +260,7 @@ impl postgres::HostConnection for HostState {
         params: Vec<postgres::ParameterValue>,
     ) -> wasmtime::Result<Result<postgres::RowSet, postgres::Error>> {
         let conn = self.table.get(&conn)?;
-        Ok(crate::pg::query(conn, &statement, params).await)
+        crate::pg::query(conn, &statement, params, self.component.spin_compat, &self.component.id).await
     }
 
     async fn execute(

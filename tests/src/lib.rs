@@ -282,25 +282,45 @@ pub fn build_components() {
 
 // ------------------------------------------------------------------ host
 
-/// A running host; stopped (gracefully) on drop.
+/// A running host — the local host in-process, or a real `spin up` when `SENTINEL_SPIN_BIN` names a
+/// `spin` binary — stopped (gracefully) on drop.
 pub struct HostHandle {
     /// `http://127.0.0.1:<port>` (no trailing slash).
     pub base_url: String,
     pub addr: SocketAddr,
-    host: Mutex<Option<sentinel_host::RunningHost>>,
+    host: Mutex<Option<Server>>,
+}
+
+enum Server {
+    Local(sentinel_host::RunningHost),
+    Spin(sentinel_ops::services::SpinServer),
 }
 
 impl HostHandle {
     /// Stop now (also what Drop does).
     pub fn shutdown(&self) {
-        if let Some(host) = self.host.lock().unwrap().take() {
-            block_on(host.shutdown());
+        match self.host.lock().unwrap().take() {
+            Some(Server::Local(host)) => block_on(host.shutdown()),
+            Some(Server::Spin(mut spin)) => spin.stop(),
+            None => {}
         }
     }
 
-    /// Routes as the host printed them ("Available Routes").
+    /// Routes as the local host printed them ("Available Routes"); empty on real Spin.
     pub fn routes(&self) -> Vec<(String, String)> {
-        self.host.lock().unwrap().as_ref().map(|h| h.routes()).unwrap_or_default()
+        match self.host.lock().unwrap().as_ref() {
+            Some(Server::Local(h)) => h.routes(),
+            _ => Vec::new(),
+        }
+    }
+
+    /// Everything real Spin has logged so far (its own lines and the guests' stderr); None for
+    /// the in-process host, whose output goes to this process's stderr.
+    pub fn spin_log(&self) -> Option<String> {
+        match self.host.lock().unwrap().as_ref() {
+            Some(Server::Spin(spin)) => Some(spin.log()),
+            _ => None,
+        }
     }
 }
 
@@ -318,19 +338,82 @@ fn wasm_cache_dir() -> Option<PathBuf> {
     }
 }
 
-/// Serve `manifest` on an ephemeral 127.0.0.1 port with `variables` (Spin's `--variable`s), on the
-/// harness runtime. Does not build anything: call [`build_components`] first.
+/// The real `spin` binary the suite runs against (`SENTINEL_SPIN_BIN`), if any.
+pub fn real_spin() -> Option<PathBuf> {
+    std::env::var_os("SENTINEL_SPIN_BIN").filter(|v| !v.is_empty()).map(PathBuf::from)
+}
+
+/// For tests that inspect the local host itself (its compatibility modes, timeouts, logs):
+/// true — after saying so — when the suite runs against real Spin, so the test returns early.
+pub fn skip_on_real_spin(test: &str) -> bool {
+    let skip = real_spin().is_some();
+    if skip {
+        eprintln!("{test}: skipped on real Spin (it inspects the local host)");
+    }
+    skip
+}
+
+/// The Spin release the in-process host reproduces: `SENTINEL_SPIN_COMPAT` (3.6, 4.0 or 4.1),
+/// strict 4.0 by default so that a query matching no row fails its test.
+pub fn spin_compat() -> sentinel_host::SpinCompat {
+    match std::env::var("SENTINEL_SPIN_COMPAT") {
+        Ok(v) if !v.is_empty() => v.parse().unwrap_or_else(|e| panic!("SENTINEL_SPIN_COMPAT: {e}")),
+        _ => sentinel_host::SpinCompat::default(),
+    }
+}
+
+/// Serve `manifest` on an ephemeral 127.0.0.1 port with `variables` (Spin's `--variable`s): on
+/// real Spin when `SENTINEL_SPIN_BIN` is set, else on the in-process host in [`spin_compat`] mode.
+/// Does not build anything: call [`build_components`] first.
 pub fn start_host(manifest: &Path, variables: HashMap<String, String>) -> Result<HostHandle> {
+    match real_spin() {
+        Some(binary) => start_real_spin(binary, manifest, variables),
+        None => start_local_host(manifest, variables, spin_compat()),
+    }
+}
+
+/// The Spin release the suite runs against: real Spin's own version (`spin --version`) when
+/// `SENTINEL_SPIN_BIN` is set, else the in-process host's [`spin_compat`] mode.
+pub fn spin_release() -> sentinel_host::SpinCompat {
+    static RELEASE: OnceLock<sentinel_host::SpinCompat> = OnceLock::new();
+    *RELEASE.get_or_init(|| {
+        let Some(binary) = real_spin() else { return spin_compat() };
+        let output = std::process::Command::new(&binary).arg("--version").output().unwrap_or_else(|e| panic!("{}: {e}", binary.display()));
+        let text = String::from_utf8_lossy(&output.stdout).to_string();
+        // "spin 4.0.2 (bfc7543 2026-06-23)"
+        let version = text.split_whitespace().nth(1).unwrap_or_default();
+        let minor: String = version.split('.').take(2).collect::<Vec<_>>().join(".");
+        minor.parse().unwrap_or_else(|_| panic!("{} --version said {text:?}: not a release the suite knows", binary.display()))
+    })
+}
+
+/// [`start_host`] on the in-process host in the given compatibility mode.
+pub fn start_local_host(manifest: &Path, variables: HashMap<String, String>, spin_compat: sentinel_host::SpinCompat) -> Result<HostHandle> {
     let config = sentinel_host::HostConfig {
         manifest_path: manifest.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
         variables,
         cache_dir: wasm_cache_dir(),
         max_in_flight: 256,
+        spin_compat,
     };
     let host = block_on(sentinel_host::start(config)).with_context(|| format!("starting the host for {}", manifest.display()))?;
     let addr = host.addr();
-    Ok(HostHandle { base_url: format!("http://{addr}"), addr, host: Mutex::new(Some(host)) })
+    Ok(HostHandle { base_url: format!("http://{addr}"), addr, host: Mutex::new(Some(Server::Local(host))) })
+}
+
+fn start_real_spin(binary: PathBuf, manifest: &Path, variables: HashMap<String, String>) -> Result<HostHandle> {
+    let options = sentinel_ops::services::SpinOptions {
+        binary,
+        manifest: manifest.to_path_buf(),
+        port: free_port()?,
+        variables,
+        dir: scratch_dir("spin"),
+    };
+    let spin = on_service_thread(move || sentinel_ops::services::SpinServer::start(options))
+        .with_context(|| format!("starting real Spin for {}", manifest.display()))?;
+    let addr: SocketAddr = format!("127.0.0.1:{}", spin.port()).parse().unwrap();
+    Ok(HostHandle { base_url: format!("http://{addr}"), addr, host: Mutex::new(Some(Server::Spin(spin))) })
 }
 
 /// Host variables for the production spin.toml against the given servers (development environment).
@@ -479,57 +562,11 @@ pub fn db() -> &'static tokio_postgres::Client {
 /// list gets `sentinel_rows` appended to that list, since data-modifying CTEs cannot be nested.
 fn wrap_rows(query: &str) -> String {
     let query = query.trim().trim_end_matches(';').trim_end();
-    if let Some(split) = end_of_with_list(query) {
+    if let Some(split) = sentinel_http::statement::with_list_end(query) {
         let (ctes, last) = query.split_at(split);
         return format!("{ctes}, sentinel_rows AS ({last}) SELECT row_to_json(sentinel_rows) FROM sentinel_rows");
     }
     format!("WITH sentinel_rows AS ({query}) SELECT row_to_json(sentinel_rows) FROM sentinel_rows")
-}
-
-/// For `WITH a AS (...), b (x) AS (...) <statement>`: the byte offset just after the last CTE's `)`.
-fn end_of_with_list(query: &str) -> Option<usize> {
-    let bytes = query.as_bytes();
-    let starts_with_word = |at: usize, word: &str| {
-        bytes.len() >= at + word.len()
-            && bytes[at..at + word.len()].eq_ignore_ascii_case(word.as_bytes())
-            && bytes.get(at + word.len()).is_none_or(|b| !(b.is_ascii_alphanumeric() || *b == b'_'))
-    };
-    if !starts_with_word(0, "with") {
-        return None;
-    }
-    let (mut depth, mut i) = (0usize, 4usize);
-    while i < bytes.len() {
-        match bytes[i] {
-            quote @ (b'\'' | b'"') => {
-                i += 1;
-                while i < bytes.len() && bytes[i] != quote {
-                    i += 1;
-                }
-            }
-            b'-' if bytes.get(i + 1) == Some(&b'-') => {
-                while i < bytes.len() && bytes[i] != b'\n' {
-                    i += 1;
-                }
-            }
-            b'(' => depth += 1,
-            b')' => {
-                depth = depth.saturating_sub(1);
-                if depth == 0 {
-                    let mut next = i + 1;
-                    while next < bytes.len() && bytes[next].is_ascii_whitespace() {
-                        next += 1;
-                    }
-                    // `)` then `,` (next CTE) or `AS` (after a column list) stays inside the list.
-                    if bytes.get(next) != Some(&b',') && !starts_with_word(next, "as") {
-                        return Some(i + 1);
-                    }
-                }
-            }
-            _ => {}
-        }
-        i += 1;
-    }
-    None
 }
 
 /// Rows of a SELECT against [`services()`], each as a JSON object (column name -> value, via `row_to_json`,

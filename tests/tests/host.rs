@@ -1,11 +1,14 @@
-//! The local host against Spin's behaviour (docs: /work/shared/spec/spin-host.md), through real HTTP,
-//! with the real probe component, real PostgreSQL and real Redis.
+//! The local host against Spin's behaviour (docs/spin.md), through real HTTP, with the real probe
+//! component, real PostgreSQL and real Redis. With `SENTINEL_SPIN_BIN` set the same checks run
+//! against real Spin, which is how the local host's fidelity is verified; tests of what only the
+//! local host does (its compatibility modes, its execution timeout) skip themselves there.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use sentinel_tests::{request, request_bytes, services, start_host, workspace_root, HostHandle, Resp};
+use sentinel_host::SpinCompat;
+use sentinel_tests::{request, request_bytes, services, skip_on_real_spin, spin_release, start_host, start_local_host, workspace_root, HostHandle, Resp};
 use serde_json::{json, Value};
 
 fn fixture(name: &str) -> PathBuf {
@@ -99,6 +102,9 @@ fn routes_match_spins_verified_table() {
 
 #[test]
 fn available_routes_are_reported_in_manifest_order() {
+    if skip_on_real_spin("available_routes_are_reported_in_manifest_order") {
+        return;
+    }
     let routes = host().routes();
     assert_eq!(routes.first(), Some(&("/".to_string(), "probe".to_string())));
     assert!(routes.contains(&("/users/me".to_string(), "other".to_string())));
@@ -310,7 +316,6 @@ fn postgres_round_trips_every_column_type_the_schema_uses() {
             {"type": "null"}
         ]},
         {"mode": "query", "sql": "SELECT id, name, code, s, i, b, flag, ts, d, doc, amount, tags, nothing, iso(tstz) AS at, id::text AS id_text FROM probe_types"},
-        {"mode": "query", "sql": "SELECT * FROM probe_types WHERE false"},
     ]));
     assert_eq!(out[0], json!({"count": 0}));
     assert_eq!(out[1], json!({"count": 1}));
@@ -339,7 +344,75 @@ fn postgres_round_trips_every_column_type_the_schema_uses() {
             {"str": "6f9619ff-8b86-d011-b42d-00c04fc964ff"}
         ])
     );
-    assert_eq!(out[3], json!({"columns": [], "rows": []}), "zero rows: no columns");
+}
+
+/// A probe host of its own in the given compatibility mode.
+fn host_in(compat: SpinCompat) -> HostHandle {
+    build_components();
+    start_local_host(&fixture("spin.toml"), base_variables(), compat).expect("starting the probe host")
+}
+
+fn pg_on(h: &HostHandle, steps: Value) -> Resp {
+    request("POST", &format!("{}/pg", h.base_url), &[], Some(&json!({"address": services().database_url, "steps": steps})))
+}
+
+#[test]
+fn a_query_matching_no_row_follows_the_chosen_spin_release() {
+    if skip_on_real_spin("a_query_matching_no_row_follows_the_chosen_spin_release") {
+        return;
+    }
+    let none = json!([{"mode": "query", "sql": "SELECT 1 AS one, 'x'::text AS two WHERE false"}]);
+    // 3.6: an empty row-set without columns.
+    let r = pg_on(&host_in(SpinCompat::V3_6), none.clone());
+    assert_eq!((r.status, r.body.clone()), (200, json!([{"columns": [], "rows": []}])), "{}", r.text);
+    // 4.1: an empty row-set that keeps the statement's columns.
+    let r = pg_on(&host_in(SpinCompat::V4_1), none.clone());
+    assert_eq!(r.status, 200, "{}", r.text);
+    let names: Vec<&str> = r.body[0]["columns"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+    assert_eq!((names, r.body[0]["rows"].clone()), (vec!["one", "two"], json!([])));
+    // Strict 4.0 (the default): real Spin 4.0.0–4.0.2 would hang, so the request fails at once.
+    let strict = host_in(SpinCompat::V4_0);
+    let started = std::time::Instant::now();
+    let r = pg_on(&strict, none);
+    assert_eq!((r.status, r.text.as_str()), (500, ""));
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    // The same statement with a row, and `execute` matching nothing, are fine in strict mode.
+    let r = pg_on(&strict, json!([
+        {"mode": "query", "sql": "SELECT 1 AS one"},
+        {"mode": "execute", "sql": "UPDATE badges SET serial_number = serial_number WHERE false"},
+    ]));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!(r.body[1], json!({"count": 0}));
+}
+
+#[test]
+fn execution_errors_of_a_query_read_as_each_spin_release_renders_them() {
+    if skip_on_real_spin("execution_errors_of_a_query_read_as_each_spin_release_renders_them") {
+        return;
+    }
+    let steps = json!([
+        {"mode": "execute", "sql": "CREATE TEMP TABLE probe_unique36 (k int PRIMARY KEY)"},
+        {"mode": "execute", "sql": "INSERT INTO probe_unique36 VALUES (1)"},
+        {"mode": "query", "sql": "INSERT INTO probe_unique36 VALUES (1) RETURNING k"},
+        {"mode": "query", "sql": "SELECT now() AS at"},
+    ]);
+    let r = pg_on(&host_in(SpinCompat::V3_6), steps.clone());
+    assert_eq!(r.status, 200, "{}", r.text);
+    // 3.6.3: the driver's own text, SQLSTATE nowhere.
+    assert_eq!((r.body[2]["error"].as_str(), r.body[2]["kind"].as_str()), (Some("query-failed"), Some("text")));
+    let text = r.body[2]["text"].as_str().unwrap();
+    assert!(text.starts_with("db error: ERROR: duplicate key value violates unique constraint \"probe_unique36_pkey\""), "{text}");
+    assert!(text.contains("\n\nCaused by:\n    ERROR: duplicate key"), "{text}");
+    assert!(!text.contains("SqlState"), "{text}");
+    // A row-decode failure is the inner text itself, without 4.0's wrapper.
+    let text = r.body[3]["text"].as_str().unwrap();
+    assert!(text.starts_with("error deserializing column 0"), "{text}");
+    // 4.0.x (and 4.1): the Debug rendering of the wrapped WIT error, SQLSTATE inside.
+    let r = pg_on(&host_in(SpinCompat::V4_0), steps);
+    let text = r.body[2]["text"].as_str().unwrap();
+    assert!(text.starts_with("Error::QueryFailed(QueryError::DbError(DbError { as-text:"), "{text}");
+    assert!(text.contains("code: SqlState(E23505)"), "{text}");
+    assert!(r.body[3]["text"].as_str().unwrap().starts_with("Error::QueryFailed(QueryError::Text(\"error deserializing column 0"));
 }
 
 #[test]
@@ -349,8 +422,14 @@ fn postgres_timestamptz_columns_fail_even_when_null() {
         assert_eq!(r["error"], "query-failed", "{sql}: {r}");
         assert_eq!(r["kind"], "text");
         let text = r["text"].as_str().unwrap();
-        assert!(text.starts_with("Error::QueryFailed(QueryError::Text(\"error deserializing column 0: cannot convert between the Rust type `core::option::Option<chrono::naive::datetime::NaiveDateTime>` and the Postgres type `timestamptz`"), "{text}");
-        assert!(text.contains("\\n\\nCaused by:\\n    cannot convert"), "{text}");
+        let decode_error = "error deserializing column 0: cannot convert between the Rust type `core::option::Option<chrono::naive::datetime::NaiveDateTime>` and the Postgres type `timestamptz`";
+        if spin_release() == SpinCompat::V3_6 {
+            assert!(text.starts_with(decode_error), "{text}");
+            assert!(text.contains("\n\nCaused by:\n    cannot convert"), "{text}");
+        } else {
+            assert!(text.starts_with(&format!("Error::QueryFailed(QueryError::Text(\"{decode_error}")), "{text}");
+            assert!(text.contains("\\n\\nCaused by:\\n    cannot convert"), "{text}");
+        }
     }
 }
 
@@ -438,12 +517,17 @@ fn postgres_query_and_execute_report_errors_differently() {
         {"mode": "execute", "sql": "SELECT 1; SELECT 2"},
         {"mode": "execute", "sql": "UPDATE probe_unique SET k = k + 10"},
     ]));
-    // Execution-phase error through query: text wrapping the WIT error's Debug rendering.
+    // Execution-phase error through query: text — on 4.x wrapping the WIT error's Debug rendering,
+    // on 3.6 the driver's own message without SQLSTATE.
     assert_eq!(out[2]["error"], "query-failed");
     assert_eq!(out[2]["kind"], "text");
     let text = out[2]["text"].as_str().unwrap();
-    assert!(text.starts_with("Error::QueryFailed(QueryError::DbError(DbError { as-text: \"Error { kind: Db, cause: Some(DbError { severity: \\\"ERROR\\\""), "{text}");
-    assert!(text.contains("code: SqlState(E23505)"), "{text}");
+    if spin_release() == SpinCompat::V3_6 {
+        assert!(text.starts_with("db error: ERROR: duplicate key value violates unique constraint"), "{text}");
+    } else {
+        assert!(text.starts_with("Error::QueryFailed(QueryError::DbError(DbError { as-text: \"Error { kind: Db, cause: Some(DbError { severity: \\\"ERROR\\\""), "{text}");
+        assert!(text.contains("code: SqlState(E23505)"), "{text}");
+    }
     // The same failure through execute keeps the structured db-error.
     assert_eq!(out[3]["kind"], "db-error");
     assert_eq!(out[3]["code"], "23505");
@@ -546,6 +630,10 @@ fn a_trap_is_an_empty_500_and_the_host_keeps_serving() {
 
 #[test]
 fn a_spinning_guest_hits_the_execution_timeout() {
+    // Real Spin has no execution timeout: the request would hang (docs/spin.md).
+    if skip_on_real_spin("a_spinning_guest_hits_the_execution_timeout") {
+        return;
+    }
     build_components();
     // The timeout is read at start(); keep it short for this host only.
     std::env::set_var("SENTINEL_REQUEST_TIMEOUT_SECS", "3");

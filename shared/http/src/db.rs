@@ -148,13 +148,16 @@ impl DbError {
 
     /// Classifies the text form of an error (Spin 4.0.2 embeds the driver's
     /// Debug output with `code: SqlState(E23505)` and `constraint: Some("x")`;
-    /// Spin 3.6.3 gives `db error: ERROR: <message>` with the constraint name
-    /// quoted in the message).
+    /// Spin 3.6.3 gives only `db error: ERROR: <message>`: the constraint name
+    /// quoted in a built-in message, or the `[SN00x constraint]` tag that opens
+    /// every message Sentinel's own SQL raises — see docs/spin.md, "Errors").
     pub fn from_text(text: &str) -> Self {
+        let tag = sentinel_tag(text);
         let sqlstate = after(text, "SqlState(E")
             .or_else(|| after(text, "SqlState(Other(").map(|s| s.trim_start_matches(['\\', '"'])))
             .map(|s| s.chars().take(5).collect::<String>())
             .filter(|s| s.len() == 5 && s.chars().all(|c| c.is_ascii_alphanumeric()))
+            .or_else(|| tag.map(|(code, _)| code.to_string()))
             .or_else(|| {
                 [
                     ("duplicate key value violates unique constraint", UNIQUE_VIOLATION),
@@ -165,8 +168,9 @@ impl DbError {
                 .find(|(needle, _)| text.contains(needle))
                 .map(|(_, code)| code.to_string())
             });
-        let constraint = after(text, "constraint: Some(\\\"")
-            .map(|s| s.split("\\\"").next().unwrap_or_default().to_string())
+        let constraint = tag
+            .map(|(_, constraint)| constraint.to_string())
+            .or_else(|| after(text, "constraint: Some(\\\"").map(|s| s.split("\\\"").next().unwrap_or_default().to_string()))
             .or_else(|| after(text, "constraint: Some(\"").map(|s| s.split('"').next().unwrap_or_default().to_string()))
             .or_else(|| {
                 after(text, " constraint \\\"").map(|s| s.split("\\\"").next().unwrap_or_default().to_string())
@@ -175,6 +179,19 @@ impl DbError {
             .filter(|c| !c.is_empty());
         Self { sqlstate, constraint, detail: text.to_string() }
     }
+}
+
+/// The `[SN00x constraint]` tag at the start of a message raised by Sentinel's own SQL:
+/// `(sqlstate, constraint)`.
+fn sentinel_tag(text: &str) -> Option<(&str, &str)> {
+    let start = text.find("[SN")?;
+    let (inside, _) = text[start + 1..].split_once(']')?;
+    let (code, constraint) = inside.split_once(' ')?;
+    let valid = code.len() == 5
+        && code[2..].chars().all(|c| c.is_ascii_digit())
+        && !constraint.is_empty()
+        && constraint.chars().all(|c| c.is_ascii_lowercase() || c == '_');
+    valid.then_some((code, constraint))
 }
 
 fn after<'a>(text: &'a str, marker: &str) -> Option<&'a str> {
@@ -220,6 +237,15 @@ mod tests {
         assert_eq!(e.constraint.as_deref(), Some("system_value"));
         let e = DbError::from_text(r#"code: SqlState(Other("SN003")), constraint: Some("badge_not_assignable")"#);
         assert_eq!(e.sqlstate.as_deref(), Some("SN003"));
+    }
+
+    #[test]
+    fn classifies_spin_3_text_of_sentinels_own_errors_by_their_tag() {
+        let t = "db error: ERROR: [SN001 system_value] system value \"active\" in badge_statuses cannot be re-coded\n\nCaused by:\n    ERROR: [SN001 system_value] system value";
+        let e = DbError::from_text(t);
+        assert_eq!(e.sqlstate.as_deref(), Some("SN001"));
+        assert_eq!(e.constraint.as_deref(), Some("system_value"));
+        assert_eq!(DbError::from_text("db error: ERROR: [SN4 x] y").sqlstate, None);
     }
 
     #[test]

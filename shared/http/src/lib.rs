@@ -14,6 +14,7 @@ pub mod pagination;
 pub mod rate_limit;
 pub mod router;
 pub mod serve;
+pub mod statement;
 
 pub use sentinel_domain as domain;
 

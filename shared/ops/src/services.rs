@@ -513,3 +513,107 @@ impl Drop for RedisServer {
         self.stop();
     }
 }
+
+// ------------------------------------------------------------------ real Spin
+
+/// How to start a real `spin` binary on an application (`spin up`).
+pub struct SpinOptions {
+    /// The `spin` executable.
+    pub binary: PathBuf,
+    /// The spin.toml to serve (its components' `.wasm` files must already be built).
+    pub manifest: PathBuf,
+    pub port: u16,
+    /// Application variables, given to Spin as `SPIN_VARIABLE_<NAME>` (so secrets stay out of
+    /// the process list).
+    pub variables: std::collections::HashMap<String, String>,
+    /// Spin's log directory and the file that receives its own stdout/stderr (`spin.log`).
+    pub dir: PathBuf,
+}
+
+/// A `spin up` process serving an application on 127.0.0.1 (README, "Running the suite on real Spin").
+pub struct SpinServer {
+    options: SpinOptions,
+    child: Option<Child>,
+}
+
+impl SpinServer {
+    /// Starts `spin up` and waits until `/.well-known/spin/health` answers (Spin compiles every
+    /// component before it listens, which takes a while on a small machine).
+    pub fn start(options: SpinOptions) -> Result<SpinServer> {
+        fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+        let log = options.dir.join("spin.log");
+        let (stdout, stderr) = open_log(&log)?;
+        let mut cmd = Command::new(&options.binary);
+        cmd.arg("up")
+            .arg("--from")
+            .arg(&options.manifest)
+            .arg("--listen")
+            .arg(format!("127.0.0.1:{}", options.port))
+            .arg("--log-dir")
+            .arg(options.dir.join("logs"))
+            .current_dir(&options.dir)
+            .stdin(Stdio::null())
+            .stdout(stdout)
+            .stderr(stderr);
+        for (name, value) in &options.variables {
+            cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        }
+        die_with_parent(&mut cmd, libc::SIGTERM);
+        let child = cmd.spawn().with_context(|| format!("spawning {}", options.binary.display()))?;
+        let mut server = SpinServer { options, child: Some(child) };
+        if let Err(err) = server.wait_ready(Duration::from_secs(600)) {
+            server.stop();
+            return Err(err.context(format!("spin up did not become ready; log {}:\n{}", log.display(), log_tail(&log, 4000))));
+        }
+        Ok(server)
+    }
+
+    pub fn port(&self) -> u16 {
+        self.options.port
+    }
+
+    /// Spin's own output and the guests' stderr, as far as written.
+    pub fn log(&self) -> String {
+        log_tail(&self.options.dir.join("spin.log"), 1 << 20)
+    }
+
+    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
+        use std::io::Write;
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
+                bail!("spin exited during startup ({status})");
+            }
+            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.options.port).into();
+            if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+                let request = b"GET /.well-known/spin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+                let mut reply = [0u8; 64];
+                if stream.write_all(request).is_ok() {
+                    if let Ok(n) = stream.read(&mut reply) {
+                        if reply[..n].starts_with(b"HTTP/1.1 200") {
+                            return Ok(());
+                        }
+                    }
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("timed out after {timeout:?} waiting for spin on port {}", self.options.port);
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// SIGINT (Spin's graceful stop), SIGKILL after 10 s. Idempotent.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            stop_child(&mut child, libc::SIGINT, Duration::from_secs(10));
+        }
+    }
+}
+
+impl Drop for SpinServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

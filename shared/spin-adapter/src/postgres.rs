@@ -3,6 +3,7 @@
 use std::cell::OnceCell;
 
 use sentinel_http::db::{column_index, Database, DbError, Row, SqlParam, SqlValue};
+use sentinel_http::statement;
 use spin_sdk::pg4::{self, Connection, DbValue, ParameterValue};
 
 use crate::LazyVar;
@@ -31,11 +32,16 @@ impl<'a> SpinPostgres<'a> {
 }
 
 impl Database for SpinPostgres<'_> {
+    /// Every statement is sent in its never-empty form: Spin 4.0.0–4.0.2 would never return from a
+    /// `query` that yields no row (docs/spin.md, "The zero-row deadlock").
     fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError> {
         let params: Vec<ParameterValue> = params.iter().map(to_parameter).collect();
-        let set = self.connection()?.query(sql, &params).map_err(convert_error)?;
-        let columns = column_index(set.columns.into_iter().map(|c| c.name));
-        Ok(set.rows.into_iter().map(|row| Row::new(columns.clone(), row.into_iter().map(from_value).collect())).collect())
+        let set = self.connection()?.query(&statement::never_empty(sql), &params).map_err(convert_error)?;
+        let mut columns: Vec<String> = set.columns.into_iter().map(|c| c.name).collect();
+        let mut rows = set.rows;
+        statement::drop_filler(&mut columns, &mut rows, |v| matches!(v, DbValue::DbNull));
+        let columns = column_index(columns);
+        Ok(rows.into_iter().map(|row| Row::new(columns.clone(), row.into_iter().map(from_value).collect())).collect())
     }
 
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError> {
