@@ -44,6 +44,102 @@ fn an_edited_applied_migration_is_refused_and_a_failing_one_leaves_no_trace() {
     assert!(!gadgets_exist, "the failed migration's table must be rolled back");
 }
 
+/// A scratch database on the shared server, dropped afterwards; `f` gets its URL.
+fn with_scratch_database<T>(label: &str, f: impl FnOnce(String) -> anyhow::Result<T>) -> T {
+    let database = format!("ops_{label}_{}", std::process::id());
+    sql_exec(&format!("CREATE DATABASE {database}"));
+    let url = services().database_url.replace("/sentinel?", &format!("/{database}?"));
+    let outcome = f(url);
+    sql_exec(&format!("DROP DATABASE {database} WITH (FORCE)"));
+    outcome.unwrap()
+}
+
+/// Every function and view of the public schema with its definition, sorted.
+async fn schema_objects(client: &tokio_postgres::Client) -> anyhow::Result<Vec<(String, String)>> {
+    let rows = client
+        .query(
+            "SELECT p.oid::regprocedure::text, pg_get_functiondef(p.oid) FROM pg_proc p
+               JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = 'public' AND p.prokind = 'f'
+             UNION ALL
+             SELECT c.relname, pg_get_viewdef(c.oid) FROM pg_class c
+               JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'public' AND c.relkind = 'v'
+             ORDER BY 1",
+            &[],
+        )
+        .await?;
+    Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
+}
+
+#[test]
+fn a_database_migrated_before_function_files_ends_up_with_the_same_functions_as_a_fresh_one() {
+    let fresh = with_scratch_database("fresh", |url| {
+        block_on(async move {
+            let mut client = sentinel_ops::connect(&url).await?;
+            sentinel_ops::migrate::migrate(&mut client).await?;
+            schema_objects(&client).await
+        })
+    });
+    let upgraded = with_scratch_database("upgraded", |url| {
+        block_on(async move {
+            let mut client = sentinel_ops::connect(&url).await?;
+            // What the last release before function files applied: the versioned migrations V1–V10.
+            let old: Vec<Migration> = sentinel_ops::migrate::embedded_migrations().into_iter().filter(|m| m.version() <= 10).collect();
+            assert_eq!(old.len(), 10);
+            sentinel_ops::migrate::apply(&mut client, &old).await?;
+            let applied = sentinel_ops::migrate::migrate(&mut client).await?;
+            assert!(applied.iter().any(|a| a.starts_with("functions/")), "{applied:?}");
+            schema_objects(&client).await
+        })
+    });
+    assert!(fresh.len() > 40, "{} objects", fresh.len());
+    assert_eq!(fresh.iter().map(|(n, _)| n).collect::<Vec<_>>(), upgraded.iter().map(|(n, _)| n).collect::<Vec<_>>());
+    for ((name, a), (_, b)) in fresh.iter().zip(&upgraded) {
+        assert_eq!(a, b, "{name} differs");
+    }
+    // Every function and view is defined in exactly one function file (its single home).
+    let mut homes: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for file in sentinel_ops::migrate::embedded_function_files() {
+        for line in file.sql.lines() {
+            if let Some(rest) = line.strip_prefix("CREATE OR REPLACE FUNCTION ").or_else(|| line.strip_prefix("CREATE OR REPLACE VIEW ")) {
+                let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+                homes.entry(name).or_default().push(file.name.clone());
+            }
+        }
+    }
+    for (name, _) in &fresh {
+        let bare: String = name.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
+        assert_eq!(homes.get(&bare).map(Vec::len), Some(1), "{bare} must be defined in exactly one function file: {:?}", homes.get(&bare));
+    }
+}
+
+#[test]
+fn function_files_apply_when_changed_and_all_or_nothing() {
+    use sentinel_ops::migrate::{apply_function_files, FunctionFile};
+    let file = |name: &str, sql: &str| FunctionFile { name: name.into(), sql: sql.into() };
+    let (first, second, third, failed, answer) = with_scratch_database("functions", |url| {
+        block_on(async move {
+            let mut client = sentinel_ops::connect(&url).await?;
+            let v1 = [file("10_a.sql", "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 41 $$;"),
+                      file("20_b.sql", "CREATE OR REPLACE FUNCTION twice() RETURNS int LANGUAGE sql AS $$ SELECT answer() * 2 $$;")];
+            let first = apply_function_files(&mut client, &v1).await?;
+            let second = apply_function_files(&mut client, &v1).await?;
+            let v2 = [file("10_a.sql", "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 42 $$;"), v1[1].clone()];
+            let third = apply_function_files(&mut client, &v2).await?;
+            // A failing file undoes the whole run, including the files before it.
+            let v3 = [file("10_a.sql", "CREATE OR REPLACE FUNCTION answer() RETURNS int LANGUAGE sql AS $$ SELECT 7 $$;"),
+                      file("20_b.sql", "CREATE OR REPLACE FUNCTION twice() RETURNS int LANGUAGE sql AS $$ SELECT no_such() $$; SELECT no_such();")];
+            let failed = apply_function_files(&mut client, &v3).await.is_err();
+            let answer: i32 = client.query_one("SELECT twice()", &[]).await?.get(0);
+            anyhow::Ok((first, second, third, failed, answer))
+        })
+    });
+    assert_eq!(first, vec!["functions/10_a.sql", "functions/20_b.sql"]);
+    assert!(second.is_empty(), "{second:?}");
+    assert_eq!(third, vec!["functions/10_a.sql"]);
+    assert!(failed);
+    assert_eq!(answer, 84, "the failed run left nothing behind");
+}
+
 #[test]
 fn the_app_answers_health_checks_through_the_host() {
     let live = sentinel_tests::get("/live");

@@ -1,0 +1,30 @@
+-- Small helpers used everywhere: instants as text, the operational day, updated_at stamps.
+-- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
+
+-- ISO-8601 UTC with milliseconds, e.g. 2026-01-23T16:56:39.000Z; NULL for NULL (STRICT).
+-- Declared IMMUTABLE: the pattern has no locale- or session-dependent parts.
+CREATE OR REPLACE FUNCTION iso(ts timestamptz) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
+
+-- Dates are returned by the API as midnight UTC timestamps (api.md §0.1).
+CREATE OR REPLACE FUNCTION iso_date(d date) RETURNS text
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT to_char(d, 'YYYY-MM-DD') || 'T00:00:00.000Z' $$;
+
+-- Operational day (domain §0): the local calendar day in the unit timezone, shifted so that a duty night
+-- running past midnight stays on the day it started until the rollover time.
+CREATE OR REPLACE FUNCTION operational_date(
+    at timestamptz,
+    unit_timezone text DEFAULT 'America/Winnipeg',
+    rollover interval DEFAULT interval '03:00'
+) RETURNS date
+LANGUAGE sql STABLE STRICT PARALLEL SAFE
+AS $$ SELECT ((at AT TIME ZONE unit_timezone) - rollover)::date $$;
+
+CREATE OR REPLACE FUNCTION set_updated_at() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.updated_at := now();
+    RETURN NEW;
+END $$;

@@ -1,0 +1,65 @@
+-- One JSON shape per entity, used by the API responses, the realtime payloads and the relay backfill.
+-- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
+
+CREATE OR REPLACE FUNCTION member_json(m members) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', m.id, 'serviceNumber', m.service_number, 'rank', m.rank,
+        'firstName', m.first_name, 'lastName', m.last_name, 'middleInitial', m.initials,
+        'email', m.email, 'phoneNumber', coalesce(m.mobile_phone, m.home_phone),
+        'divisionId', m.division_id, 'badgeId', m.badge_id,
+        'memberTypeId', (SELECT t.id FROM member_types t WHERE t.code = m.member_type),
+        'memberStatusId', (SELECT s.id FROM member_statuses s WHERE s.code = m.status),
+        'status', m.status, 'memberType', m.member_type,
+        'createdAt', iso(m.created_at), 'updatedAt', iso(m.updated_at))
+$$;
+
+CREATE OR REPLACE FUNCTION badge_json(b badges) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', b.id, 'serialNumber', b.serial_number, 'assignmentType', b.assignment_type,
+        'assignedToId', b.assigned_to_id, 'status', b.status,
+        'badgeStatusId', (SELECT s.id FROM badge_statuses s WHERE s.code = b.status),
+        'lastUsed', iso(b.last_used),
+        'assignedTo', CASE b.assignment_type
+            WHEN 'member' THEN (SELECT jsonb_build_object('id', m.id, 'name', m.rank || ' ' || m.first_name || ' ' || m.last_name, 'type', 'member')
+                                FROM members m WHERE m.id = b.assigned_to_id)
+            WHEN 'visitor' THEN (SELECT jsonb_build_object('id', v.id, 'name', v.name, 'type', 'visitor')
+                                 FROM visitors v WHERE v.id = b.assigned_to_id)
+            WHEN 'event' THEN (SELECT jsonb_build_object('id', a.id, 'name', a.name, 'type', 'event')
+                               FROM event_attendees a WHERE a.id = b.assigned_to_id)
+        END,
+        'createdAt', iso(b.created_at), 'updatedAt', iso(b.updated_at))
+$$;
+
+-- Checkin with its `member` summary (m may be NULL).
+CREATE OR REPLACE FUNCTION checkin_json(c checkins, m members) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id, 'memberId', c.member_id, 'badgeId', c.badge_id, 'direction', c.direction,
+        'timestamp', iso(c."timestamp"), 'kioskId', c.kiosk_id, 'synced', c.synced,
+        'flaggedForReview', c.flagged_for_review, 'flagReason', c.flag_reason, 'method', c.method,
+        'createdByAdmin', c.created_by_admin, 'createdAt', iso(c.created_at),
+        'member', CASE WHEN m.id IS NULL THEN NULL ELSE jsonb_build_object(
+            'id', m.id, 'serviceNumber', m.service_number, 'rank', m.rank,
+            'firstName', m.first_name, 'lastName', m.last_name, 'divisionId', m.division_id) END)
+$$;
+
+-- Payload of the realtime `checkin:new` event (realtime.md §5).
+CREATE OR REPLACE FUNCTION checkin_event_json(c checkins, m members) RETURNS jsonb
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    RETURN jsonb_build_object(
+        'id', c.id, 'memberId', c.member_id, 'memberName', m.first_name || ' ' || m.last_name, 'rank', m.rank,
+        'division', coalesce((SELECT d.name FROM divisions d WHERE d.id = m.division_id), 'Unknown'),
+        'direction', c.direction, 'timestamp', iso(c."timestamp"), 'kioskId', c.kiosk_id, 'method', c.method);
+END $$;
+
+CREATE OR REPLACE FUNCTION alert_json(a security_alerts) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'alertType', a.alert_type, 'severity', a.severity, 'badgeSerial', a.badge_serial,
+        'memberId', a.member_id, 'kioskId', a.kiosk_id, 'message', a.message, 'details', a.details,
+        'status', a.status, 'createdAt', iso(a.created_at), 'acknowledgedBy', a.acknowledged_by,
+        'acknowledgedAt', iso(a.acknowledged_at), 'acknowledgeNote', a.acknowledge_note)
+$$;
