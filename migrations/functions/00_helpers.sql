@@ -12,13 +12,10 @@ CREATE OR REPLACE FUNCTION iso_date(d date) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT to_char(d, 'YYYY-MM-DD') || 'T00:00:00.000Z' $$;
 
--- Operational day (domain §0): the local calendar day in the unit timezone, shifted so that a duty night
--- running past midnight stays on the day it started until the rollover time.
-CREATE OR REPLACE FUNCTION operational_date(
-    at timestamptz,
-    unit_timezone text DEFAULT 'America/Winnipeg',
-    rollover interval DEFAULT interval '03:00'
-) RETURNS date
+-- The operational day: the local calendar day in the unit's time zone, shifted so that a duty night
+-- running past midnight stays on the day it started until the rollover time. The zone and rollover are
+-- the `unit_timezone` and `day_rollover` settings, passed by the caller (sentinel_domain::time::OperationalDay).
+CREATE OR REPLACE FUNCTION operational_date(at timestamptz, unit_timezone text, rollover interval) RETURNS date
 LANGUAGE sql STABLE STRICT PARALLEL SAFE
 AS $$ SELECT ((at AT TIME ZONE unit_timezone) - rollover)::date $$;
 

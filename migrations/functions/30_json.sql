@@ -63,3 +63,16 @@ LANGUAGE sql STABLE AS $$
         'status', a.status, 'createdAt', iso(a.created_at), 'acknowledgedBy', a.acknowledged_by,
         'acknowledgedAt', iso(a.acknowledged_at), 'acknowledgeNote', a.acknowledge_note)
 $$;
+
+-- The Visitor object (OpenAPI schema Visitor).
+CREATE OR REPLACE FUNCTION visitor_json(v visitors) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', v.id, 'name', v.name, 'organization', v.organization, 'visitType', v.visit_type,
+        'visitTypeId', (SELECT t.id FROM visit_types t WHERE t.code = v.visit_type),
+        'visitReason', v.visit_reason, 'eventId', v.event_id, 'hostMemberId', v.host_member_id,
+        'checkInTime', iso(v.check_in_time), 'checkOutTime', iso(v.check_out_time),
+        'temporaryBadgeId', v.temporary_badge_id, 'kioskId', v.kiosk_id, 'adminNotes', v.admin_notes,
+        'checkInMethod', COALESCE(v.check_in_method, 'kiosk'), 'createdByAdmin', v.created_by_admin,
+        'createdAt', iso(v.created_at))
+$$;

@@ -16,6 +16,8 @@ pub struct RelayConfig {
     pub jwt_secret: String,
     /// Browser origins allowed to connect (a request without `Origin` is not a browser and is allowed).
     pub cors_origins: Vec<String>,
+    /// The unit's `unit_timezone` and `day_rollover` (today's DDS is today's operational day).
+    pub operational_day: sentinel_domain::time::OperationalDay,
     pub limits: Limits,
 }
 
@@ -84,6 +86,7 @@ impl RelayConfig {
             redis_url: redis_url.into(),
             jwt_secret: jwt_secret.into(),
             cors_origins: vec!["http://localhost:3000".into(), "http://localhost:5173".into()],
+            operational_day: Default::default(),
             limits: Limits::default(),
         }
     }

@@ -336,7 +336,10 @@ where
                 .map(|items| Some(("activity:backfill", json!({ "items": items })))),
             Channel::Visitors => self.shared.pg.run(|db| backfill::active_visitors(db)).await.map(|d| Some(("visitors:backfill", d))),
             Channel::Alerts => self.shared.pg.run(|db| backfill::active_alerts(db)).await.map(|d| Some(("alerts:backfill", d))),
-            Channel::Dds => self.shared.pg.run(|db| backfill::current_dds(db)).await.map(|d| Some(("dds:current", d))),
+            Channel::Dds => {
+                let day = self.shared.config.operational_day.clone();
+                self.shared.pg.run(move |db| backfill::current_dds(db, &day)).await.map(|d| Some(("dds:current", d)))
+            }
             Channel::Lockup => self.shared.pg.run(|db| backfill::lockup_current(db)).await.map(|d| Some(("lockup:current", d))),
             Channel::Kiosks => self.shared.pg.run(|db| backfill::kiosks(db)).await.map(|mut d| {
                 // The relay's backfill has the spec's four fields; queueSize is for GET /api/kiosks.

@@ -44,6 +44,12 @@ struct ServeArgs {
     /// Allowed browser origins, comma-separated
     #[arg(long, env = "SENTINEL_CORS_ORIGINS", default_value = "http://localhost:3000,http://localhost:5173")]
     cors_origins: String,
+    /// The unit's IANA time zone (as the app's `unit_timezone` variable)
+    #[arg(long, env = "SENTINEL_UNIT_TIMEZONE", default_value = sentinel_domain::time::OperationalDay::DEFAULT_ZONE)]
+    unit_timezone: String,
+    /// Local time at which the operational day rolls over, HH:MM (as the app's `day_rollover` variable)
+    #[arg(long, env = "SENTINEL_DAY_ROLLOVER", default_value = sentinel_domain::time::OperationalDay::DEFAULT_ROLLOVER)]
+    day_rollover: String,
     /// New connections per client IP per minute
     #[arg(long, env = "SENTINEL_RELAY_CONNECTIONS_PER_IP", default_value_t = 10)]
     connections_per_ip_per_minute: usize,
@@ -80,6 +86,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.listen = args.listen;
     config.metrics_listen = args.metrics_listen;
     config.cors_origins = args.cors_origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    config.operational_day =
+        sentinel_domain::time::OperationalDay::parse(Some(&args.unit_timezone), Some(&args.day_rollover)).map_err(anyhow::Error::msg)?;
     config.limits = Limits {
         connections_per_ip_per_minute: args.connections_per_ip_per_minute,
         connections_per_key: args.connections_per_key,

@@ -211,8 +211,8 @@ async fn subscribing_sends_the_channel_backfill() {
 
     // DDS and lockup: make our present member today's DDS and the Lockup holder.
     sql_exec(&format!(
-        "UPDATE dds_assignments SET status = 'released', released_at = now() WHERE assigned_date = operational_date(now()) AND status IN ('pending', 'active');
-         INSERT INTO dds_assignments (member_id, assigned_date, status, accepted_at) VALUES ('{present}', operational_date(now()), 'active', now());
+        "UPDATE dds_assignments SET status = 'released', released_at = now() WHERE assigned_date = operational_date(now(), 'America/Winnipeg', '03:00') AND status IN ('pending', 'active');
+         INSERT INTO dds_assignments (member_id, assigned_date, status, accepted_at) VALUES ('{present}', operational_date(now(), 'America/Winnipeg', '03:00'), 'active', now());
          DELETE FROM member_tags WHERE tag_id = (SELECT id FROM tags WHERE name = 'Lockup');
          INSERT INTO member_tags (member_id, tag_id) SELECT '{present}', id FROM tags WHERE name = 'Lockup';"
     ));

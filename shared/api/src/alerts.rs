@@ -8,13 +8,13 @@ use garde::Validate;
 use http::Method;
 use sentinel_domain::Role;
 use sentinel_http::input::double_option;
-use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
-use crate::calls::{call, map_db_error, uuid_text, valid_uuid};
+use crate::calls::{map_db_error, run, uuid_text, valid_uuid, CreateSecurityAlert};
 
 const ADM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Admin), Allow::Kiosk]);
 
@@ -155,33 +155,22 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     let serial = body.badge_serial.flatten();
     // One call raises the alert or matches the identical active one (read after the suppression lock, so also
     // one committed by a concurrent request) and writes the audit row either way (migrations V9).
-    let [user, key, ip] = Actor::of(ctx).params();
-    let params: [SqlParam; 11] = [
-        body.alert_type.into(),
-        body.severity.into(),
-        serial.into(),
-        body.member_id.map(|m| uuid_text(&m)).into(),
-        kiosk.into(),
-        body.message.into(),
-        body.details.map(SqlParam::Json).unwrap_or(SqlParam::Null),
-        SUPPRESSION_WINDOW.into(),
-        user,
-        key,
-        ip,
-    ];
-    let result = call(
-        ctx,
-        "create_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval, $9::text::uuid, $10::text, $11::text)",
-        &params,
-    )?;
-    let alert = result["alert"].clone();
-    if !alert.is_object() {
-        return Err(ApiError::internal("create_security_alert returned no alert"));
+    let call = CreateSecurityAlert {
+        alert_type: body.alert_type,
+        severity: body.severity,
+        badge_serial: serial,
+        member_id: body.member_id.map(|m| uuid_text(&m)),
+        kiosk_id: kiosk,
+        message: body.message,
+        details: body.details,
+        suppression_window: SUPPRESSION_WINDOW,
+        actor: Actor::of(ctx),
+    };
+    let result = run(ctx, &call)?;
+    if result.created {
+        ctx.publish("alerts", "alert:new", event_payload(&result.alert));
     }
-    if result["created"] == json!(true) {
-        ctx.publish("alerts", "alert:new", event_payload(&alert));
-    }
-    created(alert)
+    created(result.alert)
 }
 
 /// Closes an active alert as `status` (acknowledged | dismissed), once.

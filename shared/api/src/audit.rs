@@ -1,6 +1,7 @@
-//! The audit trail (domain §8.2): every successful mutation writes one
-//! `audit_log` row in the same statement — and so the same transaction — as
-//! the change, as a data-modifying CTE.
+//! The audit trail: every successful mutation writes one `audit_log` row in the same statement —
+//! and so the same transaction — as the change. Handlers whose SQL is written here add the
+//! data-modifying CTE [`cte`]; SQL functions call `write_audit()`. Both build the row with the SQL
+//! function `audit_entry()` (migrations/functions/40_audit.sql), the one definition of its content.
 
 use sentinel_http::auth::client_ip;
 use sentinel_http::{Ctx, SqlParam};
@@ -35,10 +36,8 @@ pub fn cte(action: &str, entity_type: &str, source: &str, id_column: &str, detai
     format!(
         "audit AS (
             INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-            SELECT ${user}::text::uuid, '{action}', '{entity_type}', {source}.{id_column},
-                   COALESCE({details}, '{{}}'::jsonb) || CASE WHEN ${key}::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('apiKeyId', ${key}::text) END,
-                   ${ip}::text::inet
-            FROM {source}
+            SELECT audit_row.* FROM {source}, LATERAL audit_entry(${user}::text::uuid, ${key}::text, ${ip}::text, '{action}', '{entity_type}',
+                                                                 {source}.{id_column}, {details}) audit_row
             RETURNING id
         )"
     )
@@ -49,8 +48,7 @@ mod tests {
     #[test]
     fn cte_binds_actor_parameters_in_order() {
         let sql = super::cte("division_create", "division", "d", "id", "to_jsonb(d)", 5);
-        assert!(sql.contains("SELECT $5::text::uuid, 'division_create', 'division', d.id"));
-        assert!(sql.contains("$6::text IS NULL"));
-        assert!(sql.contains("$7::text::inet"));
+        assert!(sql.contains("audit_entry($5::text::uuid, $6::text, $7::text, 'division_create', 'division',"));
+        assert!(sql.contains("d.id, to_jsonb(d)) audit_row"));
     }
 }

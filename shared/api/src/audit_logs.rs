@@ -6,7 +6,9 @@ use http::Method;
 use sentinel_http::db::Row;
 use sentinel_http::input::query_uuid;
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
+
+use crate::listing::Where;
+use sentinel_http::{ok, Access, ApiError, Ctx, HandlerResult, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -105,7 +107,7 @@ fn entry_from(row: &Row) -> AuditEntry {
     }
 }
 
-/// The list filters, bound as `$1..$7` (NULL = no filter).
+/// The list filters a request gave.
 struct Filters {
     admin_user_id: Option<String>,
     entity_type: Option<String>,
@@ -116,14 +118,6 @@ struct Filters {
     /// `endDate` given as a calendar date includes that whole day.
     end_is_date: bool,
 }
-
-const FILTER_SQL: &str = "($1::text IS NULL OR a.admin_user_id = $1::text::uuid)
-    AND ($2::text IS NULL OR a.entity_type = $2)
-    AND ($3::text IS NULL OR a.entity_id = $3::text::uuid)
-    AND ($4::text IS NULL OR a.action = $4)
-    AND ($5::text IS NULL OR a.created_at >= $5::text::timestamptz)
-    AND ($6::text IS NULL OR CASE WHEN $7 THEN a.created_at < $6::text::timestamptz + interval '1 day'
-                                  ELSE a.created_at <= $6::text::timestamptz END)";
 
 impl Filters {
     fn from_query(query: &std::collections::HashMap<String, String>) -> Result<Self, ApiError> {
@@ -148,33 +142,38 @@ impl Filters {
         })
     }
 
-    fn params(&self) -> Vec<SqlParam> {
-        vec![
-            self.admin_user_id.clone().into(),
-            self.entity_type.clone().into(),
-            self.entity_id.clone().into(),
-            self.action.clone().into(),
-            self.start.clone().into(),
-            self.end.clone().into(),
-            self.end_is_date.into(),
-        ]
+    /// The WHERE clause over `audit_log a` holding only the filters given.
+    fn to_where(&self) -> Where {
+        let mut w = Where::default();
+        w.bind_some("a.admin_user_id = {}::text::uuid", self.admin_user_id.clone());
+        w.bind_some("a.entity_type = {}", self.entity_type.clone());
+        w.bind_some("a.entity_id = {}::text::uuid", self.entity_id.clone());
+        w.bind_some("a.action = {}", self.action.clone());
+        w.bind_some("a.created_at >= {}::text::timestamptz", self.start.clone());
+        if self.end_is_date {
+            w.bind_some("a.created_at < {}::text::timestamptz + interval '1 day'", self.end.clone());
+        } else {
+            w.bind_some("a.created_at <= {}::text::timestamptz", self.end.clone());
+        }
+        w
     }
 }
 
 /// One page of entries matching `filters`, newest first, in the list shape.
 fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
+    let mut w = filters.to_where();
+    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
     let sql = format!(
-        "WITH filtered AS (SELECT a.* FROM audit_log a WHERE {FILTER_SQL}),
+        "WITH filtered AS (SELECT a.* FROM audit_log a {}),
               total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
             SELECT {ENTRY_COLUMNS} FROM filtered a LEFT JOIN users u ON u.id = a.admin_user_id
-            ORDER BY a.created_at DESC, a.id DESC LIMIT $8 OFFSET $9
-         ) page ON true"
+            ORDER BY a.created_at DESC, a.id DESC LIMIT {limit} OFFSET {offset}
+         ) page ON true",
+        w.where_sql()
     );
-    let mut params = filters.params();
-    params.extend([page.limit.into(), page.offset().into()]);
-    let rows = ctx.db().query(&sql, &params)?;
+    let rows = ctx.db().query(&sql, &w.params)?;
     let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
     let entries: Vec<AuditEntry> = rows.iter().filter(|r| r.text("id").is_some()).map(entry_from).collect();
     ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default() }), total))
@@ -225,9 +224,9 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
            ("action" = Option<String>, Query), ("adminUserId" = Option<String>, Query)),
     responses((status = 200, body = AuditStats), (status = 400, description = "Bad query")))]
 pub fn stats(ctx: &Ctx) -> HandlerResult {
-    let filters = Filters::from_query(ctx.query())?;
+    let w = Filters::from_query(ctx.query())?.to_where();
     let sql = format!(
-        "WITH filtered AS (SELECT a.* FROM audit_log a WHERE {FILTER_SQL})
+        "WITH filtered AS (SELECT a.* FROM audit_log a {where_sql})
          SELECT
             (SELECT count(*) FROM filtered) AS total,
             (SELECT COALESCE(jsonb_object_agg(action, n), '{{}}'::jsonb) FROM (SELECT action, count(*) AS n FROM filtered GROUP BY action) x) AS by_action,
@@ -239,9 +238,10 @@ pub fn stats(ctx: &Ctx) -> HandlerResult {
             (SELECT COALESCE(jsonb_agg(e ORDER BY ord), '[]'::jsonb) FROM (
                 SELECT {ENTRY_JSON} AS e, row_number() OVER (ORDER BY a.created_at DESC, a.id DESC) AS ord
                 FROM filtered a LEFT JOIN users u ON u.id = a.admin_user_id
-                ORDER BY a.created_at DESC, a.id DESC LIMIT 10) r) AS recent_activity"
+                ORDER BY a.created_at DESC, a.id DESC LIMIT 10) r) AS recent_activity",
+        where_sql = w.where_sql()
     );
-    let row = ctx.db().query_one(&sql, &filters.params())?.ok_or_else(|| ApiError::internal("stats returned nothing"))?;
+    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("stats returned nothing"))?;
     ok(json!({
         "total": row.int("total"),
         "byAction": row.json("by_action"),

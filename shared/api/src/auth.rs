@@ -125,11 +125,8 @@ impl Lockout {
     /// and answers `error`.
     fn fail(&self, ctx: &Ctx, error: ApiError, user_id: Option<&str>, reason: &str) -> ApiError {
         let actor = Actor::of(ctx);
-        let sql = "INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-                   VALUES (NULL, 'login_failed', 'admin_user', $1::text::uuid,
-                           jsonb_build_object('identifier', $2::text, 'method', $3::text, 'reason', $4::text)
-                           || CASE WHEN $5::text IS NULL THEN '{}'::jsonb ELSE jsonb_build_object('apiKeyId', $5::text) END,
-                           $6::text::inet)";
+        let sql = "SELECT write_audit(NULL, $5::text, $6::text, 'login_failed', 'admin_user', $1::text::uuid,
+                                      jsonb_build_object('identifier', $2::text, 'method', $3::text, 'reason', $4::text))";
         let params =
             [user_id.map(str::to_string).into(), self.identifier.as_str().into(), self.method.as_str().into(), reason.into(), actor.api_key_id.into(), actor.ip.into()];
         if let Err(e) = ctx.db().execute(sql, &params) {

@@ -11,9 +11,7 @@
 use sentinel_http::db::{Database, DbError, SqlParam};
 use serde_json::{json, Value};
 
-/// A kiosk is online while a heartbeat or an authenticated request was seen
-/// within this many seconds (domain §5.4).
-pub const KIOSK_ONLINE_WINDOW_SECS: i64 = 90;
+use sentinel_domain::kiosk::ONLINE_WINDOW_SECS as KIOSK_ONLINE_WINDOW_SECS;
 
 fn single_json(db: &dyn Database, sql: &str, params: &[SqlParam], column: &str) -> Result<Value, DbError> {
     Ok(db.query_one(sql, params)?.map(|row| row.json(column)).unwrap_or(Value::Null))
@@ -89,48 +87,27 @@ pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
     Ok(json_list(single_json(db, SQL, &[limit.into()], "activity")?))
 }
 
-/// The Visitor object (api.md §2) of the row aliased `v`.
-const VISITOR_JSON: &str = "jsonb_build_object(
-    'id', v.id::text, 'name', v.name, 'organization', v.organization, 'visitType', v.visit_type,
-    'visitTypeId', (SELECT t.id::text FROM visit_types t WHERE t.code = v.visit_type),
-    'visitReason', v.visit_reason, 'eventId', v.event_id::text, 'hostMemberId', v.host_member_id::text,
-    'checkInTime', iso(v.check_in_time), 'checkOutTime', iso(v.check_out_time),
-    'temporaryBadgeId', v.temporary_badge_id::text, 'kioskId', v.kiosk_id, 'adminNotes', v.admin_notes,
-    'checkInMethod', COALESCE(v.check_in_method, 'kiosk'), 'createdByAdmin', v.created_by_admin::text,
-    'createdAt', iso(v.created_at))";
-
 /// `visitors:backfill` / `GET /api/visitors/active`: `{ visitors: Visitor[], count }`,
 /// visitors on site, newest sign-in first.
 pub fn active_visitors(db: &dyn Database) -> Result<Value, DbError> {
-    let sql = format!(
-        "SELECT COALESCE(jsonb_agg({VISITOR_JSON} ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb) AS visitors
-         FROM visitors v WHERE v.check_out_time IS NULL"
-    );
-    let visitors = json_list(single_json(db, &sql, &[], "visitors")?);
+    const SQL: &str = "SELECT COALESCE(jsonb_agg(visitor_json(v) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb) AS visitors
+         FROM visitors v WHERE v.check_out_time IS NULL";
+    let visitors = json_list(single_json(db, SQL, &[], "visitors")?);
     Ok(json!({ "count": visitors.len(), "visitors": visitors }))
 }
-
-/// The SecurityAlert object (api.md §2) of the row aliased `a`.
-pub const ALERT_JSON: &str = "jsonb_build_object(
-    'id', a.id::text, 'alertType', a.alert_type, 'severity', a.severity, 'badgeSerial', a.badge_serial,
-    'memberId', a.member_id::text, 'kioskId', a.kiosk_id, 'message', a.message, 'details', a.details,
-    'status', a.status, 'createdAt', iso(a.created_at), 'acknowledgedBy', a.acknowledged_by::text,
-    'acknowledgedAt', iso(a.acknowledged_at), 'acknowledgeNote', a.acknowledge_note)";
 
 /// `alerts:backfill` / `GET /api/security-alerts/active`: `{ alerts: SecurityAlert[], count }`,
 /// active alerts, newest first.
 pub fn active_alerts(db: &dyn Database) -> Result<Value, DbError> {
-    let sql = format!(
-        "SELECT COALESCE(jsonb_agg({ALERT_JSON} ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb) AS alerts
-         FROM security_alerts a WHERE a.status = 'active'"
-    );
-    let alerts = json_list(single_json(db, &sql, &[], "alerts")?);
+    const SQL: &str = "SELECT COALESCE(jsonb_agg(alert_json(a) ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb) AS alerts
+         FROM security_alerts a WHERE a.status = 'active'";
+    let alerts = json_list(single_json(db, SQL, &[], "alerts")?);
     Ok(json!({ "alerts": alerts, "count": alerts.len() }))
 }
 
 /// `dds:current` / `GET /api/dds/current`: `{ assignment: DdsAssignment | null }` —
 /// today's (operational day) pending or active assignment, newest first.
-pub fn current_dds(db: &dyn Database) -> Result<Value, DbError> {
+pub fn current_dds(db: &dyn Database, day: &sentinel_domain::time::OperationalDay) -> Result<Value, DbError> {
     const SQL: &str = "
         SELECT jsonb_build_object(
             'id', a.id::text, 'memberId', a.member_id::text, 'assignedDate', iso_date(a.assigned_date),
@@ -144,10 +121,11 @@ pub fn current_dds(db: &dyn Database) -> Result<Value, DbError> {
         JOIN members m ON m.id = a.member_id
         LEFT JOIN divisions d ON d.id = m.division_id
         LEFT JOIN users u ON u.id = a.assigned_by
-        WHERE a.assigned_date = operational_date(now()) AND a.status IN ('pending', 'active')
+        WHERE a.assigned_date = operational_date(now(), $1::text, $2::text::interval) AND a.status IN ('pending', 'active')
         ORDER BY a.created_at DESC, a.id DESC
         LIMIT 1";
-    Ok(json!({ "assignment": single_json(db, SQL, &[], "assignment")? }))
+    let params = [day.zone.as_str().into(), day.rollover_interval().into()];
+    Ok(json!({ "assignment": single_json(db, SQL, &params, "assignment")? }))
 }
 
 /// `lockup:current` / `GET /api/tags/lockup/holder`: `{ holder: LockupHolder | null }` —

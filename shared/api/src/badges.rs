@@ -8,13 +8,13 @@ use sentinel_domain::badge::{self as rules, normalize_serial};
 use sentinel_http::input::{double_option, query_flag};
 use sentinel_http::pagination::PageRequest;
 use sentinel_domain::Role;
-use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
-use crate::calls::{call, map_db_error, outcome, uuid_text, valid_uuid};
+use crate::calls::{map_db_error, run, uuid_text, valid_uuid, BadgeAssign, BadgeFields, BadgeOutcome, BadgeSave, BadgeUnassign, Field};
 
 const QM_OR_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
 
@@ -160,23 +160,27 @@ pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
     );
 }
 
-/// Maps `badge_*` outcomes to responses.
-fn result_badge(result: Value, id: &str) -> Result<Value, ApiError> {
-    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
-    match outcome(&result) {
-        "OK" => Ok(result),
-        "NOT_FOUND" => Err(not_found(id)),
-        "DUPLICATE_SERIAL" => Err(ApiError::conflict(format!("Badge with serial number '{}' already exists", detail("serialNumber")))),
-        "BADGE_STATUS_NOT_FOUND" => Err(ApiError::not_found(format!("Badge status with ID '{}' not found", detail("badgeStatusId")))),
-        "STATUS_MISMATCH" => Err(ApiError::invalid("badgeStatusId", "does not match status")),
-        "HOLDER_NOT_FOUND" => Err(ApiError::not_found(format!("Holder with ID '{}' not found", detail("holderId")))),
-        "BADGE_NOT_ACTIVE" => Err(ApiError::bad_request("BADGE_NOT_ACTIVE", format!("Badge is not active (status {})", detail("status")))),
-        "BADGE_ALREADY_ASSIGNED" => {
+/// A `badge_*` outcome as the response: the Badge (publishing `badge:assignment` when its
+/// assignment changed), or the refusal.
+fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result<Value, ApiError> {
+    match outcome {
+        BadgeOutcome::Ok { badge, assignment_changed } => {
+            if assignment_changed {
+                publish_assignment(ctx, &badge);
+            }
+            Ok(badge)
+        }
+        BadgeOutcome::NotFound => Err(not_found(id)),
+        BadgeOutcome::DuplicateSerial { serial_number } => Err(ApiError::conflict(format!("Badge with serial number '{serial_number}' already exists"))),
+        BadgeOutcome::BadgeStatusNotFound { badge_status_id } => Err(ApiError::not_found(format!("Badge status with ID '{badge_status_id}' not found"))),
+        BadgeOutcome::StatusMismatch => Err(ApiError::invalid("badgeStatusId", "does not match status")),
+        BadgeOutcome::HolderNotFound { holder_id } => Err(ApiError::not_found(format!("Holder with ID '{holder_id}' not found"))),
+        BadgeOutcome::BadgeNotActive { status } => Err(ApiError::bad_request("BADGE_NOT_ACTIVE", format!("Badge is not active (status {status})"))),
+        BadgeOutcome::BadgeAlreadyAssigned => {
             Err(ApiError::new(StatusCode::CONFLICT, "BADGE_ALREADY_ASSIGNED", "Badge is already assigned to another holder; unassign it first"))
         }
-        "MEMBER_HAS_BADGE" => Err(ApiError::new(StatusCode::CONFLICT, "MEMBER_HAS_BADGE", "Member already holds another badge; unassign it first")),
-        "ASSIGNMENT_TYPE_REQUIRED" => Err(ApiError::invalid("assignmentType", "assignmentType and assignedToId must be given together")),
-        other => Err(ApiError::internal(format!("badge outcome {other}"))),
+        BadgeOutcome::MemberHasBadge => Err(ApiError::new(StatusCode::CONFLICT, "MEMBER_HAS_BADGE", "Member already holds another badge; unassign it first")),
+        BadgeOutcome::AssignmentTypeRequired => Err(ApiError::invalid("assignmentType", "assignmentType and assignedToId must be given together")),
     }
 }
 
@@ -200,21 +204,27 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     let assigned_only = query_flag(query, "assignedOnly")?;
     let unassigned_only = query_flag(query, "unassignedOnly")?;
     let search = text("search").map(|s| normalize_serial(&s));
-    let sql = "WITH filtered AS (
-            SELECT b.* FROM badges b
-            WHERE ($1::text IS NULL OR strpos(b.serial_number, $1) > 0)
-              AND ($2::text IS NULL OR b.status = $2)
-              AND ($3::text IS NULL OR b.assignment_type = $3)
-              AND (NOT $4 OR b.assignment_type <> 'unassigned')
-              AND (NOT $5 OR b.assignment_type = 'unassigned')
-         ), total AS (SELECT count(*) AS total FROM filtered)
+    let mut w = crate::listing::Where::default();
+    w.bind_some("strpos(b.serial_number, {}) > 0", search);
+    w.bind_some("b.status = {}", status_filter);
+    w.bind_some("b.assignment_type = {}", type_filter);
+    if assigned_only {
+        w.when("b.assignment_type <> 'unassigned'");
+    }
+    if unassigned_only {
+        w.when("b.assignment_type = 'unassigned'");
+    }
+    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let sql = format!(
+        "WITH filtered AS (SELECT b.* FROM badges b {}),
+              total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.badge FROM total LEFT JOIN LATERAL (
             SELECT badge_json(f::badges) AS badge
-            FROM (SELECT * FROM filtered ORDER BY serial_number LIMIT $6 OFFSET $7) f ORDER BY f.serial_number
-         ) page ON true";
-    let params: [SqlParam; 7] =
-        [search.into(), status_filter.into(), type_filter.into(), assigned_only.into(), unassigned_only.into(), page.limit.into(), page.offset().into()];
-    let rows = ctx.db().query(sql, &params)?;
+            FROM (SELECT * FROM filtered ORDER BY serial_number LIMIT {limit} OFFSET {offset}) f ORDER BY f.serial_number
+         ) page ON true",
+        w.where_sql()
+    );
+    let rows = ctx.db().query(&sql, &w.params)?;
     let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
     let badges: Vec<Value> = rows.iter().map(|r| r.json("badge")).filter(|b| !b.is_null()).collect();
     ok(page.wrap(json!({ "badges": badges }), total))
@@ -249,14 +259,9 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
     ok(row.ok_or_else(|| not_found(&id))?.json("badge"))
 }
 
-fn save(ctx: &Ctx, id: Option<&str>, fields: Map<String, Value>) -> Result<Value, ApiError> {
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(ctx, "badge_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)", &[id.into(), SqlParam::Json(Value::Object(fields)), user, key, ip])?;
-    let result = result_badge(result, id.unwrap_or_default())?;
-    if result["assignmentChanged"] == json!(true) {
-        publish_assignment(ctx, &result["badge"]);
-    }
-    Ok(result["badge"].clone())
+fn save(ctx: &Ctx, id: Option<&str>, fields: BadgeFields) -> Result<Value, ApiError> {
+    let outcome = run(ctx, &BadgeSave { id: id.map(str::to_string), fields, actor: Actor::of(ctx) })?;
+    badge_result(ctx, outcome, id.unwrap_or_default())
 }
 
 #[utoipa::path(post, path = "/api/badges", tag = "badges", request_body = CreateBadge,
@@ -267,18 +272,13 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     if (kind == "unassigned") != body.assigned_to_id.is_none() {
         return Err(ApiError::invalid("assignedToId", "is required exactly when assignmentType is not unassigned"));
     }
-    let mut f = Map::new();
-    f.insert("serialNumber".into(), json!(body.serial_number));
-    f.insert("assignmentType".into(), json!(kind));
-    if let Some(holder) = body.assigned_to_id {
-        f.insert("assignedToId".into(), json!(uuid_text(&holder)));
-    }
-    if let Some(s) = body.status {
-        f.insert("status".into(), json!(s));
-    }
-    if let Some(s) = body.badge_status_id {
-        f.insert("badgeStatusId".into(), json!(uuid_text(&s)));
-    }
+    let f = BadgeFields {
+        serial_number: Field::value(body.serial_number),
+        assignment_type: Field::value(kind),
+        assigned_to_id: Field::when(body.assigned_to_id.map(|h| uuid_text(&h))),
+        status: Field::when(body.status),
+        badge_status_id: Field::when(body.badge_status_id.map(|s| uuid_text(&s))),
+    };
     created(save(ctx, None, f)?)
 }
 
@@ -287,22 +287,13 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateBadge = ctx.json()?;
-    let mut f = Map::new();
-    if let Some(s) = body.serial_number {
-        f.insert("serialNumber".into(), json!(s));
-    }
-    if let Some(t) = body.assignment_type {
-        f.insert("assignmentType".into(), json!(t));
-    }
-    if let Some(holder) = body.assigned_to_id {
-        f.insert("assignedToId".into(), holder.map(|h| json!(uuid_text(&h))).unwrap_or(Value::Null));
-    }
-    if let Some(s) = body.status {
-        f.insert("status".into(), json!(s));
-    }
-    if let Some(s) = body.badge_status_id {
-        f.insert("badgeStatusId".into(), json!(uuid_text(&s)));
-    }
+    let f = BadgeFields {
+        serial_number: Field::when(body.serial_number),
+        assignment_type: Field::when(body.assignment_type),
+        assigned_to_id: Field::patch(body.assigned_to_id.map(|holder| holder.map(|h| uuid_text(&h)))),
+        status: Field::when(body.status),
+        badge_status_id: Field::when(body.badge_status_id.map(|s| uuid_text(&s))),
+    };
     if f.is_empty() {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
@@ -315,27 +306,16 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
 pub fn assign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: AssignBadge = ctx.json()?;
-    let [user, key, ip] = Actor::of(ctx).params();
-    let holder = uuid_text(&body.assigned_to_id);
-    let result = call(ctx, "badge_assign($1::text::uuid, $2, $3::text::uuid, $4::text::uuid, $5, $6)", &[id.as_str().into(), body.assignment_type.into(), holder.into(), user, key, ip])?;
-    let result = result_badge(result, &id)?;
-    if result["changed"] == json!(true) {
-        publish_assignment(ctx, &result["badge"]);
-    }
-    ok(result["badge"].clone())
+    let call = BadgeAssign { id: id.clone(), assignment_type: body.assignment_type, holder_id: uuid_text(&body.assigned_to_id), actor: Actor::of(ctx) };
+    ok(badge_result(ctx, run(ctx, &call)?, &id)?)
 }
 
 #[utoipa::path(post, path = "/api/badges/{id}/unassign", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
     responses((status = 200, body = Badge), (status = 404)))]
 pub fn unassign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(ctx, "badge_unassign($1::text::uuid, $2::text::uuid, $3, $4)", &[id.as_str().into(), user, key, ip])?;
-    let result = result_badge(result, &id)?;
-    if result["changed"] == json!(true) {
-        publish_assignment(ctx, &result["badge"]);
-    }
-    ok(result["badge"].clone())
+    let outcome = run(ctx, &BadgeUnassign { id: id.clone(), actor: Actor::of(ctx) })?;
+    ok(badge_result(ctx, outcome, &id)?)
 }
 
 #[utoipa::path(delete, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),

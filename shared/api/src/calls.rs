@@ -1,16 +1,35 @@
-//! Calling the kiosk-flow SQL functions (migrations V6): each returns one
-//! jsonb value carrying an `outcome` code and the data of the response and
-//! its realtime events, so a request costs one round trip and expected
-//! refusals never travel as database errors.
+//! The typed boundary between the handlers and the SQL functions that hold the business rules
+//! (migrations/functions/; docs/architecture.md, "Calling a SQL function").
+//!
+//! Each SQL function the API calls has here: a Rust input type ([`DbCall`], its parameters built
+//! from typed fields, jsonb arguments serialised from structs) and a Rust outcome type that the
+//! function's jsonb result deserialises into — an enum tagged by `outcome`, matched exhaustively by
+//! the handler. A request costs one round trip, and expected refusals never travel as database
+//! errors. `every_outcome_the_sql_returns_is_known` (below) reads the function files and fails
+//! when SQL returns an outcome its Rust type does not know.
 
-use sentinel_http::{ApiError, Ctx, DbError, SqlParam};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize, Serializer};
 use serde_json::Value;
+use sentinel_http::{ApiError, Ctx, DbError, SqlParam};
 
-/// Runs `SELECT <call> AS r` and returns `r`.
-pub fn call(ctx: &Ctx, call: &str, params: &[SqlParam]) -> Result<Value, ApiError> {
-    let sql = format!("SELECT {call} AS r");
-    let row = ctx.db().query_one(&sql, params).map_err(map_db_error)?;
-    Ok(row.map(|r| r.json("r")).unwrap_or(Value::Null))
+use crate::audit::Actor;
+
+/// One call of a jsonb-returning SQL function.
+pub trait DbCall {
+    /// The call expression, e.g. `scan_badge($1, $2, …)`; the statement is `SELECT <CALL> AS r`.
+    const CALL: &'static str;
+    /// What the function's jsonb result deserialises into.
+    type Outcome: DeserializeOwned;
+    fn params(&self) -> Vec<SqlParam>;
+}
+
+/// Runs `call` and decodes its result. A result that does not decode is a bug on one side of the
+/// boundary: a 500 whose log names the function and the decoding error.
+pub fn run<C: DbCall>(ctx: &Ctx, call: &C) -> Result<C::Outcome, ApiError> {
+    let row = ctx.db().query_one(&format!("SELECT {} AS r", C::CALL), &call.params()).map_err(map_db_error)?;
+    let value = row.map(|r| r.json("r")).unwrap_or(Value::Null);
+    serde_json::from_value(value).map_err(|e| ApiError::internal(format!("{}: result does not decode: {e}", C::CALL)))
 }
 
 /// Invariant violations raised by triggers when a concurrent request won a
@@ -24,16 +43,12 @@ pub fn map_db_error(e: DbError) -> ApiError {
     }
 }
 
-pub fn outcome(v: &Value) -> &str {
-    v["outcome"].as_str().unwrap_or("")
-}
-
 /// A uuid that passed validation, canonical lower-case.
 pub fn uuid_text(s: &str) -> String {
     sentinel_domain::uuid::parse_uuid(s).unwrap_or_default()
 }
 
-/// garde validator: a well-formed UUID (api.md §0.1).
+/// garde validator: a well-formed UUID.
 pub fn valid_uuid(value: &str, _: &()) -> garde::Result {
     if sentinel_domain::uuid::parse_uuid(value).is_some() { Ok(()) } else { Err(garde::Error::new("must be a valid UUID")) }
 }
@@ -43,35 +58,523 @@ pub fn rule(result: Result<(), &'static str>) -> garde::Result {
     result.map_err(garde::Error::new)
 }
 
-/// A WHERE clause holding only the filters a request actually uses. Each
-/// combination is its own prepared statement, so PostgreSQL plans it with
-/// the indexes that fit (a generic plan of `($1 IS NULL OR col = $1)` for
-/// every optional filter would scan whole tables).
-#[derive(Default)]
-pub struct Filters {
-    clauses: Vec<String>,
-    pub params: Vec<SqlParam>,
+/// A field of a partial update sent to a `*_save` function: left out (unchanged), or set — to a
+/// value or to null (cleared).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub enum Field<T> {
+    #[default]
+    Unchanged,
+    Set(Option<T>),
 }
 
-impl Filters {
-    /// Adds `clause`, whose `{}` becomes the next parameter placeholder.
-    pub fn bind(&mut self, clause: &str, value: impl Into<SqlParam>) {
-        self.params.push(value.into());
-        self.clauses.push(clause.replace("{}", &format!("${}", self.params.len())));
+impl<T> Field<T> {
+    pub fn is_unchanged(&self) -> bool {
+        matches!(self, Field::Unchanged)
+    }
+    /// A required value that the client sent.
+    pub fn value(value: T) -> Self {
+        Field::Set(Some(value))
+    }
+    /// An optional value: sent when present, left out when absent.
+    pub fn when(value: Option<T>) -> Self {
+        value.map(Field::value).unwrap_or_default()
+    }
+    /// A nullable value of a PATCH: absent → unchanged, `null` → cleared.
+    pub fn patch(value: Option<Option<T>>) -> Self {
+        value.map(Field::Set).unwrap_or_default()
+    }
+}
+
+impl<T: Serialize> Serialize for Field<T> {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Field::Set(v) => v.serialize(s),
+            Field::Unchanged => s.serialize_none(),
+        }
+    }
+}
+
+fn actor_params(actor: &Actor) -> [SqlParam; 3] {
+    actor.params()
+}
+
+fn json_param<T: Serialize>(value: &T) -> SqlParam {
+    SqlParam::Json(serde_json::to_value(value).expect("plain data serialises"))
+}
+
+// ------------------------------------------------------------------ check-ins (60_checkins.sql)
+
+/// `scan_badge`: one badge scan at a kiosk.
+pub struct ScanBadge<'a> {
+    pub serial_number: &'a str,
+    pub kiosk_id: &'a str,
+    /// ISO-8601 instant.
+    pub timestamp: String,
+    pub actor: Actor,
+}
+
+impl DbCall for ScanBadge<'_> {
+    const CALL: &'static str = "scan_badge($1, $2, $3::text::timestamptz, $4::text::uuid, $5::text, $6::text)";
+    type Outcome = ScanResult;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.serial_number.into(), self.kiosk_id.into(), self.timestamp.as_str().into(), user, key, ip]
+    }
+}
+
+/// A scan's outcome plus the security alert it raised, if any (raised for refusals too).
+#[derive(Debug, Deserialize)]
+pub struct ScanResult {
+    #[serde(flatten)]
+    pub outcome: ScanOutcome,
+    #[serde(default)]
+    pub alert: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum ScanOutcome {
+    Ok { checkin: Value, member: Value, direction: String, event: Value, presence: Value, warning: Option<Value> },
+    BadgeNotFound { serial_number: String },
+    BadgeInactive { serial_number: String, status: String },
+    BadgeUnassigned { serial_number: String },
+    BadgeTypeNotSupported { serial_number: String, assignment_type: String },
+    MemberNotFound { member_id: String },
+    DuplicateScan { last_checkin_id: Value, last_timestamp: Value, last_direction: Value },
+    LockupHeld { details: Value },
+}
+
+/// `record_checkin`: a check-in recorded by staff or a kiosk (create) or a forced checkout.
+pub struct RecordCheckin {
+    pub member_id: String,
+    pub badge_id: Option<String>,
+    pub direction: &'static str,
+    pub kiosk_id: String,
+    pub method: String,
+    /// ISO-8601 instant; now when absent.
+    pub timestamp: Option<String>,
+    pub flagged_for_review: Option<bool>,
+    pub flag_reason: Option<String>,
+    pub client_ref: Option<String>,
+    /// Refuse a checkout of the Lockup holder (LOCKUP_HELD).
+    pub check_lockup: bool,
+    /// Refuse a checkout of a member who is not in (NOT_CHECKED_IN).
+    pub require_checked_in: bool,
+    pub actor: Actor,
+    pub audit_action: &'static str,
+    pub audit_details: Value,
+}
+
+impl DbCall for RecordCheckin {
+    const CALL: &'static str = "record_checkin($1::text::uuid, $2::text::uuid, $3, $4, $5, coalesce($6::text::timestamptz, now()), $7::boolean,
+        $8::text, $9::text, $10::text::uuid, $11, $12, $13::text, $14::text, $15, $16::jsonb)";
+    type Outcome = RecordOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![
+            self.member_id.as_str().into(),
+            self.badge_id.clone().into(),
+            self.direction.into(),
+            self.kiosk_id.as_str().into(),
+            self.method.as_str().into(),
+            self.timestamp.clone().into(),
+            self.flagged_for_review.into(),
+            self.flag_reason.clone().into(),
+            self.client_ref.clone().into(),
+            user,
+            self.check_lockup.into(),
+            self.require_checked_in.into(),
+            key,
+            ip,
+            self.audit_action.into(),
+            SqlParam::Json(self.audit_details.clone()),
+        ]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum RecordOutcome {
+    /// `duplicate`: the client reference was already stored; nothing new (and no `event`).
+    Ok { checkin: Value, duplicate: bool, event: Option<Value> },
+    MemberNotFound { member_id: String },
+    BadgeNotFound { badge_id: String },
+    BadgeMemberMismatch { badge_id: String, member_id: String },
+    NotCheckedIn { member_id: String },
+    LockupHeld { details: Value },
+}
+
+/// `bulk_checkins`: a batch of check-ins, each validated and normalised by the API.
+pub struct BulkCheckins {
+    pub items: Vec<BulkItem>,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BulkItem {
+    pub index: usize,
+    pub member_id: String,
+    pub badge_id: Option<String>,
+    pub direction: &'static str,
+    pub kiosk_id: String,
+    pub method: String,
+    pub timestamp: String,
+    pub flagged_for_review: Option<bool>,
+    pub flag_reason: Option<String>,
+    pub client_ref: Option<String>,
+}
+
+impl DbCall for BulkCheckins {
+    const CALL: &'static str = "bulk_checkins($1::jsonb, $2::text::uuid, $3::text, $4::text)";
+    type Outcome = BulkOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![json_param(&self.items), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct BulkOutcome {
+    pub success: i64,
+    pub failed: i64,
+    pub errors: Value,
+    pub events: Vec<Value>,
+    pub presence: Value,
+}
+
+/// `sync_scans`: a kiosk's offline queue, replayed in the order the API planned.
+pub struct SyncScans {
+    pub kiosk_id: String,
+    pub items: Vec<SyncItem>,
+    pub actor: Actor,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SyncItem {
+    pub index: usize,
+    pub serial_number: String,
+    pub timestamp: String,
+    pub client_ref: Option<String>,
+    pub drift_reason: Option<String>,
+    pub collapsed_into: Option<usize>,
+}
+
+impl DbCall for SyncScans {
+    const CALL: &'static str = "sync_scans($1, $2::jsonb, $3::text::uuid, $4::text, $5::text)";
+    type Outcome = SyncOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.kiosk_id.as_str().into(), json_param(&self.items), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SyncOutcome {
+    /// One per item, in request order: `{index, success, …}`.
+    pub results: Vec<Value>,
+    pub events: Vec<Value>,
+    pub alerts: Vec<Value>,
+    pub presence: Value,
+}
+
+// ------------------------------------------------------------------ security alerts (50_alerts.sql)
+
+/// `create_security_alert`: an alert raised by staff or a kiosk, or the identical active one of the
+/// suppression window.
+pub struct CreateSecurityAlert {
+    pub alert_type: String,
+    pub severity: String,
+    pub badge_serial: Option<String>,
+    pub member_id: Option<String>,
+    pub kiosk_id: String,
+    pub message: String,
+    pub details: Option<Value>,
+    /// A PostgreSQL interval, e.g. `5 minutes`.
+    pub suppression_window: &'static str,
+    pub actor: Actor,
+}
+
+impl DbCall for CreateSecurityAlert {
+    const CALL: &'static str = "create_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval, $9::text::uuid, $10::text, $11::text)";
+    type Outcome = AlertOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![
+            self.alert_type.as_str().into(),
+            self.severity.as_str().into(),
+            self.badge_serial.clone().into(),
+            self.member_id.clone().into(),
+            self.kiosk_id.as_str().into(),
+            self.message.as_str().into(),
+            self.details.clone().map(SqlParam::Json).unwrap_or(SqlParam::Null),
+            self.suppression_window.into(),
+            user,
+            key,
+            ip,
+        ]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AlertOutcome {
+    /// False when an identical active alert was matched instead (no `alert:new` then).
+    pub created: bool,
+    pub alert: Value,
+}
+
+// ------------------------------------------------------------------ badges and members (70_badges_members.sql)
+
+/// The fields of `badge_save` (only those the client sent).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BadgeFields {
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub serial_number: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub assignment_type: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub assigned_to_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub status: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub badge_status_id: Field<String>,
+}
+
+impl BadgeFields {
+    pub fn is_empty(&self) -> bool {
+        serde_json::to_value(self).ok().and_then(|v| v.as_object().map(|o| o.is_empty())).unwrap_or(true)
+    }
+}
+
+/// `badge_save`: create (`id` None) or update a badge.
+pub struct BadgeSave {
+    pub id: Option<String>,
+    pub fields: BadgeFields,
+    pub actor: Actor,
+}
+
+impl DbCall for BadgeSave {
+    const CALL: &'static str = "badge_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
+    type Outcome = BadgeOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.id.clone().into(), json_param(&self.fields), user, key, ip]
+    }
+}
+
+/// `badge_assign`: assign a free active badge to a member, visitor or event attendee.
+pub struct BadgeAssign {
+    pub id: String,
+    pub assignment_type: String,
+    pub holder_id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for BadgeAssign {
+    const CALL: &'static str = "badge_assign($1::text::uuid, $2, $3::text::uuid, $4::text::uuid, $5, $6)";
+    type Outcome = BadgeOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.id.as_str().into(), self.assignment_type.as_str().into(), self.holder_id.as_str().into(), user, key, ip]
+    }
+}
+
+/// `badge_unassign`: return a badge to the pool.
+pub struct BadgeUnassign {
+    pub id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for BadgeUnassign {
+    const CALL: &'static str = "badge_unassign($1::text::uuid, $2::text::uuid, $3, $4)";
+    type Outcome = BadgeOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.id.as_str().into(), user, key, ip]
+    }
+}
+
+/// The outcomes of `badge_save`, `badge_assign` and `badge_unassign` (they share their rules).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum BadgeOutcome {
+    /// `assignmentChanged` (save) or `changed` (assign, unassign): a `badge:assignment` is due.
+    Ok {
+        badge: Value,
+        #[serde(default, alias = "changed")]
+        assignment_changed: bool,
+    },
+    NotFound,
+    DuplicateSerial { serial_number: String },
+    BadgeStatusNotFound { badge_status_id: String },
+    StatusMismatch,
+    HolderNotFound { holder_id: String },
+    BadgeNotActive { status: String },
+    BadgeAlreadyAssigned,
+    MemberHasBadge,
+    AssignmentTypeRequired,
+}
+
+/// The fields of `member_save` (only those the client sent).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct MemberFields {
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub service_number: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub rank: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub first_name: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub last_name: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub middle_initial: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub division_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub email: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub phone_number: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub member_type_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub member_status_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub status: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub badge_id: Field<String>,
+}
+
+impl MemberFields {
+    pub fn is_empty(&self) -> bool {
+        serde_json::to_value(self).ok().and_then(|v| v.as_object().map(|o| o.is_empty())).unwrap_or(true)
+    }
+}
+
+/// `member_save`: create (`id` None) or update a member.
+pub struct MemberSave {
+    pub id: Option<String>,
+    pub fields: MemberFields,
+    pub actor: Actor,
+}
+
+impl DbCall for MemberSave {
+    const CALL: &'static str = "member_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
+    type Outcome = MemberOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = actor_params(&self.actor);
+        vec![self.id.clone().into(), json_param(&self.fields), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum MemberOutcome {
+    /// `badges`: Badge objects whose assignment changed; `presenceChanged`: a `presence:update` is due.
+    Ok {
+        member: Value,
+        #[serde(default)]
+        badges: Vec<Value>,
+        #[serde(default)]
+        presence_changed: bool,
+    },
+    NotFound,
+    InvalidRank { rank: String },
+    DivisionNotFound { id: String },
+    MemberTypeNotFound { id: String },
+    MemberStatusNotFound { id: String },
+    StatusMismatch,
+    BadgeNotFound { id: String },
+    BadgeNotAssignable { id: String, status: String, assignment_type: String },
+    DuplicateServiceNumber { service_number: String },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeSet;
+
+    const FUNCTION_FILES: &[&str] = &[
+        include_str!("../../../migrations/functions/60_checkins.sql"),
+        include_str!("../../../migrations/functions/70_badges_members.sql"),
+    ];
+
+    /// The body of SQL function `name` in the function files.
+    fn body_of(name: &str) -> String {
+        let header = format!("CREATE OR REPLACE FUNCTION {name}(");
+        let file = FUNCTION_FILES.iter().find(|f| f.contains(&header)).unwrap_or_else(|| panic!("no function {name}"));
+        let start = file.find(&header).unwrap();
+        let end = file[start..].find("\nEND $$;").map(|e| start + e).unwrap_or(file.len());
+        file[start..end].to_string()
     }
 
-    /// Adds a clause without a parameter.
-    pub fn when(&mut self, clause: &str) {
-        self.clauses.push(clause.to_string());
+    /// Every outcome code a function can return: `'outcome', 'X'` literals, and the codes of the
+    /// text-returning helper `badge_link` where the function passes them on.
+    fn outcomes_of(name: &str) -> BTreeSet<String> {
+        let body = body_of(name);
+        let mut codes = literals_after(&body, "'outcome', '");
+        if body.contains("jsonb_build_object('outcome', outcome)") && body.contains("badge_link(") {
+            codes.extend(literals_after(&body_of("badge_link"), "RETURN '"));
+        }
+        codes
     }
 
-    /// Binds one more parameter (LIMIT, OFFSET…) and returns its placeholder.
-    pub fn placeholder(&mut self, value: impl Into<SqlParam>) -> String {
-        self.params.push(value.into());
-        format!("${}", self.params.len())
+    fn literals_after(text: &str, marker: &str) -> BTreeSet<String> {
+        text.match_indices(marker).map(|(i, _)| text[i + marker.len()..].split('\'').next().unwrap().to_string()).collect()
     }
 
-    pub fn where_sql(&self) -> String {
-        if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
+    /// `{"outcome": code}` decodes to a known variant: any error other than an unknown variant
+    /// (missing fields, which this bare object lacks) means the variant exists.
+    fn known<T: DeserializeOwned>(code: &str) -> bool {
+        match serde_json::from_value::<T>(serde_json::json!({ "outcome": code })) {
+            Ok(_) => true,
+            Err(e) => !e.to_string().contains("unknown variant"),
+        }
+    }
+
+    #[test]
+    fn every_outcome_the_sql_returns_is_known() {
+        let checks: &[(&str, fn(&str) -> bool)] = &[
+            ("scan_badge", known::<ScanOutcome>),
+            ("record_checkin", known::<RecordOutcome>),
+            ("badge_save", known::<BadgeOutcome>),
+            ("badge_assign", known::<BadgeOutcome>),
+            ("badge_unassign", known::<BadgeOutcome>),
+            ("member_save", known::<MemberOutcome>),
+        ];
+        for (function, is_known) in checks {
+            let codes = outcomes_of(function);
+            assert!(codes.contains("OK"), "{function}: {codes:?}");
+            for code in &codes {
+                assert!(is_known(code), "{function} returns outcome {code}, which its Rust outcome type does not know");
+            }
+        }
+        assert!(!known::<ScanOutcome>("SOMETHING_NEW"));
+    }
+
+    #[test]
+    fn outcomes_decode_with_their_fields() {
+        let r: ScanResult = serde_json::from_value(serde_json::json!({
+            "outcome": "BADGE_INACTIVE", "serialNumber": "B1", "status": "lost", "alert": {"id": "a"}
+        }))
+        .unwrap();
+        assert!(matches!(r.outcome, ScanOutcome::BadgeInactive { ref status, .. } if status == "lost"));
+        assert_eq!(r.alert, Some(serde_json::json!({"id": "a"})));
+        let b: BadgeOutcome = serde_json::from_value(serde_json::json!({"outcome": "OK", "changed": true, "badge": {}})).unwrap();
+        assert!(matches!(b, BadgeOutcome::Ok { assignment_changed: true, .. }));
+    }
+
+    #[test]
+    fn partial_fields_serialise_only_what_was_sent() {
+        let fields = MemberFields {
+            rank: Field::value("S1".to_string()),
+            email: Field::patch(Some(None)),
+            phone_number: Field::patch(None),
+            ..Default::default()
+        };
+        assert_eq!(serde_json::to_value(&fields).unwrap(), serde_json::json!({"rank": "S1", "email": null}));
+        assert!(MemberFields::default().is_empty());
     }
 }

@@ -11,7 +11,7 @@
 use chrono::Utc;
 use garde::Validate;
 use http::{Method, StatusCode};
-use sentinel_domain::checkin::{self as rules, Direction, SyncItem};
+use sentinel_domain::checkin::{self as rules, Direction};
 use sentinel_domain::time::{format_instant, parse_instant};
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, query_flag, query_uuid};
@@ -22,7 +22,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
-use crate::calls::{call, map_db_error, outcome, uuid_text, valid_uuid};
+use crate::calls::{self, map_db_error, run, uuid_text, valid_uuid, BulkItem, RecordCheckin, RecordOutcome, ScanBadge, ScanOutcome, SyncScans};
 use crate::members::publish_presence;
 
 const QM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
@@ -333,7 +333,7 @@ fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
 
 /// One round trip: the filtered total and the requested page, newest first.
 fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<(bool, i64, Vec<Value>), ApiError> {
-    let mut w = crate::calls::Filters::default();
+    let mut w = crate::listing::Where::default();
     let mut member_exists = "true".to_string();
     if let Some(member) = f.member {
         w.bind("c.member_id = {}::text::uuid", member);
@@ -466,18 +466,28 @@ pub fn activity(ctx: &Ctx) -> HandlerResult {
 
 // ------------------------------------------------------------------ writes
 
-/// Maps a `record_checkin` refusal to its response.
-fn record_error(result: &Value) -> ApiError {
-    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
-    match outcome(result) {
-        "MEMBER_NOT_FOUND" => ApiError::not_found(format!("Member not found: '{}'", detail("memberId"))),
-        "BADGE_NOT_FOUND" => ApiError::not_found(format!("Badge with ID '{}' not found", detail("badgeId"))),
-        "BADGE_MEMBER_MISMATCH" => ApiError::bad_request("BADGE_MEMBER_MISMATCH", format!("Badge '{}' is not assigned to member '{}'", detail("badgeId"), detail("memberId"))),
-        "NOT_CHECKED_IN" => ApiError::bad_request("NOT_CHECKED_IN", format!("Member '{}' is not checked in", detail("memberId"))),
-        "LOCKUP_HELD" => ApiError::forbidden("LOCKUP_HELD", "Member holds the lockup responsibility; transfer it or execute the lockup before checking out")
-            .with_details(result["details"].clone()),
-        other => ApiError::internal(format!("record_checkin outcome {other}")),
+/// A `record_checkin` outcome as the response: the check-in, or the refusal.
+fn recorded(ctx: &Ctx, outcome: RecordOutcome) -> HandlerResult {
+    match outcome {
+        RecordOutcome::Ok { checkin, event, .. } => {
+            if let Some(event) = event {
+                publish_checkins(ctx, &json!([event]));
+                publish_presence(ctx);
+            }
+            created(checkin)
+        }
+        RecordOutcome::MemberNotFound { member_id } => Err(ApiError::not_found(format!("Member not found: '{member_id}'"))),
+        RecordOutcome::BadgeNotFound { badge_id } => Err(ApiError::not_found(format!("Badge with ID '{badge_id}' not found"))),
+        RecordOutcome::BadgeMemberMismatch { badge_id, member_id } => {
+            Err(ApiError::bad_request("BADGE_MEMBER_MISMATCH", format!("Badge '{badge_id}' is not assigned to member '{member_id}'")))
+        }
+        RecordOutcome::NotCheckedIn { member_id } => Err(ApiError::bad_request("NOT_CHECKED_IN", format!("Member '{member_id}' is not checked in"))),
+        RecordOutcome::LockupHeld { details } => Err(lockup_held(details)),
     }
+}
+
+fn lockup_held(details: Value) -> ApiError {
+    ApiError::forbidden("LOCKUP_HELD", "Member holds the lockup responsibility; transfer it or execute the lockup before checking out").with_details(details)
 }
 
 #[utoipa::path(post, path = "/api/checkins", tag = "checkins", request_body = CreateCheckin,
@@ -486,39 +496,24 @@ fn record_error(result: &Value) -> ApiError {
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateCheckin = ctx.json()?;
     let default_method = if ctx.principal.is_kiosk() { "badge" } else { "manual" };
-    let kiosk = kiosk_for(ctx, Some(&body.kiosk_id));
-    let direction = Direction::parse(&body.direction).map(Direction::as_str).unwrap_or("in");
     let method = body.method.unwrap_or_else(|| default_method.to_string());
-    let [user, key, ip] = Actor::of(ctx).params();
-    let params: [SqlParam; 13] = [
-        uuid_text(&body.member_id).into(),
-        body.badge_id.map(|b| uuid_text(&b)).into(),
-        direction.into(),
-        kiosk.into(),
-        method.as_str().into(),
-        body.timestamp.map(|t| canonical(&t)).into(),
-        body.flagged_for_review.into(),
-        body.flag_reason.into(),
-        body.client_ref.into(),
-        user,
-        key,
-        ip,
-        SqlParam::Json(json!({ "method": method })),
-    ];
-    let result = call(
-        ctx,
-        "record_checkin($1::text::uuid, $2::text::uuid, $3, $4, $5, coalesce($6::text::timestamptz, now()), $7::boolean, $8::text, $9::text, $10::text::uuid,
-                        true, false, $11::text, $12::text, 'checkin_create', $13::jsonb)",
-        &params,
-    )?;
-    if outcome(&result) != "OK" {
-        return Err(record_error(&result));
-    }
-    if result.get("event").is_some() {
-        publish_checkins(ctx, &json!([result["event"]]));
-        publish_presence(ctx);
-    }
-    created(result["checkin"].clone())
+    let call = RecordCheckin {
+        member_id: uuid_text(&body.member_id),
+        badge_id: body.badge_id.map(|b| uuid_text(&b)),
+        direction: Direction::parse(&body.direction).map(Direction::as_str).unwrap_or("in"),
+        kiosk_id: kiosk_for(ctx, Some(&body.kiosk_id)),
+        timestamp: body.timestamp.map(|t| canonical(&t)),
+        flagged_for_review: body.flagged_for_review,
+        flag_reason: body.flag_reason,
+        client_ref: body.client_ref,
+        check_lockup: true,
+        require_checked_in: false,
+        actor: Actor::of(ctx),
+        audit_action: "checkin_create",
+        audit_details: json!({ "method": method }),
+        method,
+    };
+    recorded(ctx, run(ctx, &call)?)
 }
 
 #[utoipa::path(post, path = "/api/checkins/bulk", tag = "checkins", request_body = BulkCheckins,
@@ -527,32 +522,29 @@ pub fn bulk(ctx: &Ctx) -> HandlerResult {
     let body: BulkCheckins = ctx.json()?;
     let default_method = if ctx.principal.is_kiosk() { "badge" } else { "manual" };
     let now = format_instant(Utc::now());
-    let items: Vec<Value> = body
+    let items = body
         .checkins
         .into_iter()
         .enumerate()
-        .map(|(index, item)| {
-            json!({
-                "index": index,
-                "memberId": uuid_text(&item.member_id),
-                "badgeId": item.badge_id.map(|b| uuid_text(&b)),
-                "direction": Direction::parse(&item.direction).map(Direction::as_str).unwrap_or("in"),
-                "kioskId": kiosk_for(ctx, Some(&item.kiosk_id)),
-                "method": item.method.unwrap_or_else(|| default_method.to_string()),
-                "timestamp": item.timestamp.map(|t| canonical(&t)).unwrap_or_else(|| now.clone()),
-                "flaggedForReview": item.flagged_for_review,
-                "flagReason": item.flag_reason,
-                "clientRef": item.client_ref,
-            })
+        .map(|(index, item)| BulkItem {
+            index,
+            member_id: uuid_text(&item.member_id),
+            badge_id: item.badge_id.map(|b| uuid_text(&b)),
+            direction: Direction::parse(&item.direction).map(Direction::as_str).unwrap_or("in"),
+            kiosk_id: kiosk_for(ctx, Some(&item.kiosk_id)),
+            method: item.method.unwrap_or_else(|| default_method.to_string()),
+            timestamp: item.timestamp.map(|t| canonical(&t)).unwrap_or_else(|| now.clone()),
+            flagged_for_review: item.flagged_for_review,
+            flag_reason: item.flag_reason,
+            client_ref: item.client_ref,
         })
         .collect();
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(ctx, "bulk_checkins($1::jsonb, $2::text::uuid, $3::text, $4::text)", &[SqlParam::Json(Value::Array(items)), user, key, ip])?;
-    if result["events"].as_array().is_some_and(|e| !e.is_empty()) {
-        publish_checkins(ctx, &result["events"]);
-        ctx.publish("presence", "presence:update", result["presence"].clone());
+    let result = run(ctx, &calls::BulkCheckins { items, actor: Actor::of(ctx) })?;
+    if !result.events.is_empty() {
+        publish_checkins(ctx, &Value::Array(result.events));
+        ctx.publish("presence", "presence:update", result.presence);
     }
-    created(json!({ "success": result["success"], "failed": result["failed"], "errors": result["errors"] }))
+    created(json!({ "success": result.success, "failed": result.failed, "errors": result.errors }))
 }
 
 #[utoipa::path(post, path = "/api/checkins/scan", tag = "checkins", request_body = ScanRequest,
@@ -571,39 +563,40 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::bad_request("INVALID_TIMESTAMP", problem.message()));
     }
     let kiosk = kiosk_for(ctx, body.kiosk_id.as_deref());
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(
-        ctx,
-        "scan_badge($1, $2, $3::text::timestamptz, $4::text::uuid, $5::text, $6::text)",
-        &[body.serial_number.as_str().into(), kiosk.as_str().into(), format_instant(ts).into(), user, key, ip],
-    )?;
-    publish_alerts(ctx, &[&result["alert"]]);
-    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
-    match outcome(&result) {
-        "OK" => {}
-        "BADGE_NOT_FOUND" => return Err(ApiError::new(StatusCode::NOT_FOUND, "BADGE_NOT_FOUND", format!("Badge '{}' not found", detail("serialNumber")))),
-        "BADGE_INACTIVE" => return Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge '{}' is {}", detail("serialNumber"), detail("status")))),
-        "BADGE_UNASSIGNED" => return Err(ApiError::bad_request("BADGE_UNASSIGNED", format!("Badge '{}' is not assigned", detail("serialNumber")))),
-        "BADGE_TYPE_NOT_SUPPORTED" => {
+    let result = run(ctx, &ScanBadge { serial_number: &body.serial_number, kiosk_id: &kiosk, timestamp: format_instant(ts), actor: Actor::of(ctx) })?;
+    publish_alerts(ctx, &[result.alert.as_ref().unwrap_or(&Value::Null)]);
+    let (checkin, member, direction, event, presence, warning) = match result.outcome {
+        ScanOutcome::Ok { checkin, member, direction, event, presence, warning } => (checkin, member, direction, event, presence, warning),
+        ScanOutcome::BadgeNotFound { serial_number } => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "BADGE_NOT_FOUND", format!("Badge '{serial_number}' not found")))
+        }
+        ScanOutcome::BadgeInactive { serial_number, status } => {
+            return Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge '{serial_number}' is {status}")))
+        }
+        ScanOutcome::BadgeUnassigned { serial_number } => {
+            return Err(ApiError::bad_request("BADGE_UNASSIGNED", format!("Badge '{serial_number}' is not assigned")))
+        }
+        ScanOutcome::BadgeTypeNotSupported { serial_number, assignment_type } => {
             return Err(ApiError::bad_request(
                 "BADGE_TYPE_NOT_SUPPORTED",
-                format!("Badge '{}' is assigned to a {}; only member badges check in here", detail("serialNumber"), detail("assignmentType")),
+                format!("Badge '{serial_number}' is assigned to a {assignment_type}; only member badges check in here"),
             ))
         }
-        "MEMBER_NOT_FOUND" => return Err(ApiError::new(StatusCode::NOT_FOUND, "MEMBER_NOT_FOUND", format!("Member '{}' not found", detail("memberId")))),
-        "DUPLICATE_SCAN" => {
+        ScanOutcome::MemberNotFound { member_id } => {
+            return Err(ApiError::new(StatusCode::NOT_FOUND, "MEMBER_NOT_FOUND", format!("Member '{member_id}' not found")))
+        }
+        ScanOutcome::DuplicateScan { last_checkin_id, last_timestamp, last_direction } => {
             return Err(ApiError::new(StatusCode::CONFLICT, "DUPLICATE_SCAN", "Duplicate scan: this badge was just scanned").with_details(json!({
-                "lastCheckinId": result["lastCheckinId"], "lastTimestamp": result["lastTimestamp"], "lastDirection": result["lastDirection"],
+                "lastCheckinId": last_checkin_id, "lastTimestamp": last_timestamp, "lastDirection": last_direction,
             })))
         }
-        "LOCKUP_HELD" => return Err(record_error(&result)),
-        other => return Err(ApiError::internal(format!("scan_badge outcome {other}"))),
-    }
-    ctx.publish("checkins", "checkin:new", result["event"].clone());
-    ctx.publish("presence", "presence:update", result["presence"].clone());
-    let mut body = json!({ "checkin": result["checkin"], "member": result["member"], "direction": result["direction"] });
-    if result["warning"].is_object() {
-        body["warning"] = result["warning"].clone();
+        ScanOutcome::LockupHeld { details } => return Err(lockup_held(details)),
+    };
+    ctx.publish("checkins", "checkin:new", event);
+    ctx.publish("presence", "presence:update", presence);
+    let mut body = json!({ "checkin": checkin, "member": member, "direction": direction });
+    if let Some(warning) = warning.filter(Value::is_object) {
+        body["warning"] = warning;
     }
     created(body)
 }
@@ -614,41 +607,36 @@ pub fn sync(ctx: &Ctx) -> HandlerResult {
     let body: SyncRequest = ctx.json()?;
     let now = Utc::now();
     let plan = rules::plan_sync(
-        &body.items.iter().map(|i| SyncItem { serial: i.serial_number.clone(), timestamp: parse_instant(&i.timestamp).unwrap_or(now) }).collect::<Vec<_>>(),
+        &body.items.iter().map(|i| rules::SyncItem { serial: i.serial_number.clone(), timestamp: parse_instant(&i.timestamp).unwrap_or(now) }).collect::<Vec<_>>(),
     );
-    let items: Vec<Value> = body
+    let items = body
         .items
         .iter()
         .enumerate()
-        .map(|(index, item)| {
-            json!({
-                "index": index,
-                "serialNumber": item.serial_number,
-                "timestamp": canonical(&item.timestamp),
-                "clientRef": item.client_ref,
-                "driftReason": rules::clock_drift_reason(item.local_timestamp, now),
-                "collapsedInto": plan.collapsed_into[index],
-            })
+        .map(|(index, item)| calls::SyncItem {
+            index,
+            serial_number: item.serial_number.clone(),
+            timestamp: canonical(&item.timestamp),
+            client_ref: item.client_ref.clone(),
+            drift_reason: rules::clock_drift_reason(item.local_timestamp, now),
+            collapsed_into: plan.collapsed_into[index],
         })
         .collect();
-    let kiosk = kiosk_for(ctx, None);
-    let [user, key, ip] = Actor::of(ctx).params();
-    let params = [kiosk.as_str().into(), SqlParam::Json(Value::Array(items)), user, key, ip];
+    let call = SyncScans { kiosk_id: kiosk_for(ctx, None), items, actor: Actor::of(ctx) };
     // Two kiosks replaying overlapping members in opposite orders can deadlock; one retry settles it.
-    let result = match call(ctx, "sync_scans($1, $2::jsonb, $3::text::uuid, $4::text, $5::text)", &params) {
-        Err(e) if e.status == StatusCode::CONFLICT => call(ctx, "sync_scans($1, $2::jsonb, $3::text::uuid, $4::text, $5::text)", &params)?,
+    let result = match run(ctx, &call) {
+        Err(e) if e.status == StatusCode::CONFLICT => run(ctx, &call)?,
         other => other?,
     };
-    let alerts: Vec<&Value> = result["alerts"].as_array().map(|a| a.iter().collect()).unwrap_or_default();
-    publish_alerts(ctx, &alerts);
-    publish_checkins(ctx, &result["events"]);
-    if result["events"].as_array().is_some_and(|e| !e.is_empty()) {
-        ctx.publish("presence", "presence:update", result["presence"].clone());
+    publish_alerts(ctx, &result.alerts.iter().collect::<Vec<_>>());
+    let any_event = !result.events.is_empty();
+    publish_checkins(ctx, &Value::Array(result.events));
+    if any_event {
+        ctx.publish("presence", "presence:update", result.presence);
     }
-    let results = result["results"].as_array().cloned().unwrap_or_default();
-    let failed = results.iter().filter(|r| r["success"] != json!(true)).count() as i64;
-    let processed = results.len() as i64 - failed;
-    ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": results }))
+    let failed = result.results.iter().filter(|r| r["success"] != json!(true)).count() as i64;
+    let processed = result.results.len() as i64 - failed;
+    ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": result.results }))
 }
 
 #[utoipa::path(post, path = "/api/checkins/manual-checkout/{id}", tag = "checkins", params(("id" = String, Path, description = "Member UUID")),
@@ -657,19 +645,23 @@ pub fn sync(ctx: &Ctx) -> HandlerResult {
 pub fn manual_checkout(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: ManualCheckout = ctx.json()?;
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(
-        ctx,
-        "record_checkin($1::text::uuid, NULL, 'out', 'admin-forced-checkout', 'override', now(), false, NULL, NULL, $2::text::uuid,
-                        false, true, $3::text, $4::text, 'checkin_manual_checkout', $5::jsonb)",
-        &[id.as_str().into(), user, key, ip, SqlParam::Json(json!({ "method": "override", "reason": body.reason }))],
-    )?;
-    if outcome(&result) != "OK" {
-        return Err(record_error(&result));
-    }
-    publish_checkins(ctx, &json!([result["event"]]));
-    publish_presence(ctx);
-    created(result["checkin"].clone())
+    let call = RecordCheckin {
+        member_id: id,
+        badge_id: None,
+        direction: "out",
+        kiosk_id: "admin-forced-checkout".into(),
+        method: "override".into(),
+        timestamp: None,
+        flagged_for_review: Some(false),
+        flag_reason: None,
+        client_ref: None,
+        check_lockup: false,
+        require_checked_in: true,
+        actor: Actor::of(ctx),
+        audit_action: "checkin_manual_checkout",
+        audit_details: json!({ "method": "override", "reason": body.reason }),
+    };
+    recorded(ctx, run(ctx, &call)?)
 }
 
 #[utoipa::path(patch, path = "/api/checkins/{id}", tag = "checkins", params(("id" = String, Path, description = "Checkin UUID")), request_body = UpdateCheckin,

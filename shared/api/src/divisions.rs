@@ -129,17 +129,19 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     let search = query.get("search").map(|s| s.trim()).filter(|s| !s.is_empty()).map(str::to_string);
     // One round trip: the total and the requested page (a page past the end
     // still reports the total, with no division columns).
+    let mut w = crate::listing::Where::default();
+    w.bind_some("(strpos(lower(d.name), lower({})) > 0 OR strpos(lower(d.code), lower({})) > 0)", search);
+    let (limit, offset, stats) = (w.placeholder(page.limit), w.placeholder(page.offset()), w.placeholder(with_stats));
     let sql = format!(
-        "WITH filtered AS (
-            SELECT d.* FROM divisions d
-            WHERE $1::text IS NULL OR strpos(lower(d.name), lower($1)) > 0 OR strpos(lower(d.code), lower($1)) > 0
-         ), total AS (SELECT count(*) AS total FROM filtered)
+        "WITH filtered AS (SELECT d.* FROM divisions d {}),
+              total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
-            SELECT {DIVISION_COLUMNS}, CASE WHEN $4 THEN {PRESENT_COUNT} END AS present_count
-            FROM filtered d ORDER BY d.code LIMIT $2 OFFSET $3
-         ) page ON true"
+            SELECT {DIVISION_COLUMNS}, CASE WHEN {stats} THEN {PRESENT_COUNT} END AS present_count
+            FROM filtered d ORDER BY d.code LIMIT {limit} OFFSET {offset}
+         ) page ON true",
+        w.where_sql()
     );
-    let rows = ctx.db().query(&sql, &[search.into(), page.limit.into(), page.offset().into(), with_stats.into()])?;
+    let rows = ctx.db().query(&sql, &w.params)?;
     let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
     let divisions: Vec<Division> =
         rows.iter().filter(|r| r.text("id").is_some()).map(|r| division_from(r, with_stats)).collect();

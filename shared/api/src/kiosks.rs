@@ -21,8 +21,7 @@ pub fn routes(router: Router) -> Router {
         .route(Method::GET, "/api/kiosks", Access::ADM, list)
 }
 
-/// Seconds since last seen within which a kiosk counts as online.
-pub const ONLINE_WINDOW_SECS: i64 = 90;
+use sentinel_domain::kiosk::ONLINE_WINDOW_SECS;
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]

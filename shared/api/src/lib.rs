@@ -14,6 +14,7 @@ pub mod divisions;
 pub mod metrics;
 pub mod enums;
 pub mod kiosks;
+pub mod listing;
 pub mod members;
 pub mod openapi;
 pub mod platform;

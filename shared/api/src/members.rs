@@ -7,13 +7,13 @@ use http::Method;
 use sentinel_domain::member as rules;
 use sentinel_http::input::{double_option, query_uuid};
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
-use crate::calls::{call, outcome, rule, uuid_text, valid_uuid};
+use crate::calls::{rule, run, uuid_text, valid_uuid, Field, MemberFields, MemberOutcome, MemberSave};
 
 pub fn routes(router: Router) -> Router {
     router
@@ -194,7 +194,7 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
         }
     }
     let order = order_by(query)?;
-    let mut w = crate::calls::Filters::default();
+    let mut w = crate::listing::Where::default();
     if let Some(search) = text("search") {
         w.bind("(strpos(lower(m.first_name), lower({})) > 0 OR strpos(lower(m.last_name), lower({})) > 0 OR strpos(lower(m.service_number), lower({})) > 0)", search);
     }
@@ -244,40 +244,39 @@ pub fn search(ctx: &Ctx) -> HandlerResult {
     ok(row.ok_or_else(|| ApiError::not_found(format!("Member with service number '{number}' not found")))?.json("member"))
 }
 
-/// Maps `member_save` outcomes to responses; publishes what changed.
-fn saved(ctx: &Ctx, result: Value, id: Option<&str>) -> Result<Value, ApiError> {
-    let detail = |key: &str| result[key].as_str().unwrap_or_default().to_string();
-    match outcome(&result) {
-        "OK" => {}
-        "NOT_FOUND" => return Err(not_found(id.unwrap_or_default())),
-        "INVALID_RANK" => return Err(ApiError::invalid("rank", &format!("'{}' is not a known rank code", detail("rank")))),
-        "DIVISION_NOT_FOUND" => return Err(ApiError::not_found(format!("Division with ID '{}' not found", detail("id")))),
-        "MEMBER_TYPE_NOT_FOUND" => return Err(ApiError::not_found(format!("Member type with ID '{}' not found", detail("id")))),
-        "MEMBER_STATUS_NOT_FOUND" => return Err(ApiError::not_found(format!("Member status '{}' not found", detail("id")))),
-        "STATUS_MISMATCH" => return Err(ApiError::invalid("memberStatusId", "does not match status")),
-        "BADGE_NOT_FOUND" => return Err(ApiError::not_found(format!("Badge with ID '{}' not found", detail("id")))),
-        "BADGE_NOT_ASSIGNABLE" => {
-            let message = if detail("assignmentType") != "unassigned" {
-                format!("Badge '{}' is already assigned", detail("id"))
+/// Runs `member_save` and answers its outcome: the Member (publishing what changed), or the refusal.
+fn save(ctx: &Ctx, id: Option<&str>, fields: MemberFields) -> Result<Value, ApiError> {
+    let outcome = run(ctx, &MemberSave { id: id.map(str::to_string), fields, actor: Actor::of(ctx) })?;
+    let (member, badges, presence_changed) = match outcome {
+        MemberOutcome::Ok { member, badges, presence_changed } => (member, badges, presence_changed),
+        MemberOutcome::NotFound => return Err(not_found(id.unwrap_or_default())),
+        MemberOutcome::InvalidRank { rank } => return Err(ApiError::invalid("rank", &format!("'{rank}' is not a known rank code"))),
+        MemberOutcome::DivisionNotFound { id } => return Err(ApiError::not_found(format!("Division with ID '{id}' not found"))),
+        MemberOutcome::MemberTypeNotFound { id } => return Err(ApiError::not_found(format!("Member type with ID '{id}' not found"))),
+        MemberOutcome::MemberStatusNotFound { id } => return Err(ApiError::not_found(format!("Member status '{id}' not found"))),
+        MemberOutcome::StatusMismatch => return Err(ApiError::invalid("memberStatusId", "does not match status")),
+        MemberOutcome::BadgeNotFound { id } => return Err(ApiError::not_found(format!("Badge with ID '{id}' not found"))),
+        MemberOutcome::BadgeNotAssignable { id, status, assignment_type } => {
+            let message = if assignment_type != "unassigned" {
+                format!("Badge '{id}' is already assigned")
             } else {
-                format!("Badge '{}' is not active (status {})", detail("id"), detail("status"))
+                format!("Badge '{id}' is not active (status {status})")
             };
             return Err(ApiError::conflict(message));
         }
-        "DUPLICATE_SERVICE_NUMBER" => {
-            return Err(ApiError::conflict(format!("Member with service number '{}' already exists", detail("serviceNumber"))))
+        MemberOutcome::DuplicateServiceNumber { service_number } => {
+            return Err(ApiError::conflict(format!("Member with service number '{service_number}' already exists")))
         }
-        other => return Err(ApiError::internal(format!("member_save outcome {other}"))),
-    }
-    for badge in result["badges"].as_array().into_iter().flatten() {
+    };
+    for badge in &badges {
         crate::badges::publish_assignment(ctx, badge);
     }
     // Creating an active member, a status change or moving a member between divisions alters the presence
-    // figures (totals, per-division rows): realtime.md §5.
-    if result["presenceChanged"] == json!(true) {
+    // figures (totals, per-division rows).
+    if presence_changed {
         publish_presence(ctx);
     }
-    Ok(result["member"].clone())
+    Ok(member)
 }
 
 /// `presence:update` with the figures as committed now.
@@ -288,33 +287,27 @@ pub fn publish_presence(ctx: &Ctx) {
     }
 }
 
-fn put(fields: &mut Map<String, Value>, key: &str, value: Option<Value>) {
-    if let Some(v) = value {
-        fields.insert(key.to_string(), v);
-    }
-}
-
 #[utoipa::path(post, path = "/api/members", tag = "members", request_body = CreateMember,
     responses((status = 201, body = Member), (status = 400, description = "Validation failed"),
               (status = 404, description = "Division, member type, member status or badge not found"),
               (status = 409, description = "Duplicate service number or badge not assignable")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateMember = ctx.json()?;
-    let mut f = Map::new();
-    put(&mut f, "serviceNumber", Some(json!(body.service_number)));
-    put(&mut f, "rank", Some(json!(body.rank)));
-    put(&mut f, "firstName", Some(json!(body.first_name.trim())));
-    put(&mut f, "lastName", Some(json!(body.last_name.trim())));
-    put(&mut f, "middleInitial", body.middle_initial.map(|v| json!(v)));
-    put(&mut f, "divisionId", Some(json!(uuid_text(&body.division_id))));
-    put(&mut f, "email", body.email.map(|v| json!(v)));
-    put(&mut f, "phoneNumber", body.phone_number.map(|v| json!(v)));
-    put(&mut f, "memberTypeId", body.member_type_id.map(|v| json!(uuid_text(&v))));
-    put(&mut f, "memberStatusId", body.member_status_id.map(|v| json!(uuid_text(&v))));
-    put(&mut f, "badgeId", body.badge_id.map(|v| json!(uuid_text(&v))));
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(ctx, "member_save(NULL, $1::jsonb, $2::text::uuid, $3, $4)", &[SqlParam::Json(Value::Object(f)), user, key, ip])?;
-    created(saved(ctx, result, None)?)
+    let fields = MemberFields {
+        service_number: Field::value(body.service_number),
+        rank: Field::value(body.rank),
+        first_name: Field::value(body.first_name.trim().to_string()),
+        last_name: Field::value(body.last_name.trim().to_string()),
+        middle_initial: Field::when(body.middle_initial),
+        division_id: Field::value(uuid_text(&body.division_id)),
+        email: Field::when(body.email),
+        phone_number: Field::when(body.phone_number),
+        member_type_id: Field::when(body.member_type_id.map(|v| uuid_text(&v))),
+        member_status_id: Field::when(body.member_status_id.map(|v| uuid_text(&v))),
+        status: Field::Unchanged,
+        badge_id: Field::when(body.badge_id.map(|v| uuid_text(&v))),
+    };
+    created(save(ctx, None, fields)?)
 }
 
 #[utoipa::path(patch, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
@@ -323,26 +316,24 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateMember = ctx.json()?;
-    let nullable = |v: Option<Option<String>>| v.map(|inner| inner.map(Value::String).unwrap_or(Value::Null));
-    let mut f = Map::new();
-    put(&mut f, "serviceNumber", body.service_number.map(Value::String));
-    put(&mut f, "rank", body.rank.map(Value::String));
-    put(&mut f, "firstName", body.first_name.map(|v| json!(v.trim())));
-    put(&mut f, "lastName", body.last_name.map(|v| json!(v.trim())));
-    put(&mut f, "middleInitial", nullable(body.middle_initial));
-    put(&mut f, "divisionId", body.division_id.map(|v| json!(uuid_text(&v))));
-    put(&mut f, "email", nullable(body.email));
-    put(&mut f, "phoneNumber", nullable(body.phone_number));
-    put(&mut f, "memberTypeId", body.member_type_id.map(|v| json!(uuid_text(&v))));
-    put(&mut f, "memberStatusId", body.member_status_id.map(|v| json!(uuid_text(&v))));
-    put(&mut f, "status", body.status.map(Value::String));
-    put(&mut f, "badgeId", body.badge_id.map(|v| v.map(|b| json!(uuid_text(&b))).unwrap_or(Value::Null)));
-    if f.is_empty() {
+    let fields = MemberFields {
+        service_number: Field::when(body.service_number),
+        rank: Field::when(body.rank),
+        first_name: Field::when(body.first_name.map(|v| v.trim().to_string())),
+        last_name: Field::when(body.last_name.map(|v| v.trim().to_string())),
+        middle_initial: Field::patch(body.middle_initial),
+        division_id: Field::when(body.division_id.map(|v| uuid_text(&v))),
+        email: Field::patch(body.email),
+        phone_number: Field::patch(body.phone_number),
+        member_type_id: Field::when(body.member_type_id.map(|v| uuid_text(&v))),
+        member_status_id: Field::when(body.member_status_id.map(|v| uuid_text(&v))),
+        status: Field::when(body.status),
+        badge_id: Field::patch(body.badge_id.map(|v| v.map(|b| uuid_text(&b)))),
+    };
+    if fields.is_empty() {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
-    let [user, key, ip] = Actor::of(ctx).params();
-    let result = call(ctx, "member_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)", &[id.as_str().into(), SqlParam::Json(Value::Object(f)), user, key, ip])?;
-    ok(saved(ctx, result, Some(&id))?)
+    ok(save(ctx, Some(&id), fields)?)
 }
 
 #[utoipa::path(delete, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),

@@ -245,42 +245,23 @@ fn hash_password(password: &str) -> Result<String, ApiError> {
     sentinel_auth::password::hash(password).map_err(|e| ApiError::internal(format!("password hashing: {e}")))
 }
 
-/// `limit` (1–100, default 50) and `offset` (≥ 0, default 0) of the legacy admin list.
-fn limit_offset(query: &std::collections::HashMap<String, String>) -> Result<(i64, i64), ApiError> {
-    let mut issues = Issues::default();
-    let mut read = |name: &str, default: i64, min: i64, max: i64| match query.get(name) {
-        None => default,
-        Some(raw) => match raw.trim().parse::<i64>() {
-            Ok(n) if (min..=max).contains(&n) => n,
-            _ => {
-                issues.push(name, if max == i64::MAX { format!("must be an integer >= {min}") } else { format!("must be an integer between {min} and {max}") });
-                default
-            }
-        },
-    };
-    let limit = read("limit", 50, 1, 100);
-    let offset = read("offset", 0, 0, i64::MAX);
-    issues.into_result().map_err(ApiError::validation)?;
-    Ok((limit, offset))
-}
-
 // ------------------------------------------------------------------ users
 
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin",
     params(("limit" = Option<i64>, Query, description = "1–100, default 50"), ("offset" = Option<i64>, Query, description = "Default 0")),
     responses((status = 200, body = UserList), (status = 400, description = "Bad query")))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
-    let (limit, offset) = limit_offset(ctx.query())?;
+    let page = sentinel_http::pagination::OffsetRequest::from_query(ctx.query())?;
     let sql = format!(
         "WITH total AS (SELECT count(*) AS total FROM users)
          SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
             SELECT {USER_COLUMNS} FROM users u ORDER BY u.created_at, u.id LIMIT $1 OFFSET $2
          ) page ON true"
     );
-    let rows = ctx.db().query(&sql, &[limit.into(), offset.into()])?;
+    let rows = ctx.db().query(&sql, &[page.limit.into(), page.offset.into()])?;
     let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
     let users: Vec<User> = rows.iter().filter(|r| r.text("id").is_some()).map(user_from).collect();
-    ok(json!({ "users": serde_json::to_value(users).unwrap_or_default(), "pagination": { "limit": limit, "offset": offset, "total": total } }))
+    ok(page.wrap(json!({ "users": serde_json::to_value(users).unwrap_or_default() }), total))
 }
 
 #[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")),
@@ -404,12 +385,11 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
          ),
          audit AS (
             INSERT INTO audit_log (admin_user_id, action, entity_type, entity_id, details, ip_address)
-            SELECT $14::text::uuid, CASE WHEN u.role <> b.role THEN 'role_changed' ELSE 'user_updated' END, 'admin_user', u.id,
-                   jsonb_build_object('before', to_jsonb(b) - 'password_hash', 'after', {USER_JSON_SQL},
-                                      'revokedSessions', (SELECT count(*) FROM revoked))
-                   || CASE WHEN $15::text IS NULL THEN '{{}}'::jsonb ELSE jsonb_build_object('apiKeyId', $15::text) END,
-                   $16::text::inet
-            FROM u JOIN before b ON b.id = u.id
+            SELECT audit_row.* FROM u JOIN before b ON b.id = u.id,
+                 LATERAL audit_entry($14::text::uuid, $15::text, $16::text,
+                                     CASE WHEN u.role <> b.role THEN 'role_changed' ELSE 'user_updated' END, 'admin_user', u.id,
+                                     jsonb_build_object('before', to_jsonb(b) - 'password_hash', 'after', {USER_JSON_SQL},
+                                                        'revokedSessions', (SELECT count(*) FROM revoked))) audit_row
             RETURNING id
          )
          SELECT b.role AS before_role, b.disabled AS before_disabled, u.id IS NOT NULL AS changed,
@@ -611,16 +591,22 @@ pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
     let include_inactive = query_flag(ctx.query(), "includeInactive")?;
     // Active means "would authenticate now" (idle RFID sessions, disabled users' sessions are not).
     let active = sentinel_auth::principal_sql::SESSION_ACTIVE;
+    let mut w = crate::listing::Where::default();
+    w.bind_some("s.user_id = {}::text::uuid", user_id);
+    if !include_inactive {
+        w.when(&format!("({active})"));
+    }
     let rows = ctx.db().query(
         &format!(
             "SELECT s.id::text AS id, s.user_id::text AS user_id, u.email AS user_email, s.kind,
                     ({active}) AS active, host(s.ip_address) AS ip_address, s.user_agent,
                     iso(s.created_at) AS created_at, iso(s.expires_at) AS expires_at, iso(s.last_seen_at) AS last_seen_at, iso(s.revoked_at) AS revoked_at
              FROM sessions s JOIN users u ON u.id = s.user_id
-             WHERE ($1::text IS NULL OR s.user_id = $1::text::uuid) AND ($2 OR ({active}))
-             ORDER BY s.created_at DESC LIMIT 500"
+             {}
+             ORDER BY s.created_at DESC LIMIT 500",
+            w.where_sql()
         ),
-        &[user_id.into(), include_inactive.into()],
+        &w.params,
     )?;
     let sessions: Vec<AdminSession> = rows
         .iter()

@@ -27,26 +27,11 @@ impl Direction {
             Direction::Out => "out",
         }
     }
-
-    pub fn opposite(self) -> Direction {
-        match self {
-            Direction::In => Direction::Out,
-            Direction::Out => Direction::In,
-        }
-    }
 }
 
-/// Business rule 1: the opposite of the member's most recent check-in; `in` when there is none.
-pub fn next_direction(latest: Option<Direction>) -> Direction {
-    latest.map(Direction::opposite).unwrap_or(Direction::In)
-}
-
-/// A scan within this distance (either side) of the member's latest check-in is a duplicate (rule 2).
-pub const DUPLICATE_WINDOW: Duration = Duration::seconds(2);
-
-pub fn is_duplicate_scan(latest: Option<DateTime<Utc>>, scan: DateTime<Utc>) -> bool {
-    latest.is_some_and(|latest| (scan - latest).abs() <= DUPLICATE_WINDOW)
-}
+// The scan's direction rule (the opposite of the member's latest check-in, `in` first) and its
+// duplicate window (2 s either side) run inside the database, in `scan_badge` and `record_checkin`
+// (migrations/functions/60_checkins.sql; docs/architecture.md, "Where each rule lives").
 
 /// How far a kiosk clock may run ahead, and how old a scan may be (api.md §6 /scan row 1).
 pub const MAX_FUTURE: Duration = Duration::seconds(60);
@@ -122,18 +107,6 @@ pub fn plan_sync(items: &[SyncItem]) -> SyncPlan {
     SyncPlan { order, collapsed_into }
 }
 
-/// The scan outcome of a reference model: what a member's timeline looks like after accepting `scan`.
-/// Used by property tests to state the rules as a whole (alternating directions, spacing).
-pub fn apply_scan(timeline: &mut Vec<(DateTime<Utc>, Direction)>, scan: DateTime<Utc>) -> Option<Direction> {
-    let latest = timeline.iter().max_by_key(|(t, _)| *t).copied();
-    if is_duplicate_scan(latest.map(|(t, _)| t), scan) {
-        return None;
-    }
-    let direction = next_direction(latest.map(|(_, d)| d));
-    timeline.push((scan, direction));
-    Some(direction)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -148,21 +121,6 @@ mod tests {
         assert_eq!(Direction::parse("IN"), Some(Direction::In));
         assert_eq!(Direction::parse("Out"), Some(Direction::Out));
         assert_eq!(Direction::parse("sideways"), None);
-    }
-
-    #[test]
-    fn first_scan_is_in_then_alternates() {
-        assert_eq!(next_direction(None), Direction::In);
-        assert_eq!(next_direction(Some(Direction::In)), Direction::Out);
-        assert_eq!(next_direction(Some(Direction::Out)), Direction::In);
-    }
-
-    #[test]
-    fn duplicate_window_is_two_seconds_either_side() {
-        assert!(is_duplicate_scan(Some(t(0)), t(2000)));
-        assert!(is_duplicate_scan(Some(t(0)), t(-2000)));
-        assert!(!is_duplicate_scan(Some(t(0)), t(2001)));
-        assert!(!is_duplicate_scan(None, t(0)));
     }
 
     #[test]
@@ -196,25 +154,6 @@ mod tests {
     }
 
     proptest! {
-        /// Whatever the scan times, accepted scans alternate in/out starting with in, and no two
-        /// accepted scans are within the duplicate window of the latest one at the time.
-        #[test]
-        fn accepted_scans_alternate_and_are_spaced(offsets in proptest::collection::vec(0i64..20_000, 1..40)) {
-            let mut timeline = Vec::new();
-            let mut now = 0i64;
-            for step in offsets {
-                now += step;
-                let before = timeline.iter().map(|(t, _)| *t).max();
-                match apply_scan(&mut timeline, t(now)) {
-                    Some(_) => prop_assert!(before.is_none_or(|b: DateTime<Utc>| (t(now) - b).abs() > DUPLICATE_WINDOW)),
-                    None => prop_assert!(before.is_some_and(|b| (t(now) - b).abs() <= DUPLICATE_WINDOW)),
-                }
-            }
-            for (i, (_, d)) in timeline.iter().enumerate() {
-                prop_assert_eq!(*d, if i % 2 == 0 { Direction::In } else { Direction::Out });
-            }
-        }
-
         /// The sync plan is a permutation in timestamp order; collapsed items point at an earlier kept
         /// item of the same serial within 5 s.
         #[test]

@@ -36,3 +36,71 @@ mod tests {
         assert!(parse_instant("yesterday").is_none());
     }
 }
+
+/// The unit's operational day: the local calendar day in `zone`, shifted so that a duty night
+/// running past midnight stays on the day it started until `rollover` local time. The rule itself
+/// is the SQL function `operational_date(at, zone, rollover)` (migrations/functions/00_helpers.sql);
+/// this type carries the `unit_timezone` and `day_rollover` settings to it, validated.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationalDay {
+    /// An IANA zone name, e.g. `America/Winnipeg` (PostgreSQL resolves it).
+    pub zone: String,
+    /// Minutes after local midnight at which the day rolls over (0–1439).
+    pub rollover_minutes: u32,
+}
+
+impl OperationalDay {
+    pub const DEFAULT_ZONE: &'static str = "America/Winnipeg";
+    pub const DEFAULT_ROLLOVER: &'static str = "03:00";
+
+    /// From the `unit_timezone` and `day_rollover` settings (`HH:MM`, 24-hour); absent → default.
+    pub fn parse(zone: Option<&str>, rollover: Option<&str>) -> Result<Self, String> {
+        let zone = zone.map(str::trim).filter(|z| !z.is_empty()).unwrap_or(Self::DEFAULT_ZONE);
+        let valid_zone = zone.len() <= 64
+            && zone.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+            && zone.chars().all(|c| c.is_ascii_alphanumeric() || "/_+-".contains(c));
+        if !valid_zone {
+            return Err(format!("unit_timezone {zone:?} is not an IANA zone name"));
+        }
+        let rollover = rollover.map(str::trim).filter(|r| !r.is_empty()).unwrap_or(Self::DEFAULT_ROLLOVER);
+        let minutes = rollover
+            .split_once(':')
+            .filter(|(h, m)| h.len() == 2 && m.len() == 2)
+            .and_then(|(h, m)| Some((h.parse::<u32>().ok()?, m.parse::<u32>().ok()?)))
+            .filter(|(h, m)| *h < 24 && *m < 60)
+            .map(|(h, m)| h * 60 + m)
+            .ok_or_else(|| format!("day_rollover {rollover:?} is not a time of day as HH:MM"))?;
+        Ok(Self { zone: zone.to_string(), rollover_minutes: minutes })
+    }
+
+    /// The rollover as a PostgreSQL interval literal (`03:00`), for `$n::text::interval`.
+    pub fn rollover_interval(&self) -> String {
+        format!("{:02}:{:02}", self.rollover_minutes / 60, self.rollover_minutes % 60)
+    }
+}
+
+impl Default for OperationalDay {
+    fn default() -> Self {
+        Self::parse(None, None).expect("the defaults are valid")
+    }
+}
+
+#[cfg(test)]
+mod operational_day_tests {
+    use super::OperationalDay;
+
+    #[test]
+    fn settings_parse_with_defaults() {
+        let d = OperationalDay::default();
+        assert_eq!((d.zone.as_str(), d.rollover_interval()), ("America/Winnipeg", "03:00".to_string()));
+        let d = OperationalDay::parse(Some("Europe/London"), Some("04:30")).unwrap();
+        assert_eq!((d.rollover_minutes, d.rollover_interval()), (270, "04:30".to_string()));
+        assert_eq!(OperationalDay::parse(Some("Etc/GMT+12"), Some("00:00")).unwrap().rollover_minutes, 0);
+        for bad in ["3:00", "24:00", "03:60", "0300", "ab:cd"] {
+            assert!(OperationalDay::parse(None, Some(bad)).is_err(), "{bad}");
+        }
+        for bad in ["'; DROP", "/etc", "Zone With Space"] {
+            assert!(OperationalDay::parse(Some(bad), None).is_err(), "{bad}");
+        }
+    }
+}

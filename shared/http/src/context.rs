@@ -92,6 +92,14 @@ impl<'a> Ctx<'a> {
         self.platform.config.var(name)
     }
 
+    /// The unit's operational day settings (`unit_timezone`, `day_rollover` variables; the component
+    /// must declare both), bound into SQL as `operational_date(at, $zone::text, $rollover::text::interval)`.
+    /// A malformed setting is a deployment error: 500, logged.
+    pub fn operational_day(&self) -> Result<sentinel_domain::time::OperationalDay, ApiError> {
+        sentinel_domain::time::OperationalDay::parse(self.config("unit_timezone").as_deref(), self.config("day_rollover").as_deref())
+            .map_err(ApiError::internal)
+    }
+
     pub fn publish(&self, channel: &str, event: &str, data: serde_json::Value) {
         self.platform.events.publish(channel, event, data)
     }

@@ -88,10 +88,18 @@ impl Row {
         Self { columns, values }
     }
 
-    /// The value of `column`; a missing column is a programming error in the
-    /// query, reported as `Null` so a typo can never panic a request.
+    /// The value of `column`. Asking for a column the statement does not return is a bug in the
+    /// query or the handler, not a NULL: it fails the request loudly (a panic, so a 500 and a log
+    /// line naming the column), which the integration suite turns into a failing test.
     pub fn get(&self, column: &str) -> &SqlValue {
-        self.columns.get(column).and_then(|i| self.values.get(*i)).unwrap_or(&SqlValue::Null)
+        match self.columns.get(column).and_then(|i| self.values.get(*i)) {
+            Some(value) => value,
+            None => {
+                let mut known: Vec<&str> = self.columns.keys().map(String::as_str).collect();
+                known.sort_unstable();
+                panic!("the statement returned no column {column:?} (it returned {known:?})")
+            }
+        }
     }
 
     pub fn text(&self, column: &str) -> Option<String> {
@@ -261,6 +269,12 @@ mod tests {
         let row = Row::new(cols, vec![SqlValue::Int(3), SqlValue::Text("x".into())]);
         assert_eq!(row.int("a"), 3);
         assert_eq!(row.text("b").as_deref(), Some("x"));
-        assert_eq!(row.get("missing"), &SqlValue::Null);
+    }
+
+    #[test]
+    #[should_panic(expected = "the statement returned no column \"missing\"")]
+    fn an_unknown_column_fails_loudly() {
+        let row = Row::new(column_index(["a".to_string()]), vec![SqlValue::Int(3)]);
+        row.get("missing");
     }
 }

@@ -1,4 +1,6 @@
-//! Page/limit query parameters (api.md §0.5). Paging happens in the database.
+//! Paging of list endpoints; paging happens in the database. Lists page with `page`/`limit`
+//! ([`PageRequest`]); the one legacy list (`GET /api/admin/users`) keeps the `limit`/`offset`
+//! shape it always had ([`OffsetRequest`]). Both parse and bound their parameters here.
 
 use std::collections::HashMap;
 
@@ -36,6 +38,30 @@ impl PageRequest {
         if let (Some(obj), Some(meta)) = (body.as_object_mut(), meta.as_object()) {
             obj.extend(meta.clone());
         }
+        body
+    }
+}
+
+/// `limit` (1–100, default 50) and `offset` (≥ 0, default 0), answered as
+/// `pagination: {limit, offset, total}`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OffsetRequest {
+    pub limit: i64,
+    pub offset: i64,
+}
+
+impl OffsetRequest {
+    pub fn from_query(query: &HashMap<String, String>) -> Result<Self, ApiError> {
+        let mut issues = Issues::default();
+        let limit = parse_bounded(&mut issues, query, "limit", PageRequest::DEFAULT_LIMIT, 1, PageRequest::MAX_LIMIT);
+        let offset = parse_bounded(&mut issues, query, "offset", 0, 0, i64::from(i32::MAX));
+        issues.into_result().map_err(ApiError::validation)?;
+        Ok(Self { limit, offset })
+    }
+
+    /// `pagination: {limit, offset, total}` merged into `body`.
+    pub fn wrap(&self, mut body: Value, total: i64) -> Value {
+        body["pagination"] = json!({ "limit": self.limit, "offset": self.offset, "total": total });
         body
     }
 }
