@@ -500,7 +500,7 @@ async fn start_relay(args: &UpArgs, settings: &Settings) -> Result<sentinel_rela
         config.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     }
     if settings.environment != "production" {
-        // The spec's development allowance (realtime.md §3): 100 new connections per IP per minute.
+        // The spec's development allowance: 100 new connections per IP per minute.
         config.limits.connections_per_ip_per_minute = 100;
     }
     sentinel_relay::start(config).await.context("starting the realtime relay")

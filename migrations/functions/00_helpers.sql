@@ -7,7 +7,7 @@ CREATE OR REPLACE FUNCTION iso(ts timestamptz) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') $$;
 
--- Dates are returned by the API as midnight UTC timestamps (api.md §0.1).
+-- Dates are returned by the API as midnight UTC timestamps.
 CREATE OR REPLACE FUNCTION iso_date(d date) RETURNS text
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
 AS $$ SELECT to_char(d, 'YYYY-MM-DD') || 'T00:00:00.000Z' $$;

@@ -112,7 +112,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- Lifecycle (domain §6.1): draft -> active -> completed; draft|active -> cancelled; completed and cancelled
+-- Lifecycle: draft -> active -> completed; draft|active -> cancelled; completed and cancelled
 -- are terminal. Rewriting the same status is allowed (idempotent close).
 CREATE OR REPLACE FUNCTION events_check_transition() RETURNS trigger
 LANGUAGE plpgsql AS $$

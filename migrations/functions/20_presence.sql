@@ -44,7 +44,7 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- The derivation itself (domain §5.3), for verification and ad-hoc queries; must equal member_presence.
+-- The derivation itself, for verification and ad-hoc queries; must equal member_presence.
 CREATE OR REPLACE VIEW member_presence_derived AS
 SELECT DISTINCT ON (c.member_id)
        c.member_id, c.direction, c.id AS last_checkin_id, c."timestamp" AS since
@@ -58,7 +58,7 @@ FROM member_presence p
 JOIN members m ON m.id = p.member_id
 WHERE p.direction = 'in' AND m.status = 'active';
 
--- Presence (domain §5.3): the body of GET /api/checkins/presence and of `presence:update`.
+-- Presence: the body of GET /api/checkins/presence and of `presence:update`.
 CREATE OR REPLACE FUNCTION presence_figures() RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 DECLARE

@@ -45,7 +45,7 @@ LANGUAGE sql STABLE AS $$
             'firstName', m.first_name, 'lastName', m.last_name, 'divisionId', m.division_id) END)
 $$;
 
--- Payload of the realtime `checkin:new` event (realtime.md §5).
+-- Payload of the realtime `checkin:new` event.
 CREATE OR REPLACE FUNCTION checkin_event_json(c checkins, m members) RETURNS jsonb
 LANGUAGE plpgsql STABLE AS $$
 BEGIN

@@ -1,7 +1,7 @@
 -- The kiosk flow: badge scans, manual and bulk check-ins, offline sync, the Lockup hold.
 -- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
 
--- Whether the member holds the system Lockup tag (api.md §6 LOCKUP_HELD).
+-- Whether the member holds the system Lockup tag.
 CREATE OR REPLACE FUNCTION holds_lockup(p_member uuid) RETURNS boolean
 LANGUAGE plpgsql STABLE AS $$
 BEGIN
@@ -141,7 +141,7 @@ BEGIN
     ELSE
         badge := m.badge_id;
     END IF;
-    -- Present (domain §5.3) = status active AND latest check-in `in`.
+    -- Present = status active AND latest check-in `in`.
     IF p_require_present AND (m.status <> 'active'
                               OR NOT EXISTS (SELECT 1 FROM member_presence WHERE member_id = m.id AND direction = 'in')) THEN
         RETURN jsonb_build_object('outcome', 'NOT_CHECKED_IN', 'memberId', m.id);
@@ -204,7 +204,7 @@ BEGIN
                               'events', events, 'presence', presence_figures());
 END $$;
 
--- The per-item result of a sync item that is already stored (api.md §6 /sync rule 3).
+-- The per-item result of a sync item that is already stored.
 CREATE OR REPLACE FUNCTION sync_duplicate_result(c checkins) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(

@@ -111,7 +111,7 @@ BEGIN
             RETURN jsonb_build_object('outcome', 'ASSIGNMENT_TYPE_REQUIRED');
         END IF;
     END IF;
-    -- A returned badge has no holder (domain §5.1 invariant 4).
+    -- A returned badge has no holder.
     IF new_status = 'inactive' AND b.status <> 'inactive' AND NOT (f ? 'assignmentType' OR f ? 'assignedToId') THEN
         want_type := 'unassigned';
         want_holder := NULL;
@@ -159,7 +159,7 @@ END $$;
 
 -- POST /api/badges/:id/assign. Outcomes: OK, NOT_FOUND, HOLDER_NOT_FOUND, BADGE_NOT_ACTIVE,
 -- BADGE_ALREADY_ASSIGNED, MEMBER_HAS_BADGE. Re-assigning the same holder is OK with changed = false, and like
--- every successful call it writes one audit row (api.md §0.7; details.changed tells the two apart).
+-- every successful call it writes one audit row.
 CREATE OR REPLACE FUNCTION badge_assign(p_badge uuid, p_type text, p_holder uuid, p_user uuid, p_api_key text, p_ip text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE

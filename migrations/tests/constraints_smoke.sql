@@ -1,6 +1,7 @@
 -- Constraint smoke test for the migrations (not a migration; refinery ignores this directory's name pattern).
 -- Run against a freshly migrated database (no demo seed; some assertions count rows):
 --   psql -X -v ON_ERROR_STOP=1 -d <db> -f migrations/tests/constraints_smoke.sql
+-- The test suite runs it on a fresh database (tests/tests/ops.rs, constraints_smoke_sql_passes_on_a_fresh_database).
 -- Everything runs in one transaction that is rolled back; the script fails on the first broken expectation
 -- and prints "constraints smoke: OK" at the end.
 
@@ -52,8 +53,8 @@ SELECT pg_temp.assert(iso('2026-01-23 16:56:39+00') = '2026-01-23T16:56:39.000Z'
 RESET TIME ZONE;
 SELECT pg_temp.assert(iso_date('2026-06-01') = '2026-06-01T00:00:00.000Z', 'iso_date');
 SELECT pg_temp.assert(iso_date(NULL) IS NULL, 'iso_date null');
-SELECT pg_temp.assert(operational_date('2026-01-24 08:30+00') = '2026-01-23', 'operational day before 03:00 local');
-SELECT pg_temp.assert(operational_date('2026-01-24 09:30+00') = '2026-01-24', 'operational day after 03:00 local');
+SELECT pg_temp.assert(operational_date('2026-01-24 08:30+00', 'America/Winnipeg', '03:00') = '2026-01-23', 'operational day before 03:00 local');
+SELECT pg_temp.assert(operational_date('2026-01-24 09:30+00', 'America/Winnipeg', '03:00') = '2026-01-24', 'operational day after 03:00 local');
 
 -- lookups ---------------------------------------------------------------------------------------------------
 SELECT pg_temp.assert((SELECT count(*) FROM member_statuses) = 6, 'member statuses seeded');

@@ -1,4 +1,4 @@
-//! Connection authentication (realtime.md §2) with the credentials and the
+//! Connection authentication with the credentials and the
 //! principal SQL of `sentinel_auth`, exactly as the HTTP components use them.
 
 use sentinel_auth::credentials::{self, Presented};
@@ -52,7 +52,7 @@ pub enum AuthError {
 }
 
 impl AuthError {
-    /// The refusal message of realtime.md §2.
+    /// The refusal message of a failed WebSocket authentication (README, "Realtime").
     pub fn message(self) -> &'static str {
         match self {
             AuthError::Missing => "Authentication required",

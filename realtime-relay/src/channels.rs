@@ -1,4 +1,4 @@
-//! The nine channels and who may subscribe (realtime.md §4).
+//! The nine channels and who may subscribe.
 
 use sentinel_domain::role::Role;
 

@@ -1,4 +1,4 @@
-//! Relay configuration. Defaults are the spec's values (realtime.md §1–§3);
+//! Relay configuration. Defaults are the spec's values;
 //! tests shorten the intervals and raise the per-IP limit.
 
 use std::net::SocketAddr;

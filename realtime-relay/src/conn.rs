@@ -50,7 +50,7 @@ pub(crate) struct Connection<S> {
     message_times: VecDeque<Instant>,
     violations: VecDeque<Instant>,
     /// When this socket last got a `presence:update`, and the newest one held back since
-    /// (realtime.md §5: at most one per second, always carrying the latest figures).
+    ///.
     presence_sent: Option<tokio::time::Instant>,
     presence_pending: Option<Arc<Event>>,
 }
@@ -266,7 +266,7 @@ where
             return self.error("FORBIDDEN", message).await;
         }
         if self.subscriptions[channel.index()].is_some() {
-            // Re-subscribing is a no-op (realtime.md §3).
+            // Re-subscribing is a no-op.
             return self.send_json(json!({ "type": "subscribed", "channel": channel.name() })).await;
         }
         self.subscriptions[channel.index()] = Some(Subscription { last_id: since });
@@ -321,7 +321,7 @@ where
         self.send_json(json!({ "type": "recovered", "channel": channel.name(), "complete": complete })).await
     }
 
-    /// The channel's current-state event (realtime.md §5.1), computed with the
+    /// The channel's current-state event, computed with the
     /// same SQL as the HTTP endpoints.
     async fn backfill(&mut self, channel: Channel) -> Result<(), Closing> {
         use sentinel_api::backfill;

@@ -75,7 +75,7 @@ pub struct Event {
     /// Publish time in Unix milliseconds (from the entry's `ts`), for the fan-out lag metric.
     pub published_ms: Option<i64>,
     pub data: Value,
-    /// The server→client envelope (realtime.md §1) as sent.
+    /// The server→client envelope as sent.
     pub frame: Utf8Bytes,
 }
 
@@ -259,7 +259,7 @@ pub async fn run_reader(
     }
 }
 
-/// `presence:update` as realtime.md §5 wants it: at most one per interval per replica, always
+/// `presence:update` as the README's Realtime section describes it: at most one per interval per replica, always
 /// carrying the latest figures. A component computes its figures inside its own transaction, so
 /// two concurrent scans can each publish counts that miss the other's; the entry is appended only
 /// after that transaction commits, so figures recomputed here, after reading it, include it. The

@@ -1,4 +1,4 @@
-//! sentinel-relay: the realtime relay (realtime.md). Components append events to
+//! sentinel-relay: the realtime relay (README, "Realtime"). Components append events to
 //! per-channel Redis streams after their transactions commit; every relay replica
 //! reads all the streams and fans events out to its own WebSocket subscribers.
 //! Replicas share nothing but Redis (and PostgreSQL for authentication and
@@ -111,7 +111,7 @@ impl RunningRelay {
         self.shared.open_connections()
     }
 
-    /// Graceful drain (realtime.md §7): stop accepting, send `server:shutdown` to
+    /// Graceful drain: stop accepting, send `server:shutdown` to
     /// every socket, wait the grace period, close them with 1001 "going away".
     /// Returns once every connection has ended (or after a safety timeout).
     pub async fn drain(&self) {

@@ -1,4 +1,4 @@
-//! The admin component (api.md §13, §14, §16.3, §16.5) through HTTP against
+//! The admin component through HTTP against
 //! the real host, components, PostgreSQL and Redis: user administration and
 //! its rules 1–5, sessions, enumerations, kiosk status and the audit trail.
 

@@ -1,4 +1,4 @@
-//! Security alerts (api.md §10) through HTTP against the real host, components, PostgreSQL and Redis.
+//! Security alerts through HTTP against the real host, components, PostgreSQL and Redis.
 
 #[path = "support/kiosk.rs"]
 mod kiosk;
@@ -28,7 +28,7 @@ fn admins_and_kiosks_raise_alerts_and_identical_ones_are_suppressed() {
     assert_eq!(sql(&format!("SELECT count(*) AS n FROM security_alerts WHERE kiosk_id = '{kiosk_id}'"))[0]["n"], 1);
     // A different serial (or none) is a different alert.
     assert_ne!(admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, None))).body["id"], a["id"]);
-    // Both calls succeeded, so both are audited (api.md §0.7); the suppressed one records what it absorbed.
+    // Both calls succeeded, so both are audited; the suppressed one records what it absorbed.
     let audit = sql(&format!(
         "SELECT coalesce((details->>'suppressed')::boolean, false) AS suppressed, details->'after'->>'id' AS alert, details->'request'->>'message' AS message
          FROM audit_log WHERE action = 'alert_create' AND entity_id = '{}' ORDER BY created_at, id",

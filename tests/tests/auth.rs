@@ -1,4 +1,4 @@
-//! Authentication, sessions, API keys, rate limits and access (api.md §0.2–0.6, §16.2)
+//! Authentication, sessions, API keys, rate limits and access
 //! through HTTP against the real host and components.
 
 use std::collections::HashMap;

@@ -1,4 +1,4 @@
-//! Badges (api.md §5) through HTTP against the real host, components, PostgreSQL and Redis.
+//! Badges through HTTP against the real host, components, PostgreSQL and Redis.
 
 #[path = "support/kiosk.rs"]
 mod kiosk;
@@ -94,7 +94,7 @@ fn assign_follows_the_rules_in_order() {
     let r = post(&format!("/api/badges/{second}/assign"), &json!({ "assignmentType": "visitor", "assignedToId": visitor }));
     assert_eq!((r.status, r.body["assignedTo"]["name"].as_str()), (200, Some("Vera Visitor")), "{}", r.text);
     assert_eq!(sql(&format!("SELECT temporary_badge_id::text AS b FROM visitors WHERE id = '{visitor}'"))[0]["b"], json!(second));
-    // The idempotent repeat changes nothing but is a successful call: audited with changed = false (api.md §0.7).
+    // The idempotent repeat changes nothing but is a successful call: audited with changed = false.
     let audits = sql(&format!(
         "SELECT details->>'assignedToId' AS holder, (details->>'changed')::boolean AS changed FROM audit_log
          WHERE action = 'badge_assign' AND entity_id = '{badge_id}' ORDER BY created_at, id"

@@ -1,4 +1,4 @@
-//! Check-ins, scans, offline sync and presence (api.md §6) through HTTP against the real host, components,
+//! Check-ins, scans, offline sync and presence through HTTP against the real host, components,
 //! PostgreSQL and Redis — including parallel scans and repeated sync batches.
 
 #[path = "support/kiosk.rs"]
@@ -437,7 +437,7 @@ fn sync_reports_disabled_badges_and_is_kiosk_only() {
 
 #[test]
 fn a_sync_retry_is_a_duplicate_even_after_the_badge_was_lost_or_reassigned() {
-    // api.md §6 sync rule 3: a stored item is `duplicate` before any badge/member validation, so a retry after
+    // Sync rule: a stored item is `duplicate` before any badge/member validation, so a retry after
     // the badge was lost (or returned and given to someone else) neither fails nor raises an alert.
     let a = holder();
     let b = holder();
@@ -486,7 +486,7 @@ fn a_sync_retry_is_a_duplicate_even_after_the_badge_was_lost_or_reassigned() {
 
 #[test]
 fn badge_disabled_alerts_for_returned_badges_name_the_last_holder() {
-    // api.md §6 scan row 3: a returned badge (status inactive, hence unassigned) still names its last holder,
+    // Scan rule: a returned badge (status inactive, hence unassigned) still names its last holder,
     // taken from the most recent check-in made with it — in /scan and in /sync.
     let h = holder();
     let (_, key) = kiosk();
@@ -541,7 +541,7 @@ fn manual_checkout_checks_a_present_member_out() {
 
 #[test]
 fn manual_checkout_refuses_members_who_are_not_active() {
-    // domain §5.3: present = status active AND latest check-in `in`. A non-active member whose latest
+    // Presence: present = status active AND latest check-in `in`. A non-active member whose latest
     // check-in is `in` is not present, so there is nothing to check out.
     let (_, key) = kiosk();
     let on_leave = holder_in(None, "leave");

@@ -1,4 +1,4 @@
-//! Divisions (api.md §4) through HTTP against the real host, components,
+//! Divisions through HTTP against the real host, components,
 //! PostgreSQL and Redis.
 
 #[path = "support/kiosk.rs"]
@@ -246,7 +246,7 @@ fn delete_is_refused_while_members_remain() {
 #[test]
 fn a_member_added_during_the_delete_is_counted_in_the_conflict() {
     // The count and the delete are one statement; a member committed after its snapshot makes the delete
-    // fail on the foreign key, and that answer names the count too (api.md §4).
+    // fail on the foreign key, and that answer names the count too.
     let d = create(&unique_code("R"), "Raced");
     let id = d["id"].as_str().unwrap().to_string();
     let url = sentinel_tests::services().database_url.clone();
@@ -277,7 +277,7 @@ fn a_member_added_during_the_delete_is_counted_in_the_conflict() {
 
 #[test]
 fn division_changes_publish_presence() {
-    // Presence lists every division by name (realtime.md §5): create, rename and delete push it.
+    // Presence lists every division by name: create, rename and delete push it.
     let listed = |id: &str| -> Vec<String> {
         kiosk::stream("presence")
             .into_iter()

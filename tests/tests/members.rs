@@ -1,4 +1,4 @@
-//! Members (api.md §3) through HTTP against the real host, components, PostgreSQL and Redis.
+//! Members through HTTP against the real host, components, PostgreSQL and Redis.
 
 #[path = "support/kiosk.rs"]
 mod kiosk;
@@ -164,7 +164,7 @@ fn delete_is_a_soft_delete_and_idempotent() {
     assert_eq!(row[0], json!({ "status": "inactive", "badge": h.badge }));
     assert_eq!(division_presence(&h.division), (0, 0), "inactive members leave presence at once");
     assert_eq!(admin("DELETE", &format!("/api/members/{}", h.member), None).status, 200);
-    // The idempotent repeat is a successful call too: one audit row each (api.md §0.7).
+    // The idempotent repeat is a successful call too: one audit row each.
     let audits = sql(&format!(
         "SELECT details->'before'->>'status' AS before, details->'after'->>'status' AS after, (details->>'changed')::boolean AS changed
          FROM audit_log WHERE action = 'member_delete' AND entity_id = '{}' ORDER BY created_at, id",
@@ -200,7 +200,7 @@ fn went_from(figures: &[(i64, i64)], from: (i64, i64), to: (i64, i64)) -> bool {
 
 #[test]
 fn creating_an_active_member_or_moving_divisions_publishes_presence() {
-    // realtime.md §5: presence:update after any committed change that can alter presence — the totals
+    // Realtime: presence:update after any committed change that can alter presence — the totals
     // move when an active member is created or changes division (divisions made by SQL publish nothing).
     let first = division();
     let second = division();

@@ -141,6 +141,23 @@ fn function_files_apply_when_changed_and_all_or_nothing() {
 }
 
 #[test]
+fn constraints_smoke_sql_passes_on_a_fresh_database() {
+    let output = with_scratch_database("smoke", |url| {
+        block_on({
+            let url = url.clone();
+            async move { sentinel_ops::migrate::migrate_url(&url).await }
+        })?;
+        let psql = sentinel_ops::services::postgres_bin_dir()?.join("psql");
+        let script = sentinel_tests::workspace_root().join("migrations/tests/constraints_smoke.sql");
+        let output = std::process::Command::new(psql).args(["-X", "-q", "-v", "ON_ERROR_STOP=1", "-d", &url, "-f"]).arg(script).output()?;
+        anyhow::Ok(output)
+    });
+    let (stdout, stderr) = (String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(output.status.success(), "constraints_smoke.sql failed:\n{stdout}\n{stderr}");
+    assert!(stdout.contains("constraints smoke: OK"), "{stdout}\n{stderr}");
+}
+
+#[test]
 fn the_app_answers_health_checks_through_the_host() {
     let live = sentinel_tests::get("/live");
     assert_eq!(live.status, 200, "{}", live.text);

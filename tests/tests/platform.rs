@@ -1,4 +1,4 @@
-//! Health, readiness, liveness and the OpenAPI document (api.md §15).
+//! Health, readiness, liveness and the OpenAPI document.
 
 use sentinel_tests::{get, isolated_stack, request, TEST_METRICS_TOKEN};
 use serde_json::Value;

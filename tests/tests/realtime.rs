@@ -1,4 +1,4 @@
-//! The realtime relay (realtime.md): real PostgreSQL, real Redis, the real host
+//! The realtime relay (README, "Realtime"): real PostgreSQL, real Redis, the real host
 //! for HTTP, relays started in-process. Tests that need exact stream contents, a
 //! Redis restart or several replicas use a private Redis; the others share the
 //! test services and tell their events apart by unique payloads.

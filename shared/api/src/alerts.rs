@@ -1,4 +1,4 @@
-//! Security alerts (api.md §10). Alerts are raised by scans (inside the scan
+//! Security alerts. Alerts are raised by scans (inside the scan
 //! functions), by kiosks and admins through POST, and closed once
 //! (`active → acknowledged | dismissed`). Identical alerts (type, badge
 //! serial, kiosk) within 5 minutes are suppressed: the active one is kept and
@@ -18,7 +18,7 @@ use crate::calls::{map_db_error, run, uuid_text, valid_uuid, CreateSecurityAlert
 
 const ADM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Admin), Allow::Kiosk]);
 
-/// Window of duplicate suppression (api.md §6 rule 5).
+/// Window of duplicate suppression.
 pub const SUPPRESSION_WINDOW: &str = "5 minutes";
 
 pub const ALERT_TYPES: [&str; 11] = [
@@ -36,7 +36,7 @@ pub fn routes(router: Router) -> Router {
         .route(Method::GET, "/api/security-alerts/:id", Access::DW, get)
 }
 
-/// The SecurityAlert object (api.md §2), built by the database function `alert_json`.
+/// The SecurityAlert object, built by the database function `alert_json`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -114,7 +114,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Security alert with ID '{id}' not found"))
 }
 
-/// The `alert:new` / `alert:acknowledged` payload (realtime.md §5) of an alert object.
+/// The `alert:new` / `alert:acknowledged` payload of an alert object.
 pub fn event_payload(alert: &Value) -> Value {
     let mut payload = json!({
         "id": alert["id"], "alertType": alert["alertType"], "severity": alert["severity"], "badgeSerial": alert["badgeSerial"],

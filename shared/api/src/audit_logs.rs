@@ -1,4 +1,4 @@
-//! Reading the audit trail (api.md §14). Rows are written only by the
+//! Reading the audit trail. Rows are written only by the
 //! server, in the same statement as the change they record (see `audit`);
 //! there is deliberately no POST.
 

@@ -1,4 +1,4 @@
-//! Sign-in, sessions and API keys (api.md §16.2).
+//! Sign-in, sessions and API keys.
 
 use garde::Validate;
 use http::{Method, StatusCode};
@@ -23,7 +23,7 @@ pub fn routes(router: Router) -> Router {
         .route(Method::DELETE, "/api/auth/api-keys/:id", Access::ADM, revoke_key)
 }
 
-/// Failed sign-ins allowed per (IP, identifier) in the window (api.md §0.6).
+/// Failed sign-ins allowed per (IP, identifier) in the window.
 pub const LOGIN_FAILURE_LIMIT: u64 = 5;
 pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
 
@@ -73,7 +73,7 @@ impl SignIn {
     }
 }
 
-/// The sign-in lockout (api.md §0.6, §16.4.3): at most [`LOGIN_FAILURE_LIMIT`]
+/// The sign-in lockout: at most [`LOGIN_FAILURE_LIMIT`]
 /// failures per (IP, identifier) in [`LOGIN_WINDOW_SECS`], then 429 until the
 /// window passes — even for the right credential.
 ///
@@ -347,7 +347,7 @@ pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
          FROM (SELECT 1) AS one LEFT JOIN b ON true"
     );
     let row = lockout.sign_in_row(ctx, &sql)?;
-    // Checks in the order of api.md §16.2; each failure counts toward the lockout.
+    // Checks in the documented order (OpenAPI: POST /api/auth/login); each failure counts toward the lockout.
     let Some(status) = row.text("status") else {
         return Err(lockout.fail(ctx, ApiError::not_found("Invalid badge number"), None, "badge_not_found"));
     };

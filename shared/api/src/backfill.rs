@@ -1,5 +1,5 @@
 //! Current-state snapshots shared by the HTTP endpoints and the realtime
-//! relay's subscribe backfill (realtime.md §5.1), so a dashboard sees the same
+//! relay's subscribe backfill, so a dashboard sees the same
 //! figures whether it polls or subscribes. Every function is one round trip
 //! over the [`Database`] port: the components run it through `spin:postgres`,
 //! the relay through tokio-postgres. Spin's rules apply: instants are read
@@ -26,7 +26,7 @@ fn json_list(value: Value) -> Vec<Value> {
 
 /// `presence:update` / `GET /api/checkins/presence`: `{ totalPresent, totalMembers,
 /// byDivision: [{divisionId, divisionName, present, total}], lastUpdated, visitorsPresent }`
-/// (domain §5.3; every division, ordered by name; counts of active members only).
+///.
 pub fn presence(db: &dyn Database) -> Result<Value, DbError> {
     const SQL: &str = "
         SELECT jsonb_build_object(

@@ -1,4 +1,4 @@
-//! Badges (api.md §5). Writes go through `badge_save`, `badge_assign` and
+//! Badges. Writes go through `badge_save`, `badge_assign` and
 //! `badge_unassign` (migrations V6): assignment invariants and holder links
 //! (member, visitor, event attendee) change together with the audit row.
 
@@ -31,7 +31,7 @@ pub fn routes(router: Router) -> Router {
         .route(Method::DELETE, "/api/badges/:id", Access::ADM, delete)
 }
 
-/// The Badge object (api.md §2), built by the database function `badge_json`.
+/// The Badge object, built by the database function `badge_json`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -147,7 +147,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Badge with ID '{id}' not found"))
 }
 
-/// `badge:assignment` (realtime.md §5) for a Badge object.
+/// `badge:assignment` for a Badge object.
 pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
     ctx.publish(
         "badges",

@@ -1,4 +1,4 @@
-//! Check-ins and presence (api.md §6). The write paths are single calls of
+//! Check-ins and presence. The write paths are single calls of
 //! the functions in migrations V6 (`scan_badge`, `record_checkin`,
 //! `bulk_checkins`, `sync_scans`): each validates in the spec's order, locks
 //! the member so direction and duplicates are decided race-free, inserts,
@@ -31,7 +31,7 @@ const QM_DISPLAY: Access = Access::Restricted(&[Allow::User(Role::Quartermaster)
 const ADM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Admin), Allow::Kiosk]);
 const KIOSK: Access = Access::Restricted(&[Allow::Kiosk]);
 
-/// Kiosk id recorded for staff scans without a kiosk (domain §5.2).
+/// Kiosk id recorded for staff scans without a kiosk.
 pub const MANUAL_ENTRY_KIOSK: &str = "manual-entry";
 
 pub fn routes(router: Router) -> Router {
@@ -53,7 +53,7 @@ pub fn routes(router: Router) -> Router {
 
 // ------------------------------------------------------------------ schemas
 
-/// The Checkin object (api.md §2), built by the database function `checkin_json`.
+/// The Checkin object, built by the database function `checkin_json`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]

@@ -1,4 +1,4 @@
-//! Divisions (api.md §4).
+//! Divisions.
 
 use garde::Validate;
 use http::Method;
@@ -173,7 +173,7 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     let [user, key, ip] = Actor::of(ctx).params();
     let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into(), user, key, ip];
     let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| duplicate_code(&code))?;
-    // Presence lists every division (realtime.md §5).
+    // Presence lists every division.
     crate::members::publish_presence(ctx);
     created(to_json(&division_from(&row, false)))
 }
@@ -225,7 +225,7 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     })?;
     let division = division_from(&row.ok_or_else(|| not_found(&id))?, false);
     if body.name.is_some() {
-        // Presence carries division names (realtime.md §5).
+        // Presence carries division names.
         crate::members::publish_presence(ctx);
     }
     ok(to_json(&division))

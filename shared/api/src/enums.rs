@@ -1,4 +1,4 @@
-//! Enumerations (api.md §13): four lookup groups served by one
+//! Enumerations: four lookup groups served by one
 //! implementation, parameterised by an [`EnumGroup`] descriptor. Rows
 //! elsewhere store the lookup *code* (with `ON UPDATE CASCADE`), so usage
 //! counts compare codes; system rows are protected by the database trigger

@@ -1,4 +1,4 @@
-//! Kiosk status (api.md §16.5, domain §5.4). A kiosk is a kiosk API key's
+//! Kiosk status. A kiosk is a kiosk API key's
 //! `kioskId`; it is online when seen — by a heartbeat or any authenticated
 //! request (the key's `last_used_at`) — within the last 90 seconds.
 //!

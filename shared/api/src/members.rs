@@ -1,4 +1,4 @@
-//! Members (api.md §3). Writes go through `member_save()` (migrations V6),
+//! Members. Writes go through `member_save()` (migrations V6),
 //! which validates references, keeps the member ↔ badge link consistent and
 //! writes the audit row in one call; deletes are soft (status `inactive`).
 
@@ -25,7 +25,7 @@ pub fn routes(router: Router) -> Router {
         .route(Method::DELETE, "/api/members/:id", Access::ADM, delete)
 }
 
-/// The Member object (api.md §2); built by the database function `member_json`.
+/// The Member object; built by the database function `member_json`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
@@ -156,7 +156,7 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Member with ID '{id}' not found"))
 }
 
-/// Sort columns accepted by `sortBy` (api.md §3, optional rebuild decision).
+/// Sort columns accepted by `sortBy`.
 fn order_by(query: &std::collections::HashMap<String, String>) -> Result<String, ApiError> {
     let direction = match query.get("sortOrder").map(String::as_str) {
         None | Some("asc") => "ASC",
@@ -340,8 +340,8 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, description = "Soft-deleted (status inactive)"), (status = 404)))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
-    // Soft delete (api.md §3): the row, its check-ins and badge link stay. Already inactive is a successful
-    // no-op, audited like any other successful call (api.md §0.7) with `changed: false`.
+    // Soft delete: the row, its check-ins and badge link stay. Already inactive is a successful
+    // no-op, audited like any other successful call with `changed: false`.
     let audit = audit::cte(
         "member_delete",
         "member",

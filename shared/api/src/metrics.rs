@@ -1,4 +1,4 @@
-//! `/metrics` (api.md §15): Prometheus text when the client asks for
+//! `/metrics`: Prometheus text when the client asks for
 //! `text/plain` or OpenMetrics, otherwise the JSON runtime summary. Guarded
 //! by the `metrics_token` variable.
 //!

@@ -49,7 +49,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
 )]
 struct ApiDoc;
 
-/// The error envelope of every non-2xx response (api.md §0.4).
+/// The error envelope of every non-2xx response.
 #[derive(utoipa::ToSchema)]
 #[allow(dead_code)]
 struct ErrorEnvelope {

@@ -1,4 +1,4 @@
-//! Health, readiness, liveness and API documentation (api.md §15).
+//! Health, readiness, liveness and API documentation.
 
 use std::sync::OnceLock;
 use std::time::Instant;

@@ -1,4 +1,4 @@
-//! User administration and session management (api.md §16.3).
+//! User administration and session management.
 //!
 //! The role guard (rule 1) depends on the target's current role, so it is
 //! part of each statement's WHERE clause; when a statement changes nothing,

@@ -1,4 +1,4 @@
-//! Finding the credential a caller presented (api.md §0.2).
+//! Finding the credential a caller presented.
 
 pub const SESSION_COOKIE: &str = "sentinel_session";
 

@@ -1,5 +1,5 @@
 //! Credentials, shared by the HTTP components and the realtime relay so both
-//! authenticate exactly alike (realtime.md §2): session tokens (JWT signed
+//! authenticate exactly alike: session tokens (JWT signed
 //! with the `jwt_secret` variable, backed by a stored, revocable session),
 //! `sk_` API keys, Argon2id passwords, and the SQL that resolves each into a
 //! principal. Nothing here performs I/O: callers run the SQL on their own

@@ -1,4 +1,4 @@
-//! Passwords: Argon2id (PHC strings) and the policy of domain §8.3.
+//! Passwords: Argon2id (PHC strings) and the password policy (12–128 characters, upper, lower, digit, symbol).
 
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;

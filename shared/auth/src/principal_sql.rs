@@ -19,7 +19,7 @@ pub const SESSION_ACTIVE: &str = session_active!();
 
 /// `$1` session id (text uuid), `$2` token hash. One row when the session is
 /// valid ([`SESSION_ACTIVE`]). Password sessions slide forward by 7 days
-/// when used more than 24 h after their last renewal (api.md §16.4).
+/// when used more than 24 h after their last renewal.
 /// Columns: session_id, user_id, role, kind, expires_at (ISO text), member_id,
 /// renewed (bool: this call slid the session forward, so a session cookie
 /// should be re-sent with a fresh lifetime).

@@ -32,7 +32,7 @@ impl SessionKind {
 }
 
 /// Lifetime of a stored password session, from sign-in and again from each
-/// sliding renewal (api.md §16.4.1); also the session cookie's `Max-Age`.
+/// sliding renewal; also the session cookie's `Max-Age`.
 pub const PASSWORD_SESSION_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

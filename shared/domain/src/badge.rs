@@ -1,6 +1,6 @@
-//! Badges (domain §5.1): serial normalisation and the enumerations.
+//! Badges: serial normalisation and the enumerations.
 
-/// Serials are trimmed and upper-cased on write and on lookup (domain §0).
+/// Serials are trimmed and upper-cased on write and on lookup.
 pub fn normalize_serial(raw: &str) -> String {
     raw.trim_matches(|c: char| matches!(c, ' ' | '\t' | '\r' | '\n' | '\x0c' | '\x0b')).to_uppercase()
 }

@@ -1,4 +1,4 @@
-//! Check-ins and scans (domain §5.2, api.md §6): the direction decision, the
+//! Check-ins and scans: the direction decision, the
 //! duplicate-scan window, the scan timestamp window and the offline-sync plan.
 //! The database applies the same rules atomically (migrations V6); these are
 //! their executable definition, unit- and property-tested natively.
@@ -12,7 +12,7 @@ pub enum Direction {
 }
 
 impl Direction {
-    /// Case-insensitive (`IN`, `in`, `In`), as api.md §6 accepts.
+    /// Case-insensitive (`IN`, `in`, `In`), as the check-in endpoints accept.
     pub fn parse(s: &str) -> Option<Direction> {
         match s.trim().to_ascii_lowercase().as_str() {
             "in" => Some(Direction::In),
@@ -33,7 +33,7 @@ impl Direction {
 // duplicate window (2 s either side) run inside the database, in `scan_badge` and `record_checkin`
 // (migrations/functions/60_checkins.sql; docs/architecture.md, "Where each rule lives").
 
-/// How far a kiosk clock may run ahead, and how old a scan may be (api.md §6 /scan row 1).
+/// How far a kiosk clock may run ahead, and how old a scan may be.
 pub const MAX_FUTURE: Duration = Duration::seconds(60);
 pub const MAX_AGE: Duration = Duration::days(7);
 
@@ -62,7 +62,7 @@ pub fn check_scan_timestamp(ts: DateTime<Utc>, now: DateTime<Utc>) -> Result<(),
     }
 }
 
-/// Offline sync (api.md §6 /sync): clocks further apart than this flag the check-in.
+/// Offline sync: clocks further apart than this flag the check-in.
 pub const CLOCK_DRIFT_LIMIT: Duration = Duration::minutes(5);
 /// Repeated scans of one serial at one kiosk within this window collapse into the earliest.
 pub const SYNC_COLLAPSE_WINDOW: Duration = Duration::seconds(5);

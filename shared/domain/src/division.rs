@@ -1,7 +1,7 @@
-//! Divisions (domain §2.1): the rules that shape stored values.
+//! Divisions: the rules that shape stored values.
 
 /// Division codes are stored trimmed and upper-cased, which makes their
-/// uniqueness case-insensitive (api.md §4 rule 1).
+/// uniqueness case-insensitive.
 pub fn normalize_code(raw: &str) -> String {
     raw.trim().to_uppercase()
 }
@@ -11,7 +11,7 @@ pub fn is_hex_color(color: &str) -> bool {
     color.len() == 7 && color.starts_with('#') && color[1..].chars().all(|c| c.is_ascii_hexdigit())
 }
 
-/// The message api.md §4 prescribes for deleting a division that still has members.
+/// The message `DELETE /api/divisions/:id` answers for a division that still has members.
 pub fn delete_blocked_message(member_count: i64) -> String {
     format!("Cannot delete division with {member_count} assigned members")
 }

@@ -1,4 +1,4 @@
-//! Members (domain §3.1, api.md §3): input rules shared by create and update.
+//! Members: input rules shared by create and update.
 
 pub const STATUSES: [&str; 6] = ["active", "inactive", "leave", "transferred", "retired", "pending_review"];
 

@@ -1,4 +1,4 @@
-//! User roles and their linear hierarchy (domain §1 UserRole).
+//! User roles and their linear hierarchy.
 
 use serde::{Deserialize, Serialize};
 
@@ -25,7 +25,7 @@ impl Role {
         }
     }
 
-    /// Unknown or missing roles are treated as the lowest role (api.md §0.2).
+    /// Unknown or missing roles are treated as the lowest role.
     pub fn parse_lenient(s: Option<&str>) -> Role {
         Role::ALL.into_iter().find(|r| Some(r.as_str()) == s).unwrap_or(Role::Quartermaster)
     }

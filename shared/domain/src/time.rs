@@ -11,7 +11,7 @@ pub fn now_iso() -> String {
 }
 
 /// Parses an ISO timestamp (any offset) or a `YYYY-MM-DD` date (midnight UTC),
-/// as api.md §0.1 accepts for date fields.
+/// as the API accepts for date fields.
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     if let Ok(t) = DateTime::parse_from_rfc3339(s) {
         return Some(t.with_timezone(&Utc));

@@ -1,4 +1,4 @@
-//! The API's notion of a well-formed UUID (api.md §0.1): canonical 8-4-4-4-12
+//! The API's notion of a well-formed UUID: canonical 8-4-4-4-12
 //! hexadecimal, case-insensitive, version/variant digits not checked.
 
 /// Returns the lower-cased canonical form, or `None` if `s` is not well-formed.

@@ -1,4 +1,4 @@
-//! Who may call a route (api.md §0.3). Every route declares its [`Access`]
+//! Who may call a route. Every route declares its [`Access`]
 //! next to its path in the component's router; this is the one place the
 //! rule lives.
 
@@ -49,9 +49,8 @@ pub struct UserPrincipal {
     pub session_id: String,
     pub session_kind: String,
     pub member_id: Option<String>,
-    /// This request slid the password session's expiry forward (api.md
-    /// §16.4.1); a browser's session cookie is then re-sent with a fresh
-    /// lifetime.
+    /// This request slid the password session's expiry forward; a browser's
+    /// session cookie is then re-sent with a fresh lifetime.
     pub session_renewed: bool,
 }
 

@@ -1,6 +1,6 @@
 //! Authentication and authorisation for every route: the presented
 //! credential becomes a [`Principal`] (one database round trip), and the
-//! route's declared [`Access`] decides 401 vs 403 (api.md §0.3).
+//! route's declared [`Access`] decides 401 vs 403.
 
 use sentinel_auth::credentials::{self, Presented};
 use sentinel_auth::{principal_sql, secret_hash, session_token};
@@ -45,7 +45,7 @@ pub fn authenticate(platform: &Platform, req: &Request) -> Result<Principal, Api
     }
 }
 
-/// The `Set-Cookie` value carrying a session token (api.md §0.2): HttpOnly,
+/// The `Set-Cookie` value carrying a session token: HttpOnly,
 /// SameSite=Lax, Secure outside development. `max_age` 0 clears the cookie.
 pub fn session_cookie(platform: &Platform, token: &str, max_age: i64) -> String {
     let secure = if platform.config.var("environment").as_deref() == Some("development") { "" } else { "; Secure" };

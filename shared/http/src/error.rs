@@ -1,4 +1,4 @@
-//! API errors and their envelope (api.md §0.4).
+//! API errors and their envelope.
 
 use http::StatusCode;
 use sentinel_domain::{Issue, Issues};

@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use crate::error::ApiError;
 
-/// Largest accepted body (api.md §0.1).
+/// Largest accepted body.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
 
 pub fn parse_json<T: DeserializeOwned + Validate<Context = ()>>(body: &[u8]) -> Result<T, ApiError> {

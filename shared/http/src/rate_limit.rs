@@ -1,4 +1,4 @@
-//! Per-principal rate limits (api.md §0.6), fixed windows in Redis shared by
+//! Per-principal rate limits, fixed windows in Redis shared by
 //! every instance. Health probes and docs (public routes outside `/api`)
 //! are exempt; if Redis is unreachable requests are let through (logged):
 //! an outage of the limiter must not stop the kiosks. (Sign-in lockout does

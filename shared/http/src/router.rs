@@ -1,6 +1,6 @@
 //! Routing inside a component. Literal segments are preferred to `:params`
 //! at the first position where candidates differ, so `/api/badges/stats`
-//! never reaches `/api/badges/:id` (api.md §0.1).
+//! never reaches `/api/badges/:id`.
 
 use http::Method;
 

@@ -79,7 +79,7 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
     let principal = match principal {
         Ok(p) => p,
         // Credentials that fail authentication spend the caller's anonymous
-        // budget (api.md §0.6), so keys and tokens cannot be guessed at will.
+        // budget, so keys and tokens cannot be guessed at will.
         Err(e) if e.status == StatusCode::UNAUTHORIZED => {
             return match rate_limit::check(platform, &[rate_limit::anonymous(req, rate_limits.as_deref())]) {
                 Ok(headers) => done(route.pattern, Err(e), headers),
@@ -93,7 +93,7 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
         Err(e) => return done(route.pattern, Err(e), Vec::new()),
     };
     // The stored session just slid forward: give the browser's cookie the
-    // same fresh lifetime (api.md §16.4.1), whatever the response.
+    // same fresh lifetime, whatever the response.
     if let Principal::User(user) = &principal {
         if user.session_renewed {
             if let Some(token) = auth::cookie_session_token(req) {

@@ -133,7 +133,7 @@ fn looks_like_email(email: &str) -> bool {
     }
 }
 
-/// Password policy (domain §8.3), the same rule the API applies: the first violation, if any.
+/// Password policy, the same rule the API applies: the first violation, if any.
 pub fn check_password_policy(password: &str) -> Result<(), &'static str> {
     match sentinel_auth::password::policy_violations(password).first() {
         Some(problem) => Err(problem),

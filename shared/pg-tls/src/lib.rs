@@ -1,4 +1,4 @@
-//! PostgreSQL TLS as Spin sets it up (team reference spin-host.md §6.2): `sslmode=disable` is
+//! PostgreSQL TLS as Spin sets it up: `sslmode=disable` is
 //! plaintext; `prefer` (the default) uses TLS when the server offers it and plaintext only when
 //! the server answers "no SSL"; `require` insists on TLS. Certificates are verified against the
 //! system's roots, hostname included. The host, the relay and the CLI all connect through this,

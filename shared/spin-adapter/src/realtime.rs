@@ -1,5 +1,5 @@
 //! [`EventBus`] that appends events to per-channel Redis streams
-//! (`sentinel:rt:<channel>`, realtime.md §1) through spin-sdk's Redis
+//! through spin-sdk's Redis
 //! interface. A failure is logged and never fails the request: the
 //! database is the truth.
 
