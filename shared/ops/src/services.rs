@@ -558,6 +558,9 @@ impl SpinServer {
         for (name, value) in &options.variables {
             cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
         }
+        // With these set (cargo test sets RUST_BACKTRACE) Spin appends a backtrace to every error
+        // text it hands a guest; deployments run without them.
+        cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
         die_with_parent(&mut cmd, libc::SIGTERM);
         let child = cmd.spawn().with_context(|| format!("spawning {}", options.binary.display()))?;
         let mut server = SpinServer { options, child: Some(child) };
