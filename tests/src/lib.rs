@@ -10,6 +10,7 @@
 //! Prerequisites (scripts/test installs them): PostgreSQL server binaries, redis-server, and the
 //! wasm32-wasip2 Rust target.
 
+mod contract;
 pub mod fixtures;
 pub mod relay;
 
@@ -297,8 +298,23 @@ enum Server {
 }
 
 impl HostHandle {
+    /// A started host; one serving the production spin.toml has its responses checked against the
+    /// OpenAPI document (see `contract`).
+    fn new(base_url: String, addr: SocketAddr, server: Server, manifest: &Path) -> Self {
+        let production = workspace_root().join("spin.toml");
+        let same = |a: &Path, b: &Path| match (a.canonicalize(), b.canonicalize()) {
+            (Ok(a), Ok(b)) => a == b,
+            _ => a == b,
+        };
+        if same(manifest, &production) {
+            contract::register(&base_url);
+        }
+        HostHandle { base_url, addr, host: Mutex::new(Some(server)) }
+    }
+
     /// Stop now (also what Drop does).
     pub fn shutdown(&self) {
+        contract::unregister(&self.base_url);
         match self.host.lock().unwrap().take() {
             Some(Server::Local(host)) => block_on(host.shutdown()),
             Some(Server::Spin(mut spin)) => spin.stop(),
@@ -399,7 +415,7 @@ pub fn start_local_host(manifest: &Path, variables: HashMap<String, String>, spi
     };
     let host = block_on(sentinel_host::start(config)).with_context(|| format!("starting the host for {}", manifest.display()))?;
     let addr = host.addr();
-    Ok(HostHandle { base_url: format!("http://{addr}"), addr, host: Mutex::new(Some(Server::Local(host))) })
+    Ok(HostHandle::new(format!("http://{addr}"), addr, Server::Local(host), manifest))
 }
 
 fn start_real_spin(binary: PathBuf, manifest: &Path, variables: HashMap<String, String>) -> Result<HostHandle> {
@@ -413,7 +429,7 @@ fn start_real_spin(binary: PathBuf, manifest: &Path, variables: HashMap<String, 
     let spin = on_service_thread(move || sentinel_ops::services::SpinServer::start(options))
         .with_context(|| format!("starting real Spin for {}", manifest.display()))?;
     let addr: SocketAddr = format!("127.0.0.1:{}", spin.port()).parse().unwrap();
-    Ok(HostHandle { base_url: format!("http://{addr}"), addr, host: Mutex::new(Some(Server::Spin(spin))) })
+    Ok(HostHandle::new(format!("http://{addr}"), addr, Server::Spin(spin), manifest))
 }
 
 /// Host variables for the production spin.toml against the given servers (development environment).
@@ -665,9 +681,13 @@ pub fn request_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: Op
 }
 
 /// [`request_bytes`] returning transport errors (connection refused, timeout) instead of panicking.
+/// A response of a host serving the production spin.toml must be one the OpenAPI document allows
+/// (see `contract`): otherwise this panics with the operation, the status and the validation errors.
 pub fn try_request_bytes(method: &str, url: &str, headers: &[(&str, &str)], body: Option<Vec<u8>>) -> Result<Resp> {
+    let method_name = method.to_ascii_uppercase();
     let method = reqwest::Method::from_bytes(method.as_bytes()).context("invalid HTTP method")?;
     let url = resolve(url);
+    let checked_url = url.clone();
     let headers: Vec<(String, String)> = headers.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
     block_on(async move {
         let mut builder = http_client().request(method, &url);
@@ -684,6 +704,7 @@ pub fn try_request_bytes(method: &str, url: &str, headers: &[(&str, &str)], body
         let body = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Resp { status, headers, body, text })
     })
+    .inspect(|response| contract::check(&method_name, &checked_url, response))
 }
 
 /// Send a request with an optional JSON body (Content-Type set unless given). `url` absolute or a path on [`app()`].

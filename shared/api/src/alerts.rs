@@ -41,21 +41,39 @@ pub fn routes(router: Router) -> Router {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct SecurityAlert {
+    #[schema(format = "uuid")]
     id: String,
+    #[schema(pattern = "^(badge_disabled|badge_unknown|inactive_member|unauthorized_access|lockup_reminder|lockup_not_executed|duty_watch_missing|duty_watch_not_checked_in|building_not_secured|member_missed_checkout|system)$")]
     alert_type: String,
     /// critical | warning | info
+    #[schema(pattern = "^(critical|warning|info)$")]
     severity: String,
     badge_serial: Option<String>,
+    #[schema(format = "uuid")]
     member_id: Option<String>,
     kiosk_id: String,
     message: String,
+    #[schema(value_type = Option<Object>)]
     details: Option<Value>,
     /// active | acknowledged | dismissed
+    #[schema(pattern = "^(active|acknowledged|dismissed)$")]
     status: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = "uuid")]
     acknowledged_by: Option<String>,
+    #[schema(format = DateTime)]
     acknowledged_at: Option<String>,
     acknowledge_note: Option<String>,
+}
+
+/// `{success, message, alert}` of acknowledge and dismiss.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ClosedAlert {
+    success: bool,
+    message: String,
+    alert: SecurityAlert,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -79,22 +97,29 @@ fn valid_is_object(v: &Value, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateAlert {
     #[garde(custom(valid_alert_type))]
+    #[schema(pattern = "^(badge_disabled|badge_unknown|inactive_member|unauthorized_access|lockup_reminder|lockup_not_executed|duty_watch_missing|duty_watch_not_checked_in|building_not_secured|member_missed_checkout|system)$")]
     pub alert_type: String,
+    /// critical | warning | info
     #[garde(custom(valid_severity))]
+    #[schema(pattern = "^(critical|warning|info)$")]
     pub severity: String,
     /// Required key; may be null.
     #[garde(required, inner(inner(length(chars, min = 1, max = 100))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, required = true, min_length = 1, max_length = 100)]
     pub badge_serial: Option<Option<String>>,
     /// Not validated against members (alerts are evidence).
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub member_id: Option<String>,
     /// Required for users; kiosk keys record their own kiosk id.
     #[garde(inner(length(chars, min = 1, max = 50)))]
+    #[schema(min_length = 1, max_length = 50)]
     pub kiosk_id: Option<String>,
     #[garde(length(chars, min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub message: String,
+    /// An object, or `null`.
     #[garde(inner(custom(valid_is_object)))]
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
@@ -105,8 +130,10 @@ pub struct CreateAlert {
 pub struct AcknowledgeAlert {
     /// Accepted for compatibility and ignored: the acknowledger is the caller.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub admin_id: Option<String>,
     #[garde(inner(length(chars, max = 1000)))]
+    #[schema(max_length = 1000)]
     pub note: Option<String>,
 }
 
@@ -130,21 +157,32 @@ pub fn event_payload(alert: &Value) -> Value {
     payload
 }
 
+/// List active alerts
+///
+/// The security alerts not yet acknowledged or dismissed, newest first, with their count.
 #[utoipa::path(get, path = "/api/security-alerts/active", tag = "security-alerts", responses((status = 200, body = AlertList)))]
 pub fn active(ctx: &Ctx) -> HandlerResult {
     ok(crate::backfill::active_alerts(ctx.db())?)
 }
 
+/// Get an alert
+///
+/// One security alert by id, in any status.
 #[utoipa::path(get, path = "/api/security-alerts/{id}", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
-    responses((status = 200, body = SecurityAlert), (status = 400), (status = 404)))]
+    responses((status = 200, body = SecurityAlert), (status = 404, description = "`NOT_FOUND`: no alert has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one("SELECT alert_json(a) AS alert FROM security_alerts a WHERE a.id = $1::text::uuid", &[id.as_str().into()])?;
     ok(row.ok_or_else(|| not_found(&id))?.json("alert"))
 }
 
+/// Raise an alert
+///
+/// Raises a security alert from a kiosk or an administrator. An identical active alert (type, badge
+/// serial, kiosk) of the last 5 minutes is answered instead of a new one, and nothing is pushed.
 #[utoipa::path(post, path = "/api/security-alerts", tag = "security-alerts", request_body = CreateAlert,
-    responses((status = 201, body = SecurityAlert, description = "Created (or the identical active alert of the last 5 minutes)"), (status = 400)))]
+    responses((status = 201, body = SecurityAlert, description = "Raised (or the identical active alert of the last 5 minutes)"),
+              (status = 400, description = "`VALIDATION_ERROR`: `kioskId` is missing (users must name the kiosk)")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateAlert = ctx.json()?;
     let kiosk = match (ctx.principal.kiosk_id(), &body.kiosk_id) {
@@ -203,16 +241,24 @@ fn close(ctx: &Ctx, status: &'static str) -> HandlerResult {
     ok(json!({ "success": true, "message": format!("Security alert {verb} successfully"), "alert": alert }))
 }
 
+/// Acknowledge an alert
+///
+/// Closes an active alert as acknowledged by the caller, with an optional note; an alert is closed once.
 #[utoipa::path(post, path = "/api/security-alerts/{id}/acknowledge", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
     request_body = AcknowledgeAlert,
-    responses((status = 200, description = "`{success, message, alert}`"), (status = 400, description = "Not active"), (status = 404)))]
+    responses((status = 200, body = ClosedAlert), (status = 400, description = "`VALIDATION_ERROR`: the alert is no longer active"),
+              (status = 404, description = "`NOT_FOUND`: no alert has this id"), (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn acknowledge(ctx: &Ctx) -> HandlerResult {
     close(ctx, "acknowledged")
 }
 
+/// Dismiss an alert
+///
+/// Closes an active alert as dismissed by the caller, with an optional note; an alert is closed once.
 #[utoipa::path(post, path = "/api/security-alerts/{id}/dismiss", tag = "security-alerts", params(("id" = String, Path, description = "Alert UUID")),
     request_body = AcknowledgeAlert,
-    responses((status = 200, description = "`{success, message, alert}`"), (status = 400, description = "Not active"), (status = 404)))]
+    responses((status = 200, body = ClosedAlert), (status = 400, description = "`VALIDATION_ERROR`: the alert is no longer active"),
+              (status = 404, description = "`NOT_FOUND`: no alert has this id"), (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn dismiss(ctx: &Ctx) -> HandlerResult {
     close(ctx, "dismissed")
 }

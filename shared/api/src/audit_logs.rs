@@ -24,6 +24,7 @@ pub fn routes(router: Router) -> Router {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditActor {
+    #[schema(format = "uuid")]
     pub id: String,
     pub username: Option<String>,
     pub display_name: String,
@@ -32,16 +33,21 @@ pub struct AuditActor {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditEntry {
+    #[schema(format = "uuid")]
     pub id: String,
+    /// The acting user (none for kiosk keys and the system).
+    #[schema(format = "uuid")]
     pub admin_user_id: Option<String>,
     pub action: String,
     pub entity_type: String,
+    #[schema(format = "uuid")]
     pub entity_id: Option<String>,
     /// Before/after summary; kiosk actions carry `apiKeyId`.
     #[schema(value_type = Option<Object>)]
     pub details: Option<Value>,
     pub ip_address: Option<String>,
     pub admin_user: Option<AuditActor>,
+    #[schema(format = DateTime)]
     pub created_at: String,
 }
 
@@ -58,6 +64,7 @@ pub struct AuditLogList {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AuditAdminCount {
+    #[schema(format = "uuid")]
     pub admin_user_id: Option<String>,
     pub admin_username: Option<String>,
     pub count: i64,
@@ -68,10 +75,10 @@ pub struct AuditAdminCount {
 pub struct AuditStats {
     pub total: i64,
     /// action → count
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     pub by_action: Value,
     /// entity type → count
-    #[schema(value_type = Object)]
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     pub by_entity_type: Value,
     pub by_admin: Vec<AuditAdminCount>,
     /// The ten newest entries.
@@ -179,20 +186,31 @@ fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
     ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default() }), total))
 }
 
+/// List audit entries
+///
+/// One page of the audit trail, newest first, filtered by actor, entity, action and a time range
+/// (`endDate` given as a date includes that whole day). Every successful change writes one entry in the
+/// same transaction as the change.
 #[utoipa::path(get, path = "/api/audit-logs", tag = "audit-logs",
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("adminUserId" = Option<String>, Query), ("entityType" = Option<String>, Query),
-           ("entityId" = Option<String>, Query), ("action" = Option<String>, Query),
-           ("startDate" = Option<String>, Query, description = "ISO timestamp or YYYY-MM-DD (inclusive)"),
-           ("endDate" = Option<String>, Query, description = "ISO timestamp or YYYY-MM-DD (inclusive, whole day)")),
-    responses((status = 200, body = AuditLogList, description = "Newest first"), (status = 400, description = "Bad query")))]
+    params(crate::openapi::Paging, ("adminUserId" = Option<String>, Query, format = "uuid", description = "The acting user"),
+           ("entityType" = Option<String>, Query), ("entityId" = Option<String>, Query, format = "uuid"), ("action" = Option<String>, Query),
+           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "ISO-8601 instant (inclusive) or YYYY-MM-DD (that whole day)")),
+    responses((status = 200, body = AuditLogList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let filters = Filters::from_query(ctx.query())?;
     page_of(ctx, &filters)
 }
 
+/// List an entity's audit entries
+///
+/// One page of the entries about one entity (type and id), newest first.
 #[utoipa::path(get, path = "/api/audit-logs/entity/{entityType}/{entityId}", tag = "audit-logs",
-    params(("entityType" = String, Path), ("entityId" = String, Path, description = "Entity UUID"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query)),
-    responses((status = 200, body = AuditLogList, description = "Newest first"), (status = 400, description = "Malformed id or query")))]
+    params(("entityType" = String, Path, description = "e.g. `member`, `badge`, `division`, `admin_user`"), ("entityId" = String, Path, description = "Entity UUID"),
+           crate::openapi::Paging),
+    responses((status = 200, body = AuditLogList)))]
 pub fn for_entity(ctx: &Ctx) -> HandlerResult {
     let entity_id = ctx.uuid_param("entityId")?;
     let filters = Filters {
@@ -207,8 +225,11 @@ pub fn for_entity(ctx: &Ctx) -> HandlerResult {
     page_of(ctx, &filters)
 }
 
+/// Get an audit entry
+///
+/// One entry by id, with its actor.
 #[utoipa::path(get, path = "/api/audit-logs/{id}", tag = "audit-logs", params(("id" = String, Path, description = "Audit entry UUID")),
-    responses((status = 200, body = AuditEntry), (status = 400, description = "Malformed id"), (status = 404)))]
+    responses((status = 200, body = AuditEntry), (status = 404, description = "`NOT_FOUND`: no audit entry has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one(
@@ -219,10 +240,17 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
     ok(serde_json::to_value(entry_from(&row)).unwrap_or_default())
 }
 
+/// Summarise the audit trail
+///
+/// Counts of the entries matching the filters by action, entity type and actor, and the ten newest.
 #[utoipa::path(get, path = "/api/audit-logs/stats", tag = "audit-logs",
-    params(("startDate" = Option<String>, Query), ("endDate" = Option<String>, Query), ("entityType" = Option<String>, Query),
-           ("action" = Option<String>, Query), ("adminUserId" = Option<String>, Query)),
-    responses((status = 200, body = AuditStats), (status = 400, description = "Bad query")))]
+    params(("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+            description = "ISO-8601 instant (inclusive) or YYYY-MM-DD (that whole day)"),
+           ("entityType" = Option<String>, Query), ("action" = Option<String>, Query),
+           ("adminUserId" = Option<String>, Query, format = "uuid"), ("entityId" = Option<String>, Query, format = "uuid")),
+    responses((status = 200, body = AuditStats)))]
 pub fn stats(ctx: &Ctx) -> HandlerResult {
     let w = Filters::from_query(ctx.query())?.to_where();
     let sql = format!(

@@ -11,6 +11,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
+use crate::openapi::{Success, SuccessMessage};
 
 pub fn routes(router: Router) -> Router {
     router
@@ -30,28 +31,36 @@ pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct LoginRequest {
-    /// E-mail address (or use `username`).
+    /// E-mail address or username (case-insensitive, not blank); one of `email` and `username` is required.
     #[garde(inner(length(chars, min = 1, max = 255)))]
+    #[schema(min_length = 1, max_length = 255, pattern = r"\S")]
     pub email: Option<String>,
+    /// Used when `email` is absent.
     #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[schema(min_length = 1, max_length = 100)]
     pub username: Option<String>,
     #[garde(length(chars, min = 1, max = 128))]
+    #[schema(min_length = 1, max_length = 128, format = Password)]
     pub password: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SessionUser {
+    #[schema(format = "uuid")]
     pub id: String,
     pub email: String,
     pub display_name: String,
+    /// developer | admin | executive | duty_watch | quartermaster
     pub role: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LoginResponse {
+    /// The session token (`Authorization: Bearer <token>`); also set as the `sentinel_session` cookie.
     pub token: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
     pub user: SessionUser,
 }
@@ -182,9 +191,17 @@ fn too_many_attempts(retry_after: u64) -> ApiError {
         .with_header("retry-after", retry_after.to_string())
 }
 
+/// Sign in with a password
+///
+/// Opens a 7-day password session for the account with this e-mail address or username and returns its
+/// token, also set as the HttpOnly `sentinel_session` cookie. After 5 failed attempts per client address
+/// and identifier within 15 minutes, sign-in answers 429 until the window passes, even for the right password.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse, description = "Also sets the sentinel_session cookie"),
-              (status = 400), (status = 401, description = "INVALID_CREDENTIALS"), (status = 403, description = "ACCOUNT_DISABLED"), (status = 429)))]
+    responses((status = 200, body = LoginResponse, description = "Signed in; also sets the `sentinel_session` cookie"),
+              (status = 400, description = "`VALIDATION_ERROR`: neither `email` nor `username` is given"),
+              (status = 401, description = "`INVALID_CREDENTIALS`: no such account, or the wrong password"),
+              (status = 403, description = "`ACCOUNT_DISABLED`: the account is disabled"),
+              (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 5 failed sign-ins from this address for this identifier in 15 minutes (`Retry-After`, `details.retryAfter`)")))]
 pub fn login(ctx: &Ctx) -> HandlerResult {
     let body: LoginRequest = ctx.json()?;
     let identifier = body.email.as_deref().or(body.username.as_deref()).map(str::trim).unwrap_or_default().to_string();
@@ -285,7 +302,13 @@ fn hex_lower(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-#[utoipa::path(post, path = "/api/auth/logout", tag = "auth", responses((status = 200, description = "`{success: true}`; clears the cookie"), (status = 401)))]
+/// Sign out
+///
+/// Revokes the caller's session (its token stops working at once, also on the realtime relay) and clears
+/// the session cookie.
+#[utoipa::path(post, path = "/api/auth/logout", tag = "auth",
+    responses((status = 200, body = Success, description = "Signed out; clears the `sentinel_session` cookie"),
+              (status = 401, description = "`UNAUTHORIZED`: the caller is an API key, not a signed-in user")))]
 pub fn logout(ctx: &Ctx) -> HandlerResult {
     let Principal::User(user) = &ctx.principal else { return Err(ApiError::unauthorized("Authentication required")) };
     let audit = audit::cte("logout", "admin_user", "s", "user_id", "NULL", 2);
@@ -299,7 +322,11 @@ pub fn logout(ctx: &Ctx) -> HandlerResult {
     Ok(Reply::JsonWithHeaders(StatusCode::OK, json!({ "success": true }), vec![("set-cookie", session_cookie(ctx.platform, "", 0))]))
 }
 
-#[utoipa::path(get, path = "/api/auth/session", tag = "auth", responses((status = 200, description = "`{session: {id, expiresAt, kind}, user: {id, email, displayName, role, memberId}}`"), (status = 401)))]
+/// Get the current session
+///
+/// The caller's session (id, expiry, password or RFID) and account.
+#[utoipa::path(get, path = "/api/auth/session", tag = "auth",
+    responses((status = 200, body = SessionInfo), (status = 401, description = "`UNAUTHORIZED`: the caller is an API key, not a signed-in user")))]
 pub fn session(ctx: &Ctx) -> HandlerResult {
     let Principal::User(user) = &ctx.principal else { return Err(ApiError::unauthorized("Authentication required")) };
     let row = ctx
@@ -320,14 +347,100 @@ pub fn session(ctx: &Ctx) -> HandlerResult {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct RfidLoginRequest {
+    /// The badge serial as read (trimmed, case-insensitive).
     #[garde(length(chars, min = 1, max = 100))]
+    #[schema(min_length = 1, max_length = 100)]
     pub badge_number: String,
 }
 
+/// `GET /api/auth/session`: the caller's session and account.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct SessionInfo {
+    session: SessionInfoSession,
+    user: SessionInfoUser,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SessionInfoSession {
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    /// password | rfid
+    kind: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SessionInfoUser {
+    #[schema(format = "uuid")]
+    id: String,
+    email: String,
+    display_name: String,
+    role: String,
+    /// The member this account belongs to, if linked.
+    #[schema(format = "uuid")]
+    member_id: Option<String>,
+}
+
+/// `POST /api/auth/rfid-login`: an 8-hour RFID session for the badge holder's account.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RfidLoginResponse {
+    session: RfidSession,
+    user: RfidUser,
+    member: RfidMember,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RfidSession {
+    #[schema(format = "uuid")]
+    id: String,
+    /// The session token (`Authorization: Bearer <token>`).
+    token: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct RfidUser {
+    #[schema(format = "uuid")]
+    id: String,
+    email: String,
+    /// The account's display name.
+    name: String,
+    role: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RfidMember {
+    #[schema(format = "uuid")]
+    id: String,
+    first_name: String,
+    last_name: String,
+    rank: String,
+}
+
+/// Sign in with a badge at a kiosk
+///
+/// A kiosk signs in the staff member holding an active badge: opens an 8-hour RFID session for the enabled
+/// account linked to the badge's member. Failures count toward a lockout of 5 per 15 minutes per client
+/// address and badge.
 #[utoipa::path(post, path = "/api/auth/rfid-login", tag = "auth", request_body = RfidLoginRequest,
-    responses((status = 200, description = "`{session: {id, token, expiresAt}, user: {id, email, name, role}, member: {id, firstName, lastName, rank}}`"),
-              (status = 400, description = "VALIDATION_ERROR: badge not assigned to a member"), (status = 403, description = "BADGE_INACTIVE / USER_NOT_LINKED"),
-              (status = 404, description = "Invalid badge number"), (status = 429, description = "5 failed attempts per 15 min per (IP, badge)")))]
+    responses((status = 200, body = RfidLoginResponse),
+              (status = 400, description = "`VALIDATION_ERROR`: the badge is not assigned to a member"),
+              (status = 403, description = "`BADGE_INACTIVE`: the badge is not active; `USER_NOT_LINKED`: no enabled account is linked to the badge's member"),
+              (status = 404, description = "`NOT_FOUND`: no badge has this serial"),
+              (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 5 failed attempts from this address for this badge in 15 minutes")))]
 pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
     let body: RfidLoginRequest = ctx.json()?;
     let serial = body.badge_number.trim().to_uppercase();
@@ -387,18 +500,92 @@ pub fn allowed_scopes(kind: &str) -> &'static [&'static str] {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateApiKey {
+    /// 1–200 characters, not blank; stored trimmed.
     #[garde(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: String,
-    /// kiosk | display | integration
     #[garde(pattern(r"^(kiosk|display|integration)$"))]
+    #[schema(value_type = ApiKeyKind)]
     pub kind: String,
-    /// Required for kiosk keys.
+    /// Required for kiosk keys (not blank; stored trimmed), refused for the others; one active key per kiosk id.
     #[garde(inner(length(chars, min = 1, max = 50)))]
+    #[schema(min_length = 1, max_length = 50)]
     pub kiosk_id: Option<String>,
+    /// Scopes the key holds, among its kind's (kiosk: checkins, visitors, presence, dds, lockup, alerts, heartbeat;
+    /// display: presence, activity, visitors, dds, lockup; integration: read). Default: all of its kind's.
     #[garde(skip)]
+    #[schema(value_type = Option<Vec<ApiKeyScope>>)]
     pub scopes: Option<Vec<String>>,
+    /// Lifetime in days, 1–730 (default 365).
     #[garde(inner(range(min = 1, max = 730)))]
+    #[schema(minimum = 1, maximum = 730)]
     pub expires_in_days: Option<i32>,
+}
+
+/// kiosk | display | integration
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ApiKeyKind {
+    Kiosk,
+    Display,
+    Integration,
+}
+
+/// A scope an API key may hold (which depends on its kind).
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum ApiKeyScope {
+    Checkins,
+    Visitors,
+    Presence,
+    Dds,
+    Lockup,
+    Alerts,
+    Heartbeat,
+    Activity,
+    Read,
+}
+
+/// An API key as listed (never its secret).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ApiKey {
+    #[schema(format = "uuid")]
+    id: String,
+    name: String,
+    #[schema(value_type = ApiKeyKind)]
+    kind: String,
+    kiosk_id: Option<String>,
+    scopes: Vec<String>,
+    /// The key's first characters, to recognise it.
+    key_prefix: String,
+    #[schema(format = DateTime)]
+    expires_at: String,
+    #[schema(format = DateTime)]
+    last_used_at: Option<String>,
+    #[schema(format = DateTime)]
+    created_at: String,
+    #[schema(format = DateTime)]
+    revoked_at: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ApiKeyList {
+    api_keys: Vec<ApiKey>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct CreatedApiKey {
+    api_key: ApiKey,
+    /// The secret (`sk_…`), shown only in this response: send it as `X-API-Key`.
+    key: String,
 }
 
 const KEY_COLUMNS: &str = "k.id::text AS id, k.name, k.kind, k.kiosk_id, to_jsonb(k.scopes) AS scopes, k.key_prefix,
@@ -412,14 +599,23 @@ fn key_json(row: &sentinel_http::Row) -> Value {
     })
 }
 
-#[utoipa::path(get, path = "/api/auth/api-keys", tag = "auth", responses((status = 200, description = "`{apiKeys: [...]}` — never the secret")))]
+/// List API keys
+///
+/// Every kiosk, display and integration key, newest first, including revoked and expired ones; never the secret.
+#[utoipa::path(get, path = "/api/auth/api-keys", tag = "auth", responses((status = 200, body = ApiKeyList)))]
 pub fn list_keys(ctx: &Ctx) -> HandlerResult {
     let rows = ctx.db().query(&format!("SELECT {KEY_COLUMNS} FROM api_keys k ORDER BY k.created_at DESC"), &[])?;
     ok(json!({ "apiKeys": rows.iter().map(key_json).collect::<Vec<_>>() }))
 }
 
+/// Create an API key
+///
+/// Creates a kiosk, display or integration key and returns its secret once. A kiosk key names its kiosk
+/// (`kioskId`, one active key per kiosk); scopes default to all of the kind's.
 #[utoipa::path(post, path = "/api/auth/api-keys", tag = "auth", request_body = CreateApiKey,
-    responses((status = 201, description = "`{apiKey, key}` — `key` is shown only here"), (status = 400), (status = 409, description = "kioskId already bound to an active key")))]
+    responses((status = 201, body = CreatedApiKey, description = "`key` is shown only here"),
+              (status = 400, description = "`VALIDATION_ERROR`: `kioskId` missing for a kiosk key or given for another kind, or a scope the kind may not hold"),
+              (status = 409, description = "`CONFLICT`: the kiosk already has an active key")))]
 pub fn create_key(ctx: &Ctx) -> HandlerResult {
     let body: CreateApiKey = ctx.json()?;
     let kiosk_id = body.kiosk_id.as_deref().map(str::trim).filter(|k| !k.is_empty()).map(str::to_string);
@@ -473,8 +669,11 @@ pub fn create_key(ctx: &Ctx) -> HandlerResult {
     created(json!({ "apiKey": key_json(&row), "key": new_key.key }))
 }
 
+/// Revoke an API key
+///
+/// Revokes a key at once (idempotent: revoking a revoked key succeeds); connected relay sockets using it are closed.
 #[utoipa::path(delete, path = "/api/auth/api-keys/{id}", tag = "auth", params(("id" = String, Path, description = "API key UUID")),
-    responses((status = 200, description = "Revoked (idempotent)"), (status = 404)))]
+    responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no API key has this id")))]
 pub fn revoke_key(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("api_key_revoke", "api_key", "k", "id", "jsonb_build_object('name', k.name, 'keyPrefix', k.key_prefix)", 2);
@@ -489,5 +688,5 @@ pub fn revoke_key(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::not_found(format!("API key with ID '{id}' not found")));
     }
     ctx.publish("sessions", "api_key:revoked", json!({ "apiKeyId": id }));
-    ok(json!({ "success": true, "message": "API key revoked successfully" }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "API key revoked successfully".into() }))
 }

@@ -15,6 +15,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
 use crate::calls::{map_db_error, run, uuid_text, valid_uuid, BadgeAssign, BadgeFields, BadgeOutcome, BadgeSave, BadgeUnassign, Field};
+use crate::openapi::SuccessMessage;
 
 const QM_OR_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
 
@@ -36,28 +37,38 @@ pub fn routes(router: Router) -> Router {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Badge {
+    #[schema(format = "uuid")]
     id: String,
     serial_number: String,
     /// member | visitor | event | unassigned
+    #[schema(pattern = "^(member|visitor|event|unassigned)$")]
     assignment_type: String,
+    #[schema(format = "uuid")]
     assigned_to_id: Option<String>,
-    /// active | inactive | lost | damaged
+    /// A badge status code (active | inactive | lost | damaged, or one added under `/api/enums/badge-statuses`).
     status: String,
+    #[schema(format = "uuid")]
     badge_status_id: Option<String>,
+    #[schema(format = DateTime)]
     last_used: Option<String>,
+    /// The holder; `null` when unassigned.
     assigned_to: Option<BadgeHolder>,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[allow(dead_code)]
 pub struct BadgeHolder {
+    #[schema(format = "uuid")]
     id: String,
     /// Members: `<rank> <firstName> <lastName>`.
     name: String,
     /// member | visitor | event
     #[serde(rename = "type")]
+    #[schema(pattern = "^(member|visitor|event)$")]
     kind: String,
 }
 
@@ -79,7 +90,11 @@ pub struct BadgeStats {
     total: i64,
     assigned: i64,
     unassigned: i64,
+    /// status → count
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     by_status: Map<String, Value>,
+    /// assignment type → count
+    #[schema(value_type = std::collections::HashMap<String, i64>)]
     by_assignment_type: Map<String, Value>,
 }
 
@@ -100,36 +115,51 @@ fn valid_holder_type(v: &str, _: &()) -> garde::Result {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateBadge {
-    /// 1–100 characters; stored trimmed and upper-cased.
+    /// 1–100 characters once trimmed (ASCII white space) and upper-cased, as stored; unique.
     #[garde(custom(valid_serial))]
+    #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: String,
-    /// Default `unassigned`.
+    /// member | visitor | event | unassigned (default).
     #[garde(inner(custom(valid_assignment_type)))]
+    #[schema(pattern = "^(member|visitor|event|unassigned)$")]
     pub assignment_type: Option<String>,
-    /// Required iff assignmentType ≠ unassigned.
+    /// Required exactly when `assignmentType` is not `unassigned`.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub assigned_to_id: Option<String>,
-    /// Default `active`.
+    /// active (default) | inactive | lost | damaged
     #[garde(inner(custom(valid_status)))]
+    #[schema(pattern = "^(active|inactive|lost|damaged)$")]
     pub status: Option<String>,
+    /// Must match `status`.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub badge_status_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateBadge {
+    /// 1–100 characters once trimmed and upper-cased; unique.
     #[garde(inner(custom(valid_serial)))]
+    #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: Option<String>,
+    /// member | visitor | event | unassigned; given together with `assignedToId`.
     #[garde(inner(custom(valid_assignment_type)))]
+    #[schema(pattern = "^(member|visitor|event|unassigned)$")]
     pub assignment_type: Option<String>,
+    /// The holder; `null` with `assignmentType` `unassigned`.
     #[garde(inner(inner(custom(valid_uuid))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uuid")]
     pub assigned_to_id: Option<Option<String>>,
+    /// active | inactive | lost | damaged (an inactive badge is unassigned).
     #[garde(inner(custom(valid_status)))]
+    #[schema(pattern = "^(active|inactive|lost|damaged)$")]
     pub status: Option<String>,
+    /// Must match `status`.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub badge_status_id: Option<String>,
 }
 
@@ -138,8 +168,11 @@ pub struct UpdateBadge {
 pub struct AssignBadge {
     /// member | visitor | event
     #[garde(custom(valid_holder_type))]
+    #[schema(pattern = "^(member|visitor|event)$")]
     pub assignment_type: String,
+    /// The member, visitor or event attendee.
     #[garde(custom(valid_uuid))]
+    #[schema(format = "uuid")]
     pub assigned_to_id: String,
 }
 
@@ -184,11 +217,16 @@ fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result<Value, Api
     }
 }
 
+/// List badges
+///
+/// One page of badges ordered by serial, filtered by a substring of the serial, status, assignment type
+/// and whether they are assigned.
 #[utoipa::path(get, path = "/api/badges", tag = "badges",
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("search" = Option<String>, Query, description = "Substring of the serial"),
-           ("status" = Option<String>, Query), ("assignmentType" = Option<String>, Query),
+    params(crate::openapi::Paging, ("search" = Option<String>, Query, description = "Substring of the serial (case-insensitive)"),
+           ("status" = Option<String>, Query, pattern = "^(active|inactive|lost|damaged)$"),
+           ("assignmentType" = Option<String>, Query, pattern = "^(member|visitor|event|unassigned)$"),
            ("assignedOnly" = Option<bool>, Query), ("unassignedOnly" = Option<bool>, Query)),
-    responses((status = 200, body = BadgeList), (status = 400)))]
+    responses((status = 200, body = BadgeList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let query = ctx.query();
     let page = PageRequest::from_query(query)?;
@@ -230,6 +268,9 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     ok(page.wrap(json!({ "badges": badges }), total))
 }
 
+/// Count badges
+///
+/// Totals of badges: assigned, unassigned, per status and per assignment type.
 #[utoipa::path(get, path = "/api/badges/stats", tag = "badges", responses((status = 200, body = BadgeStats)))]
 pub fn stats(ctx: &Ctx) -> HandlerResult {
     let sql = "SELECT jsonb_build_object(
@@ -242,17 +283,23 @@ pub fn stats(ctx: &Ctx) -> HandlerResult {
     ok(ctx.db().query_one(sql, &[])?.map(|r| r.json("stats")).unwrap_or_default())
 }
 
+/// Find a badge by serial
+///
+/// The badge with this serial (trimmed, case-insensitive), with its holder.
 #[utoipa::path(get, path = "/api/badges/serial/{serialNumber}", tag = "badges",
     params(("serialNumber" = String, Path, description = "Serial (case-insensitive, trimmed)")),
-    responses((status = 200, body = Badge), (status = 404)))]
+    responses((status = 200, body = Badge), (status = 404, description = "`NOT_FOUND`: no badge has this serial")))]
 pub fn by_serial(ctx: &Ctx) -> HandlerResult {
     let serial = normalize_serial(ctx.param("serialNumber"));
     let row = ctx.db().query_one("SELECT badge_json(b) AS badge FROM badges b WHERE b.serial_number = $1", &[serial.as_str().into()])?;
     ok(row.ok_or_else(|| ApiError::not_found(format!("Badge with serial number '{serial}' not found")))?.json("badge"))
 }
 
+/// Get a badge
+///
+/// One badge by id, with its holder.
 #[utoipa::path(get, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
-    responses((status = 200, body = Badge), (status = 400), (status = 404)))]
+    responses((status = 200, body = Badge), (status = 404, description = "`NOT_FOUND`: no badge has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one("SELECT badge_json(b) AS badge FROM badges b WHERE b.id = $1::text::uuid", &[id.as_str().into()])?;
@@ -264,8 +311,15 @@ fn save(ctx: &Ctx, id: Option<&str>, fields: BadgeFields) -> Result<Value, ApiEr
     badge_result(ctx, outcome, id.unwrap_or_default())
 }
 
+/// Create a badge
+///
+/// Registers a badge by serial (stored trimmed and upper-cased, unique), unassigned or given to a
+/// member, visitor or event attendee at once; only active badges can be assigned, a member holds one badge.
 #[utoipa::path(post, path = "/api/badges", tag = "badges", request_body = CreateBadge,
-    responses((status = 201, body = Badge), (status = 400), (status = 404, description = "Holder not found"), (status = 409, description = "Duplicate serial")))]
+    responses((status = 201, body = Badge),
+              (status = 400, description = "`VALIDATION_ERROR`: `assignedToId` given without a holder type or missing for one, or `badgeStatusId` does not match the status; `BADGE_NOT_ACTIVE`: only an active badge can be assigned"),
+              (status = 404, description = "`NOT_FOUND`: the holder or the badge status does not exist"),
+              (status = 409, description = "`CONFLICT`: the serial is taken, or a concurrent change won; `BADGE_ALREADY_ASSIGNED`; `MEMBER_HAS_BADGE`: the member holds another badge")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateBadge = ctx.json()?;
     let kind = body.assignment_type.clone().unwrap_or_else(|| "unassigned".into());
@@ -282,8 +336,16 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     created(save(ctx, None, f)?)
 }
 
+/// Update a badge
+///
+/// Changes the fields present (at least one): serial, status, or the holder (`assignmentType` with
+/// `assignedToId`; `unassigned` with `null` takes the badge back). Assignment changes are pushed on the
+/// `badges` channel.
 #[utoipa::path(patch, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")), request_body = UpdateBadge,
-    responses((status = 200, body = Badge), (status = 400), (status = 404), (status = 409)))]
+    responses((status = 200, body = Badge),
+              (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing, `assignmentType` and `assignedToId` not given together, or `badgeStatusId` does not match the status; `BADGE_NOT_ACTIVE`: only an active badge can be assigned"),
+              (status = 404, description = "`NOT_FOUND`: no badge has this id, or the holder or badge status does not exist"),
+              (status = 409, description = "`CONFLICT`: the serial is taken, or a concurrent change won; `BADGE_ALREADY_ASSIGNED`; `MEMBER_HAS_BADGE`: the member holds another badge")))]
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateBadge = ctx.json()?;
@@ -300,9 +362,14 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     ok(save(ctx, Some(&id), f)?)
 }
 
+/// Assign a badge
+///
+/// Gives an active, unassigned badge to a member, visitor or event attendee (assigning it again to its
+/// holder changes nothing); a member holds at most one badge.
 #[utoipa::path(post, path = "/api/badges/{id}/assign", tag = "badges", params(("id" = String, Path, description = "Badge UUID")), request_body = AssignBadge,
-    responses((status = 200, body = Badge), (status = 400, description = "Validation failed or BADGE_NOT_ACTIVE"), (status = 404),
-              (status = 409, description = "BADGE_ALREADY_ASSIGNED or MEMBER_HAS_BADGE")))]
+    responses((status = 200, body = Badge), (status = 400, description = "`BADGE_NOT_ACTIVE`: the badge is not active"),
+              (status = 404, description = "`NOT_FOUND`: no badge has this id, or the holder does not exist"),
+              (status = 409, description = "`BADGE_ALREADY_ASSIGNED`: the badge has another holder; `MEMBER_HAS_BADGE`: the member holds another badge; `CONFLICT`: a concurrent change won")))]
 pub fn assign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: AssignBadge = ctx.json()?;
@@ -310,16 +377,25 @@ pub fn assign(ctx: &Ctx) -> HandlerResult {
     ok(badge_result(ctx, run(ctx, &call)?, &id)?)
 }
 
+/// Unassign a badge
+///
+/// Takes a badge back from its holder (an unassigned badge stays so); the member's badge link is cleared.
 #[utoipa::path(post, path = "/api/badges/{id}/unassign", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
-    responses((status = 200, body = Badge), (status = 404)))]
+    responses((status = 200, body = Badge), (status = 404, description = "`NOT_FOUND`: no badge has this id"),
+              (status = 409, description = "`CONFLICT`: a concurrent change won")))]
 pub fn unassign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let outcome = run(ctx, &BadgeUnassign { id: id.clone(), actor: Actor::of(ctx) })?;
     ok(badge_result(ctx, outcome, &id)?)
 }
 
+/// Delete a badge
+///
+/// Deletes a badge that was never used: unassigned and referenced by no check-in, visit or event
+/// attendee. A used badge is retired with status `inactive` instead.
 #[utoipa::path(delete, path = "/api/badges/{id}", tag = "badges", params(("id" = String, Path, description = "Badge UUID")),
-    responses((status = 200, description = "Deleted"), (status = 404), (status = 409, description = "BADGE_IN_USE")))]
+    responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no badge has this id"),
+              (status = 409, description = "`BADGE_IN_USE`: the badge is assigned or referenced; `CONFLICT`: a concurrent change won")))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("badge_delete", "badge", "removed", "id", "jsonb_build_object('before', badge_json(removed::badges))", 2);
@@ -345,5 +421,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     if row.ok_or_else(|| not_found(&id))?.bool("in_use") {
         return Err(in_use_error());
     }
-    ok(json!({ "success": true, "message": "Badge deleted successfully" }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Badge deleted successfully".into() }))
 }

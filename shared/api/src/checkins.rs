@@ -24,6 +24,7 @@ use utoipa::ToSchema;
 use crate::audit::{self, Actor};
 use crate::calls::{self, map_db_error, run, uuid_text, valid_uuid, BulkItem, RecordCheckin, RecordOutcome, ScanBadge, ScanOutcome, SyncScans};
 use crate::members::publish_presence;
+use crate::openapi::SuccessMessage;
 
 const QM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
 const QM_KIOSK_DISPLAY: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk, Allow::Display]);
@@ -58,18 +59,29 @@ pub fn routes(router: Router) -> Router {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Checkin {
+    #[schema(format = "uuid")]
     id: String,
-    member_id: Option<String>,
+    #[schema(format = "uuid")]
+    member_id: String,
+    #[schema(format = "uuid")]
     badge_id: Option<String>,
     /// in | out
+    #[schema(pattern = "^(in|out)$")]
     direction: String,
+    #[schema(format = DateTime)]
     timestamp: String,
     kiosk_id: String,
-    synced: Option<bool>,
-    flagged_for_review: Option<bool>,
+    /// false for check-ins recorded while the kiosk was offline.
+    synced: bool,
+    flagged_for_review: bool,
     flag_reason: Option<String>,
-    method: Option<String>,
+    /// badge | manual | override | lockup | system
+    #[schema(pattern = "^(badge|manual|override|lockup|system)$")]
+    method: String,
+    /// The user who recorded it by hand.
+    #[schema(format = "uuid")]
     created_by_admin: Option<String>,
+    #[schema(format = DateTime)]
     created_at: String,
     member: Option<CheckinMember>,
 }
@@ -78,11 +90,13 @@ pub struct Checkin {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct CheckinMember {
+    #[schema(format = "uuid")]
     id: String,
     service_number: String,
     rank: String,
     first_name: String,
     last_name: String,
+    #[schema(format = "uuid")]
     division_id: String,
 }
 
@@ -97,25 +111,158 @@ pub struct CheckinList {
     total_pages: i64,
 }
 
+/// Who is in the building (domain §5.3): active members present, per division (every division, by name).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Presence {
     total_present: i64,
+    /// Active members.
     total_members: i64,
     by_division: Vec<DivisionPresence>,
+    #[schema(format = DateTime)]
     last_updated: String,
-    visitors_present: Option<i64>,
+    /// Visitors signed in and not out.
+    visitors_present: i64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct DivisionPresence {
+    #[schema(format = "uuid")]
     division_id: String,
     division_name: String,
     present: i64,
     total: i64,
+}
+
+/// A person on site: a present member (latest check-in first) or a visitor signed in. Absent fields are omitted.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct PresentPerson {
+    #[schema(format = "uuid")]
+    id: String,
+    /// member | visitor
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(member|visitor)$")]
+    kind: String,
+    name: String,
+    #[schema(format = DateTime)]
+    check_in_time: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    kiosk_id: Option<String>,
+    /// Members: rank, division, division id, member type and tags.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    rank: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    division: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    division_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    member_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    tags: Option<Vec<PersonTag>>,
+    /// Visitors: organisation, visit type and reason, host, event.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    organization: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    visit_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    visit_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    host_member_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    host_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    event_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PersonTag {
+    #[schema(format = "uuid")]
+    id: String,
+    name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    color: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct PresentPeople {
+    people: Vec<PresentPerson>,
+}
+
+/// One line of the activity feed: a member check-in, or a visitor sign-in of the last 24 hours
+/// (`direction` `in` while the visitor is on site). Absent fields are omitted.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ActivityItem {
+    /// checkin | visitor
+    #[serde(rename = "type")]
+    #[schema(pattern = "^(checkin|visitor)$")]
+    kind: String,
+    #[schema(format = "uuid")]
+    id: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    #[schema(pattern = "^(in|out)$")]
+    direction: String,
+    name: String,
+    kiosk_id: String,
+    /// The kiosk key's name, when the kiosk has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    kiosk_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    rank: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    division: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    organization: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    visit_type: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    visit_reason: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    host_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    event_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    event_name: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ActivityList {
+    activity: Vec<ActivityItem>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -123,12 +270,36 @@ pub struct DivisionPresence {
 #[allow(dead_code)]
 pub struct ScanResult {
     checkin: Checkin,
-    /// `{id, firstName, lastName, rank, division}` (division name).
-    member: Value,
+    member: ScanMember,
     /// in | out, decided by the server.
+    #[schema(pattern = "^(in|out)$")]
     direction: String,
-    /// `{type: "inactive_member", message}` when the member is not active.
-    warning: Option<Value>,
+    /// Present when the member is not active (the check-in is stored and an alert raised).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    warning: Option<ScanWarning>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct ScanMember {
+    #[schema(format = "uuid")]
+    id: String,
+    first_name: String,
+    last_name: String,
+    rank: String,
+    /// The division's name.
+    division: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct ScanWarning {
+    /// inactive_member
+    #[serde(rename = "type")]
+    kind: String,
+    message: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -138,19 +309,62 @@ pub struct BulkResult {
     /// Items stored (or already stored under their clientRef).
     success: i64,
     failed: i64,
-    /// `[{index, error, message}]`
-    errors: Vec<Value>,
+    errors: Vec<BulkError>,
+}
+
+/// A refused item of a bulk request.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct BulkError {
+    /// The item's position in `checkins`.
+    index: i64,
+    /// MEMBER_NOT_FOUND | BADGE_NOT_FOUND | BADGE_MEMBER_MISMATCH | LOCKUP_HELD
+    error: String,
+    message: String,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct SyncResult {
+    /// Every item succeeded.
     success: bool,
     processed: i64,
     failed: i64,
-    /// `[{serialNumber, timestamp, success, checkinId?, memberId?, memberName?, direction?, duplicate?, flagged?, error?}]`
-    results: Vec<Value>,
+    /// One per item, in order.
+    results: Vec<SyncItemResult>,
+}
+
+/// The outcome of one offline scan: stored (or already stored: `duplicate`), or refused (`error`).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct SyncItemResult {
+    serial_number: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    success: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    error: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    duplicate: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    checkin_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, format = "uuid")]
+    member_id: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    member_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false, pattern = "^(in|out)$")]
+    direction: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
+    flagged: Option<bool>,
 }
 
 fn valid_direction(v: &str, _: &()) -> garde::Result {
@@ -171,28 +385,36 @@ fn valid_serial(v: &str, _: &()) -> garde::Result {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateCheckin {
     #[garde(custom(valid_uuid))]
+    #[schema(format = "uuid")]
     pub member_id: String,
     /// Must be assigned to the member; default: the member's current badge.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub badge_id: Option<String>,
-    /// in | out (case-insensitive)
+    /// in | out (case-insensitive, surrounding white space ignored)
     #[garde(custom(valid_direction))]
+    #[schema(pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$")]
     pub direction: String,
     /// 1–50 characters; kiosk keys record their own kiosk id.
     #[garde(length(chars, min = 1, max = 50))]
+    #[schema(min_length = 1, max_length = 50)]
     pub kiosk_id: String,
     /// badge | manual | override (default manual for users, badge for kiosks)
     #[garde(inner(custom(valid_method)))]
+    #[schema(pattern = "^(badge|manual|override)$")]
     pub method: Option<String>,
-    /// ISO timestamp (default now).
+    /// Default now.
     #[garde(inner(custom(valid_instant)))]
+    #[schema(schema_with = crate::openapi::optional_instant)]
     pub timestamp: Option<String>,
     #[garde(skip)]
     pub flagged_for_review: Option<bool>,
     #[garde(inner(length(chars, max = 255)))]
+    #[schema(max_length = 255)]
     pub flag_reason: Option<String>,
-    /// Idempotency key (unique per kiosk).
+    /// Idempotency key (unique per kiosk): a repeated `clientRef` answers the stored check-in.
     #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[schema(min_length = 1, max_length = 100)]
     pub client_ref: Option<String>,
 }
 
@@ -201,52 +423,66 @@ pub struct CreateCheckin {
 pub struct BulkCheckins {
     /// 1–100 items.
     #[garde(length(min = 1, max = 100), dive)]
+    #[schema(min_items = 1, max_items = 100)]
     pub checkins: Vec<CreateCheckin>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateCheckin {
+    /// in | out (case-insensitive)
     #[garde(inner(custom(valid_direction)))]
+    #[schema(pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$")]
     pub direction: Option<String>,
     #[garde(skip)]
     pub flagged_for_review: Option<bool>,
+    /// `null` clears it.
     #[garde(inner(inner(length(chars, max = 255))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255)]
     pub flag_reason: Option<Option<String>>,
     #[garde(inner(custom(valid_instant)))]
+    #[schema(schema_with = crate::openapi::optional_instant)]
     pub timestamp: Option<String>,
-    /// Stored in the audit row.
+    /// Stored in the audit row (changes nothing by itself).
     #[garde(inner(length(chars, max = 500)))]
+    #[schema(max_length = 500)]
     pub edit_reason: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ScanRequest {
-    /// The badge serial as read (trimmed, case-insensitive).
+    /// The badge serial as read: 1–100 characters once trimmed (ASCII white space) and upper-cased.
     #[garde(custom(valid_serial))]
+    #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: String,
     /// Kiosk clock (default server now); at most 60 s ahead, at most 7 days old.
     #[garde(inner(custom(valid_instant)))]
+    #[schema(schema_with = crate::openapi::optional_instant)]
     pub timestamp: Option<String>,
     /// Staff callers only (default `manual-entry`); kiosk keys record their own.
     #[garde(inner(length(chars, min = 1, max = 50)))]
+    #[schema(min_length = 1, max_length = 50)]
     pub kiosk_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct SyncScan {
+    /// 1–100 characters once trimmed (ASCII white space) and upper-cased.
     #[garde(custom(valid_serial))]
+    #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: String,
+    /// When the badge was scanned (kiosk clock).
     #[garde(custom(valid_instant))]
+    #[schema(schema_with = crate::openapi::instant)]
     pub timestamp: String,
     /// Idempotency key (unique per kiosk).
     #[garde(inner(length(chars, min = 1, max = 100)))]
+    #[schema(min_length = 1, max_length = 100)]
     pub client_ref: Option<String>,
-    /// Kiosk clock at upload, epoch milliseconds.
+    /// Kiosk clock at upload, epoch milliseconds (a drift over 5 minutes flags the check-in).
     #[garde(skip)]
     pub local_timestamp: Option<i64>,
     #[garde(skip)]
@@ -258,6 +494,7 @@ pub struct SyncScan {
 pub struct SyncRequest {
     /// 1–100 items.
     #[garde(length(min = 1, max = 100), dive)]
+    #[schema(min_items = 1, max_items = 100)]
     pub items: Vec<SyncScan>,
 }
 
@@ -266,6 +503,7 @@ pub struct SyncRequest {
 pub struct ManualCheckout {
     /// 1–500 characters, stored in the audit row.
     #[garde(length(chars, min = 1, max = 500))]
+    #[schema(min_length = 1, max_length = 500)]
     pub reason: String,
 }
 
@@ -378,22 +616,35 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
 
 // ------------------------------------------------------------------ reads
 
+/// List check-ins
+///
+/// One page of check-ins, newest first, filtered by member, division, direction, kiosk, a time range
+/// (inclusive) and whether they are flagged for review.
 #[utoipa::path(get, path = "/api/checkins", tag = "checkins",
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("memberId" = Option<String>, Query), ("divisionId" = Option<String>, Query),
-           ("direction" = Option<String>, Query), ("kioskId" = Option<String>, Query), ("startDate" = Option<String>, Query, description = "Inclusive"),
-           ("endDate" = Option<String>, Query, description = "Inclusive"), ("flaggedOnly" = Option<bool>, Query)),
-    responses((status = 200, body = CheckinList), (status = 400)))]
+    params(crate::openapi::Paging, ("memberId" = Option<String>, Query, format = "uuid"), ("divisionId" = Option<String>, Query, format = "uuid"),
+           ("direction" = Option<String>, Query, pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$", description = "in | out (case-insensitive)"),
+           ("kioskId" = Option<String>, Query),
+           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("flaggedOnly" = Option<bool>, Query)),
+    responses((status = 200, body = CheckinList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let (_, total, checkins) = checkin_page(ctx, filters(ctx)?, page, false)?;
     ok(page.wrap(json!({ "checkins": checkins }), total))
 }
 
+/// List a member's check-ins
+///
+/// One page of one member's check-ins, newest first, with the same filters as the check-in list.
 #[utoipa::path(get, path = "/api/members/{id}/checkins", tag = "checkins",
-    params(("id" = String, Path, description = "Member UUID"), ("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("direction" = Option<String>, Query), ("kioskId" = Option<String>, Query), ("startDate" = Option<String>, Query),
-           ("endDate" = Option<String>, Query), ("flaggedOnly" = Option<bool>, Query)),
-    responses((status = 200, body = CheckinList), (status = 400), (status = 404, description = "No such member")))]
+    params(("id" = String, Path, description = "Member UUID"), crate::openapi::Paging, ("divisionId" = Option<String>, Query, format = "uuid"),
+           ("direction" = Option<String>, Query, pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$", description = "in | out (case-insensitive)"),
+           ("kioskId" = Option<String>, Query),
+           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("flaggedOnly" = Option<bool>, Query)),
+    responses((status = 200, body = CheckinList), (status = 404, description = "`NOT_FOUND`: no member has this id")))]
 pub fn member_checkins(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let page = PageRequest::from_query(ctx.query())?;
@@ -406,8 +657,11 @@ pub fn member_checkins(ctx: &Ctx) -> HandlerResult {
     ok(page.wrap(json!({ "checkins": checkins }), total))
 }
 
+/// Get a check-in
+///
+/// One check-in by id, with its member.
 #[utoipa::path(get, path = "/api/checkins/{id}", tag = "checkins", params(("id" = String, Path, description = "Checkin UUID")),
-    responses((status = 200, body = Checkin), (status = 400), (status = 404)))]
+    responses((status = 200, body = Checkin), (status = 404, description = "`NOT_FOUND`: no check-in has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one(
@@ -417,13 +671,18 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
     ok(row.ok_or_else(|| not_found(&id))?.json("checkin"))
 }
 
+/// Count who is present
+///
+/// Active members present now, in total and per division (every division, by name), and the visitors on site.
 #[utoipa::path(get, path = "/api/checkins/presence", tag = "checkins", responses((status = 200, body = Presence)))]
 pub fn presence(ctx: &Ctx) -> HandlerResult {
     ok(crate::backfill::presence(ctx.db())?)
 }
 
-#[utoipa::path(get, path = "/api/checkins/presence/people", tag = "checkins",
-    responses((status = 200, description = "`{ people: [...] }` — present members (latest check-in first), then visitors on site")))]
+/// List who is present
+///
+/// The people on site: present members (latest check-in first, with their tags), then visitors signed in.
+#[utoipa::path(get, path = "/api/checkins/presence/people", tag = "checkins", responses((status = 200, body = PresentPeople)))]
 pub fn presence_people(ctx: &Ctx) -> HandlerResult {
     let sql = "SELECT
         coalesce((SELECT jsonb_agg(jsonb_strip_nulls(jsonb_build_object(
@@ -451,8 +710,12 @@ pub fn presence_people(ctx: &Ctx) -> HandlerResult {
     ok(json!({ "people": people }))
 }
 
-#[utoipa::path(get, path = "/api/checkins/activity", tag = "checkins", params(("limit" = Option<i64>, Query, description = "1–100, default 10")),
-    responses((status = 200, description = "`{ activity: [...] }` newest first"), (status = 400)))]
+/// Read the activity feed
+///
+/// The latest member check-ins merged with visitor sign-ins of the last 24 hours, newest first.
+#[utoipa::path(get, path = "/api/checkins/activity", tag = "checkins",
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Items, 1–100 (default 10)")),
+    responses((status = 200, body = ActivityList)))]
 pub fn activity(ctx: &Ctx) -> HandlerResult {
     let limit = match ctx.query().get("limit") {
         None => 10,
@@ -490,9 +753,16 @@ fn lockup_held(details: Value) -> ApiError {
     ApiError::forbidden("LOCKUP_HELD", "Member holds the lockup responsibility; transfer it or execute the lockup before checking out").with_details(details)
 }
 
+/// Record a check-in
+///
+/// Records a check-in or check-out of a member in the given direction (staff correcting the record, or a
+/// kiosk). A member holding the Lockup tag cannot check out until it is transferred; a repeated
+/// `clientRef` of the same kiosk answers the stored check-in. Presence changes are pushed.
 #[utoipa::path(post, path = "/api/checkins", tag = "checkins", request_body = CreateCheckin,
-    responses((status = 201, body = Checkin), (status = 400, description = "Validation failed or BADGE_MEMBER_MISMATCH"),
-              (status = 403, description = "LOCKUP_HELD"), (status = 404, description = "Member or badge not found")))]
+    responses((status = 201, body = Checkin), (status = 400, description = "`BADGE_MEMBER_MISMATCH`: the badge is not assigned to the member"),
+              (status = 403, description = "`LOCKUP_HELD`: the member holds the lockup responsibility (`details` lists who could take it over)"),
+              (status = 404, description = "`NOT_FOUND`: the member or the badge does not exist"),
+              (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateCheckin = ctx.json()?;
     let default_method = if ctx.principal.is_kiosk() { "badge" } else { "manual" };
@@ -516,8 +786,12 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     recorded(ctx, run(ctx, &call)?)
 }
 
+/// Record check-ins in bulk
+///
+/// Records up to 100 check-ins in one transaction; items that are refused (unknown member or badge,
+/// mismatch, Lockup holder checking out) are reported in `errors`, the others stored.
 #[utoipa::path(post, path = "/api/checkins/bulk", tag = "checkins", request_body = BulkCheckins,
-    responses((status = 201, body = BulkResult), (status = 400, description = "Schema error anywhere in the batch")))]
+    responses((status = 201, body = BulkResult), (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn bulk(ctx: &Ctx) -> HandlerResult {
     let body: BulkCheckins = ctx.json()?;
     let default_method = if ctx.principal.is_kiosk() { "badge" } else { "manual" };
@@ -547,11 +821,17 @@ pub fn bulk(ctx: &Ctx) -> HandlerResult {
     created(json!({ "success": result.success, "failed": result.failed, "errors": result.errors }))
 }
 
+/// Scan a badge
+///
+/// The kiosk flow: the server finds the badge's member, decides the direction (in unless present),
+/// stores the check-in and pushes it. A scan of the same badge within 2 seconds is a duplicate and stores
+/// nothing; unknown or disabled badges and inactive members raise security alerts.
 #[utoipa::path(post, path = "/api/checkins/scan", tag = "checkins", request_body = ScanRequest,
     responses((status = 201, body = ScanResult),
-              (status = 400, description = "VALIDATION_ERROR, INVALID_TIMESTAMP, BADGE_UNASSIGNED, BADGE_TYPE_NOT_SUPPORTED"),
-              (status = 403, description = "BADGE_INACTIVE, LOCKUP_HELD"), (status = 404, description = "BADGE_NOT_FOUND, MEMBER_NOT_FOUND"),
-              (status = 409, description = "DUPLICATE_SCAN (nothing stored)")))]
+              (status = 400, description = "`INVALID_TIMESTAMP`: more than 60 s ahead or 7 days old; `BADGE_UNASSIGNED`: the badge has no holder; `BADGE_TYPE_NOT_SUPPORTED`: a visitor or event badge"),
+              (status = 403, description = "`BADGE_INACTIVE`: the badge is not active; `LOCKUP_HELD`: the member holds the lockup responsibility"),
+              (status = 404, description = "`BADGE_NOT_FOUND`: no badge has this serial; `MEMBER_NOT_FOUND`: the badge's member is gone"),
+              (status = 409, description = "`DUPLICATE_SCAN`: the same badge within 2 seconds, nothing stored (`details` names the last check-in); `CONFLICT`: a concurrent change won")))]
 pub fn scan(ctx: &Ctx) -> HandlerResult {
     let body: ScanRequest = ctx.json()?;
     let now = Utc::now();
@@ -601,8 +881,13 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
     created(body)
 }
 
+/// Upload offline scans
+///
+/// A kiosk replays up to 100 scans made while offline: each is stored in timestamp order with the
+/// direction the member's history implies (a repeated `clientRef` is a duplicate), and refused ones are
+/// reported per item. Clock drift over 5 minutes flags the check-ins for review.
 #[utoipa::path(post, path = "/api/checkins/sync", tag = "checkins", request_body = SyncRequest,
-    responses((status = 200, body = SyncResult), (status = 400, description = "Schema error")))]
+    responses((status = 200, body = SyncResult), (status = 409, description = "`CONFLICT`: a concurrent change won twice; retry")))]
 pub fn sync(ctx: &Ctx) -> HandlerResult {
     let body: SyncRequest = ctx.json()?;
     let now = Utc::now();
@@ -639,9 +924,13 @@ pub fn sync(ctx: &Ctx) -> HandlerResult {
     ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": result.results }))
 }
 
+/// Check a member out by hand
+///
+/// Duty staff record a forced check-out of a present member with a reason (kept in the audit row).
 #[utoipa::path(post, path = "/api/checkins/manual-checkout/{id}", tag = "checkins", params(("id" = String, Path, description = "Member UUID")),
     request_body = ManualCheckout,
-    responses((status = 201, body = Checkin), (status = 400, description = "Validation failed or NOT_CHECKED_IN"), (status = 404)))]
+    responses((status = 201, body = Checkin), (status = 400, description = "`NOT_CHECKED_IN`: the member is not present"),
+              (status = 404, description = "`NOT_FOUND`: no member has this id"), (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn manual_checkout(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: ManualCheckout = ctx.json()?;
@@ -664,8 +953,13 @@ pub fn manual_checkout(ctx: &Ctx) -> HandlerResult {
     recorded(ctx, run(ctx, &call)?)
 }
 
+/// Correct a check-in
+///
+/// Changes the direction, review flag, flag reason or timestamp of a stored check-in (at least one);
+/// `editReason` goes to the audit row. Presence is recomputed and pushed.
 #[utoipa::path(patch, path = "/api/checkins/{id}", tag = "checkins", params(("id" = String, Path, description = "Checkin UUID")), request_body = UpdateCheckin,
-    responses((status = 200, body = Checkin), (status = 400), (status = 404)))]
+    responses((status = 200, body = Checkin), (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing"),
+              (status = 404, description = "`NOT_FOUND`: no check-in has this id"), (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateCheckin = ctx.json()?;
@@ -710,8 +1004,12 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     ok(row.json("checkin"))
 }
 
+/// Delete a check-in
+///
+/// Removes a check-in (audited with its content); presence is recomputed and pushed.
 #[utoipa::path(delete, path = "/api/checkins/{id}", tag = "checkins", params(("id" = String, Path, description = "Checkin UUID")),
-    responses((status = 200, description = "Deleted"), (status = 404)))]
+    responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no check-in has this id"),
+              (status = 409, description = "`CONFLICT`: a concurrent change won; retry")))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("checkin_delete", "checkin", "removed", "id", "jsonb_build_object('before', checkin_json(removed::checkins, NULL) - 'member')", 2);
@@ -719,5 +1017,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     let [user, key, ip] = Actor::of(ctx).params();
     ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]).map_err(map_db_error)?.ok_or_else(|| not_found(&id))?;
     publish_presence(ctx);
-    ok(json!({ "success": true, "message": "Checkin deleted successfully" }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Checkin deleted successfully".into() }))
 }

@@ -6,6 +6,7 @@ use sentinel_domain::division::{delete_blocked_message, is_hex_color, normalize_
 use sentinel_http::db::Row;
 
 use crate::audit::{self, Actor};
+use crate::openapi::SuccessMessage;
 use sentinel_http::input::{double_option, query_flag};
 use sentinel_http::pagination::PageRequest;
 use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router, SqlParam};
@@ -53,31 +54,43 @@ pub struct DivisionList {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateDivision {
-    /// 1–10 characters; stored upper-cased.
+    /// 1–10 characters, not blank; stored trimmed and upper-cased, unique.
     #[garde(length(chars, min = 1, max = 10), custom(sentinel_http::input::not_blank))]
+    #[schema(min_length = 1, max_length = 10, pattern = r"\S")]
     pub code: String,
+    /// 1–100 characters, not blank; stored trimmed.
     #[garde(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
+    /// Free text (no length limit).
     #[garde(skip)]
     pub description: Option<String>,
+    /// `#RRGGBB`.
     #[garde(inner(custom(hex_color)))]
+    #[schema(pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateDivision {
+    /// 1–10 characters, not blank; stored trimmed and upper-cased, unique.
     #[garde(inner(length(chars, min = 1, max = 10), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 10, pattern = r"\S")]
     pub code: Option<String>,
+    /// 1–100 characters, not blank.
     #[garde(inner(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    /// Free text; `null` clears it.
     #[garde(skip)]
     #[serde(default, deserialize_with = "double_option")]
     #[schema(value_type = Option<String>)]
     pub description: Option<Option<String>>,
+    /// `#RRGGBB`; `null` clears it.
     #[garde(inner(inner(custom(hex_color))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^#[0-9A-Fa-f]{6}$")]
     pub color: Option<Option<String>>,
 }
 
@@ -118,10 +131,15 @@ fn duplicate_code(code: &str) -> ApiError {
     ApiError::conflict(format!("Division with code '{code}' already exists"))
 }
 
+/// List divisions
+///
+/// One page of divisions ordered by code, optionally filtered by a case-insensitive substring of name or
+/// code. `memberCount` counts members of any status; `includeStats=true` adds `presentCount`, the active
+/// members present now.
 #[utoipa::path(get, path = "/api/divisions", tag = "divisions",
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query), ("search" = Option<String>, Query, description = "Substring of name or code"),
-           ("includeStats" = Option<bool>, Query, description = "Add presentCount")),
-    responses((status = 200, body = DivisionList), (status = 400, description = "Bad query")))]
+    params(crate::openapi::Paging, ("search" = Option<String>, Query, description = "Case-insensitive substring of name or code"),
+           ("includeStats" = Option<bool>, Query, description = "Add `presentCount` to each division")),
+    responses((status = 200, body = DivisionList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let query = ctx.query();
     let page = PageRequest::from_query(query)?;
@@ -148,8 +166,11 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     ok(page.wrap(json!({ "divisions": to_json(&divisions) }), total))
 }
 
+/// Get a division
+///
+/// One division by id, with its member count.
 #[utoipa::path(get, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")),
-    responses((status = 200, body = Division), (status = 400, description = "Malformed id"), (status = 404, description = "No such division")))]
+    responses((status = 200, body = Division), (status = 404, description = "`NOT_FOUND`: no division has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let sql = format!("SELECT {DIVISION_COLUMNS} FROM divisions d WHERE d.id = $1::text::uuid");
@@ -157,8 +178,12 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
     ok(to_json(&division_from(&row, false)))
 }
 
+/// Create a division
+///
+/// Creates a division; its code is stored trimmed and upper-cased and must be unique case-insensitively.
+/// Dashboards receive a `presence:update` listing the new division.
 #[utoipa::path(post, path = "/api/divisions", tag = "divisions", request_body = CreateDivision,
-    responses((status = 201, body = Division), (status = 400, description = "Validation failed"), (status = 409, description = "Duplicate code")))]
+    responses((status = 201, body = Division), (status = 409, description = "`CONFLICT`: a division already has this code")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateDivision = ctx.json()?;
     let code = normalize_code(&body.code);
@@ -178,8 +203,13 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     created(to_json(&division_from(&row, false)))
 }
 
+/// Update a division
+///
+/// Changes the fields present in the body (at least one); `description` and `color` may be set to `null`
+/// to clear them. A renamed division is pushed to dashboards with `presence:update`.
 #[utoipa::path(patch, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")), request_body = UpdateDivision,
-    responses((status = 200, body = Division), (status = 400, description = "Validation failed or empty body"), (status = 404), (status = 409, description = "Duplicate code")))]
+    responses((status = 200, body = Division), (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing"),
+              (status = 404, description = "`NOT_FOUND`: no division has this id"), (status = 409, description = "`CONFLICT`: another division has this code")))]
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateDivision = ctx.json()?;
@@ -231,8 +261,12 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     ok(to_json(&division))
 }
 
+/// Delete a division
+///
+/// Deletes a division that has no members (of any status); otherwise answers 409 with `details.memberCount`.
 #[utoipa::path(delete, path = "/api/divisions/{id}", tag = "divisions", params(("id" = String, Path, description = "Division UUID")),
-    responses((status = 200, description = "Deleted"), (status = 404), (status = 409, description = "Division still has members")))]
+    responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no division has this id"),
+              (status = 409, description = "`CONFLICT`: the division still has members (`details.memberCount`)")))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     // Count and delete in one statement; a member added concurrently makes
@@ -262,5 +296,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
         return Err(blocked(member_count));
     }
     crate::members::publish_presence(ctx);
-    ok(json!({ "success": true, "message": "Division deleted successfully" }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Division deleted successfully".into() }))
 }

@@ -15,6 +15,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
+use crate::openapi::SuccessMessage;
 
 /// One lookup group: its table, its wire names and where it is used.
 pub struct EnumGroup {
@@ -67,34 +68,43 @@ pub const BADGE_STATUSES: EnumGroup = EnumGroup {
 const QM_OR_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
 
 /// Declares the four operations of one group as documented handlers that
-/// delegate to the shared implementation.
+/// delegate to the shared implementation; `$list` and `$one` are the
+/// group's response wrappers (`{<plural>: [...]}`, `{<singular>: …}`).
 macro_rules! enum_group {
-    ($module:ident, $group:path, $tag:literal, $list_path:literal, $item_path:literal) => {
+    ($module:ident, $group:path, $list:ident, $one:ident, $thing:literal, $things:literal, $list_path:literal, $item_path:literal) => {
         pub mod $module {
             use super::*;
 
-            #[utoipa::path(get, path = $list_path, tag = $tag,
-                responses((status = 200, description = "`{<plural>: EnumItem[]}` ordered by name, each with usageCount", body = [EnumItem])))]
+            #[utoipa::path(get,
+                summary = concat!("List ", $things),
+                description = "Every row ordered by name, each with `usageCount` (the records using its code) and `isSystem` (system rows drive business rules and cannot be deleted or re-coded).", path = $list_path, tag = "enums", responses((status = 200, body = $list)))]
             pub fn list(ctx: &Ctx) -> HandlerResult {
                 super::list(ctx, &$group)
             }
 
-            #[utoipa::path(post, path = $list_path, tag = $tag, request_body = CreateEnumItem,
-                responses((status = 201, description = "`{<singular>: EnumItem}`", body = EnumItem), (status = 400), (status = 409, description = "Duplicate code")))]
+            #[utoipa::path(post,
+                summary = concat!("Create a ", $thing),
+                description = "Adds a row with a new code (1–50 of `a–z 0–9 _`); new rows are never system rows.", path = $list_path, tag = "enums", request_body = CreateEnumItem,
+                responses((status = 201, body = $one), (status = 409, description = "`CONFLICT`: a row already has this code")))]
             pub fn create(ctx: &Ctx) -> HandlerResult {
                 super::create(ctx, &$group)
             }
 
-            #[utoipa::path(put, path = $item_path, tag = $tag, params(("id" = String, Path, description = "Lookup row UUID")), request_body = UpdateEnumItem,
-                responses((status = 200, description = "`{<singular>: EnumItem}`", body = EnumItem), (status = 400, description = "Validation failed or empty body"), (status = 404),
-                          (status = 409, description = "Code taken, or SYSTEM_VALUE (system codes cannot be re-coded)")))]
+            #[utoipa::path(put,
+                summary = concat!("Update a ", $thing),
+                description = "Changes the fields present (at least one; despite PUT, a partial update). A changed code is carried over to every record using it; system rows keep their code.", path = $item_path, tag = "enums", params(("id" = String, Path, description = "Lookup row UUID")), request_body = UpdateEnumItem,
+                responses((status = 200, body = $one), (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing"),
+                          (status = 404, description = "`NOT_FOUND`: no row has this id"),
+                          (status = 409, description = "`CONFLICT`: another row has this code; `SYSTEM_VALUE`: a system row cannot be re-coded")))]
             pub fn update(ctx: &Ctx) -> HandlerResult {
                 super::update(ctx, &$group)
             }
 
-            #[utoipa::path(delete, path = $item_path, tag = $tag, params(("id" = String, Path, description = "Lookup row UUID")),
-                responses((status = 200, description = "`{success: true, message}`"), (status = 404),
-                          (status = 409, description = "In use, or SYSTEM_VALUE")))]
+            #[utoipa::path(delete,
+                summary = concat!("Delete a ", $thing),
+                description = "Deletes a row no record uses; system rows cannot be deleted.", path = $item_path, tag = "enums", params(("id" = String, Path, description = "Lookup row UUID")),
+                responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no row has this id"),
+                          (status = 409, description = "`CONFLICT`: records use the code (`details.usageCount`); `SYSTEM_VALUE`: a system row")))]
             pub fn delete(ctx: &Ctx) -> HandlerResult {
                 super::delete(ctx, &$group)
             }
@@ -102,10 +112,34 @@ macro_rules! enum_group {
     };
 }
 
-enum_group!(visit_types, VISIT_TYPES, "enums", "/api/enums/visit-types", "/api/enums/visit-types/{id}");
-enum_group!(member_statuses, MEMBER_STATUSES, "enums", "/api/enums/member-statuses", "/api/enums/member-statuses/{id}");
-enum_group!(member_types, MEMBER_TYPES, "enums", "/api/enums/member-types", "/api/enums/member-types/{id}");
-enum_group!(badge_statuses, BADGE_STATUSES, "enums", "/api/enums/badge-statuses", "/api/enums/badge-statuses/{id}");
+enum_group!(visit_types, VISIT_TYPES, VisitTypeList, VisitTypeEnvelope, "visit type", "visit types", "/api/enums/visit-types", "/api/enums/visit-types/{id}");
+enum_group!(member_statuses, MEMBER_STATUSES, MemberStatusList, MemberStatusEnvelope, "member status", "member statuses", "/api/enums/member-statuses", "/api/enums/member-statuses/{id}");
+enum_group!(member_types, MEMBER_TYPES, MemberTypeList, MemberTypeEnvelope, "member type", "member types", "/api/enums/member-types", "/api/enums/member-types/{id}");
+enum_group!(badge_statuses, BADGE_STATUSES, BadgeStatusList, BadgeStatusEnvelope, "badge status", "badge statuses", "/api/enums/badge-statuses", "/api/enums/badge-statuses/{id}");
+
+/// Declares a group's list and single-row response wrappers.
+macro_rules! enum_wrappers {
+    ($list:ident, $plural:ident, $one:ident, $singular:ident) => {
+        #[derive(Debug, Serialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        pub struct $list {
+            $plural: Vec<EnumItem>,
+        }
+
+        #[derive(Debug, Serialize, ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        #[allow(dead_code)]
+        pub struct $one {
+            $singular: EnumItem,
+        }
+    };
+}
+
+enum_wrappers!(VisitTypeList, visit_types, VisitTypeEnvelope, visit_type);
+enum_wrappers!(MemberStatusList, member_statuses, MemberStatusEnvelope, member_status);
+enum_wrappers!(MemberTypeList, member_types, MemberTypeEnvelope, member_type);
+enum_wrappers!(BadgeStatusList, badge_statuses, BadgeStatusEnvelope, badge_status);
 
 pub fn routes(router: Router) -> Router {
     router
@@ -130,7 +164,9 @@ pub fn routes(router: Router) -> Router {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct EnumItem {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(pattern = "^[a-z0-9_]{1,50}$")]
     pub code: String,
     pub name: String,
     pub description: Option<String>,
@@ -139,22 +175,30 @@ pub struct EnumItem {
     pub is_system: bool,
     /// Rows referencing this code; list responses only.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(nullable = false)]
     pub usage_count: Option<i64>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEnumItem {
-    /// 1–50 characters of `[a-z0-9_]`.
+    /// 1–50 characters of `[a-z0-9_]`; unique.
     #[garde(length(chars, min = 1, max = 50), pattern(r"^[a-z0-9_]+$"))]
+    #[schema(min_length = 1, max_length = 50, pattern = "^[a-z0-9_]+$")]
     pub code: String,
+    /// 1–100 characters, not blank; stored trimmed.
     #[garde(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: String,
     #[garde(inner(length(chars, max = 500)))]
+    #[schema(max_length = 500)]
     pub description: Option<String>,
     #[garde(inner(length(chars, max = 20)))]
+    #[schema(max_length = 20)]
     pub color: Option<String>,
 }
 
@@ -162,17 +206,23 @@ pub struct CreateEnumItem {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UpdateEnumItem {
+    /// 1–50 characters of `[a-z0-9_]`; unique; system rows cannot be re-coded.
     #[garde(inner(length(chars, min = 1, max = 50), pattern(r"^[a-z0-9_]+$")))]
+    #[schema(min_length = 1, max_length = 50, pattern = "^[a-z0-9_]+$")]
     pub code: Option<String>,
+    /// 1–100 characters, not blank.
     #[garde(inner(length(chars, min = 1, max = 100), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub name: Option<String>,
+    /// `null` clears it.
     #[garde(inner(inner(length(chars, max = 500))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 500)]
     pub description: Option<Option<String>>,
+    /// `null` clears it.
     #[garde(inner(inner(length(chars, max = 20))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 20)]
     pub color: Option<Option<String>>,
 }
 
@@ -349,5 +399,5 @@ pub fn delete(ctx: &Ctx, group: &EnumGroup) -> HandlerResult {
         ))
         .with_details(json!({ "usageCount": usage })));
     }
-    ok(json!({ "success": true, "message": format!("{} deleted successfully", group.thing) }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: format!("{} deleted successfully", group.thing) }))
 }

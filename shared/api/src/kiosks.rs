@@ -28,8 +28,10 @@ use sentinel_domain::kiosk::ONLINE_WINDOW_SECS;
 pub struct Heartbeat {
     /// Scans waiting in the kiosk's offline queue.
     #[garde(inner(range(min = 0)))]
+    #[schema(minimum = 0, maximum = 2147483647)]
     pub queue_size: Option<i32>,
     #[garde(inner(length(chars, max = 100)))]
+    #[schema(max_length = 100)]
     pub app_version: Option<String>,
 }
 
@@ -38,6 +40,7 @@ pub struct Heartbeat {
 pub struct HeartbeatReply {
     pub kiosk_id: String,
     /// Lets the kiosk measure its clock drift.
+    #[schema(format = DateTime)]
     pub server_time: String,
 }
 
@@ -48,7 +51,9 @@ pub struct KioskStatus {
     /// The kiosk key's name.
     pub name: String,
     /// online | offline
+    #[schema(pattern = "^(online|offline)$")]
     pub status: String,
+    #[schema(format = DateTime)]
     pub last_seen: Option<String>,
     pub queue_size: Option<i64>,
 }
@@ -58,8 +63,12 @@ pub struct KioskList {
     pub kiosks: Vec<KioskStatus>,
 }
 
+/// Report a kiosk heartbeat
+///
+/// A kiosk key reports that its kiosk is alive, with its offline queue size and app version; the kiosk
+/// counts as online for 90 seconds, and coming online is pushed on the `kiosks` channel once.
 #[utoipa::path(post, path = "/api/kiosks/heartbeat", tag = "kiosks", request_body = Heartbeat,
-    responses((status = 200, body = HeartbeatReply), (status = 400), (status = 401), (status = 403, description = "Not a kiosk key")))]
+    responses((status = 200, body = HeartbeatReply)))]
 pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
     let body: Heartbeat = ctx.json()?;
     let sentinel_http::Principal::ApiKey(key) = &ctx.principal else { return Err(ApiError::unauthorized("Kiosk key required")) };
@@ -78,8 +87,11 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
     ok(json!({ "kioskId": kiosk_id, "serverTime": sentinel_domain::time::now_iso() }))
 }
 
-#[utoipa::path(get, path = "/api/kiosks", tag = "kiosks",
-    responses((status = 200, body = KioskList, description = "Every kiosk with an active (unrevoked, unexpired) kiosk key")))]
+/// List kiosks
+///
+/// Every kiosk with an active (unrevoked, unexpired) kiosk key: online when seen by a heartbeat or any
+/// authenticated request in the last 90 seconds. Kiosks found to have gone quiet are pushed as offline.
+#[utoipa::path(get, path = "/api/kiosks", tag = "kiosks", responses((status = 200, body = KioskList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     // Kiosks that went quiet while reported online are marked offline here
     // (once: the update re-checks the locked row) and pushed, since no

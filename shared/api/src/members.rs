@@ -14,6 +14,7 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
 use crate::calls::{rule, run, uuid_text, valid_uuid, Field, MemberFields, MemberOutcome, MemberSave};
+use crate::openapi::SuccessMessage;
 
 pub fn routes(router: Router) -> Router {
     router
@@ -30,6 +31,7 @@ pub fn routes(router: Router) -> Router {
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct Member {
+    #[schema(format = "uuid")]
     id: String,
     service_number: String,
     rank: String,
@@ -39,13 +41,21 @@ pub struct Member {
     email: Option<String>,
     /// Mobile phone, else home phone.
     phone_number: Option<String>,
+    #[schema(format = "uuid")]
     division_id: String,
+    #[schema(format = "uuid")]
     badge_id: Option<String>,
+    #[schema(format = "uuid")]
     member_type_id: Option<String>,
+    #[schema(format = "uuid")]
     member_status_id: Option<String>,
+    /// A member status code (`/api/enums/member-statuses`).
     status: String,
+    /// A member type code (`/api/enums/member-types`).
     member_type: String,
+    #[schema(format = DateTime)]
     created_at: String,
+    #[schema(format = DateTime)]
     updated_at: Option<String>,
 }
 
@@ -85,70 +95,98 @@ fn valid_status(v: &str, _: &()) -> garde::Result {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateMember {
-    /// 6–20 characters, unique.
+    /// 6–20 characters without surrounding white space or control characters; unique.
     #[garde(custom(valid_service_number))]
+    #[schema(min_length = 6, max_length = 20, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$")]
     pub service_number: String,
-    /// A rank code (e.g. `S1`, `PO2`, `Lt(N)`).
+    /// A rank code of the rank table (e.g. `S1`, `PO2`, `Lt(N)`): 1–10 characters, no white space.
     #[garde(custom(valid_rank))]
+    #[schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,10}$")]
     pub rank: String,
+    /// 1–100 characters, not blank; stored trimmed.
     #[garde(custom(valid_name))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub first_name: String,
+    /// 1–100 characters, not blank; stored trimmed.
     #[garde(custom(valid_name))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: String,
     #[garde(inner(custom(valid_middle_initial)))]
+    #[schema(max_length = 5)]
     pub middle_initial: Option<String>,
     #[garde(custom(valid_uuid))]
+    #[schema(format = "uuid")]
     pub division_id: String,
+    /// One `@`, a non-empty local part and a dotted domain, no white space; at most 255 characters.
     #[garde(inner(custom(valid_email)))]
+    #[schema(max_length = 255, pattern = r"^[^\s\x00-\x1f\x7f-\x9f@]+@[^\s\x00-\x1f\x7f-\x9f@.]+(\.[^\s\x00-\x1f\x7f-\x9f@.]+)+$")]
     pub email: Option<String>,
     /// Stored as the mobile phone.
     #[garde(inner(custom(valid_phone)))]
+    #[schema(max_length = 50)]
     pub phone_number: Option<String>,
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub member_type_id: Option<String>,
+    /// Must match the member's status.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub member_status_id: Option<String>,
     /// An active, unassigned badge to give the member.
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub badge_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateMember {
+    /// 6–20 characters without surrounding white space or control characters; unique.
     #[garde(inner(custom(valid_service_number)))]
+    #[schema(min_length = 6, max_length = 20, pattern = r"^[^\s\x00-\x1f\x7f-\x9f]([^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f])?$")]
     pub service_number: Option<String>,
+    /// A rank code of the rank table: 1–10 characters, no white space.
     #[garde(inner(custom(valid_rank)))]
+    #[schema(pattern = r"^[^\s\x00-\x1f\x7f-\x9f]{1,10}$")]
     pub rank: Option<String>,
     #[garde(inner(custom(valid_name)))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub first_name: Option<String>,
     #[garde(inner(custom(valid_name)))]
+    #[schema(min_length = 1, max_length = 100, pattern = r"\S")]
     pub last_name: Option<String>,
+    /// `null` clears it.
     #[garde(inner(inner(custom(valid_middle_initial))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 5)]
     pub middle_initial: Option<Option<String>>,
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub division_id: Option<String>,
+    /// `null` clears it.
     #[garde(inner(inner(custom(valid_email))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 255, pattern = r"^[^\s\x00-\x1f\x7f-\x9f@]+@[^\s\x00-\x1f\x7f-\x9f@.]+(\.[^\s\x00-\x1f\x7f-\x9f@.]+)+$")]
     pub email: Option<Option<String>>,
+    /// `null` clears it.
     #[garde(inner(inner(custom(valid_phone))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 50)]
     pub phone_number: Option<Option<String>>,
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub member_type_id: Option<String>,
     #[garde(inner(custom(valid_uuid)))]
+    #[schema(format = "uuid")]
     pub member_status_id: Option<String>,
-    /// MemberStatus.
+    /// active | inactive | leave | transferred | retired | pending_review
     #[garde(inner(custom(valid_status)))]
+    #[schema(pattern = "^(active|inactive|leave|transferred|retired|pending_review)$")]
     pub status: Option<String>,
     /// A badge to give the member, or `null` to take their badge away.
     #[garde(inner(inner(custom(valid_uuid))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uuid")]
     pub badge_id: Option<Option<String>>,
 }
 
@@ -176,12 +214,19 @@ fn order_by(query: &std::collections::HashMap<String, String>) -> Result<String,
     Ok(parts.join(", "))
 }
 
+/// List members
+///
+/// One page of members (any status unless filtered), sorted by last name by default, filtered by a
+/// case-insensitive substring of name or service number, division, rank, status and member type.
 #[utoipa::path(get, path = "/api/members", tag = "members",
-    params(("page" = Option<i64>, Query), ("limit" = Option<i64>, Query),
-           ("search" = Option<String>, Query, description = "Substring of first name, last name or service number"),
-           ("divisionId" = Option<String>, Query), ("rank" = Option<String>, Query), ("status" = Option<String>, Query),
-           ("memberType" = Option<String>, Query), ("sortBy" = Option<String>, Query), ("sortOrder" = Option<String>, Query)),
-    responses((status = 200, body = MemberList), (status = 400, description = "Bad query")))]
+    params(crate::openapi::Paging,
+           ("search" = Option<String>, Query, description = "Case-insensitive substring of first name, last name or service number"),
+           ("divisionId" = Option<String>, Query, format = "uuid"), ("rank" = Option<String>, Query, description = "A rank code"),
+           ("status" = Option<String>, Query, pattern = "^(active|inactive|leave|transferred|retired|pending_review)$"),
+           ("memberType" = Option<String>, Query, description = "A member type code"),
+           ("sortBy" = Option<String>, Query, pattern = "^(lastName|firstName|rank|status|serviceNumber)$", description = "Default lastName"),
+           ("sortOrder" = Option<String>, Query, pattern = "^(asc|desc)$", description = "Default asc")),
+    responses((status = 200, body = MemberList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let query = ctx.query();
     let page = PageRequest::from_query(query)?;
@@ -227,17 +272,23 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     ok(page.wrap(json!({ "members": members }), total))
 }
 
+/// Get a member
+///
+/// One member by id.
 #[utoipa::path(get, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
-    responses((status = 200, body = Member), (status = 400, description = "Malformed id"), (status = 404)))]
+    responses((status = 200, body = Member), (status = 404, description = "`NOT_FOUND`: no member has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one("SELECT member_json(m) AS member FROM members m WHERE m.id = $1::text::uuid", &[id.as_str().into()])?;
     ok(row.ok_or_else(|| not_found(&id))?.json("member"))
 }
 
+/// Find a member by service number
+///
+/// The member with exactly this service number (case-sensitive).
 #[utoipa::path(get, path = "/api/members/search/{serviceNumber}", tag = "members",
     params(("serviceNumber" = String, Path, description = "Exact, case-sensitive service number")),
-    responses((status = 200, body = Member), (status = 404)))]
+    responses((status = 200, body = Member), (status = 404, description = "`NOT_FOUND`: no member has this service number")))]
 pub fn search(ctx: &Ctx) -> HandlerResult {
     let number = ctx.param("serviceNumber").to_string();
     let row = ctx.db().query_one("SELECT member_json(m) AS member FROM members m WHERE m.service_number = $1", &[number.as_str().into()])?;
@@ -287,10 +338,15 @@ pub fn publish_presence(ctx: &Ctx) {
     }
 }
 
+/// Create a member
+///
+/// Adds a member to a division, optionally giving them an active, unassigned badge; the rank must be in
+/// the rank table and the service number unique. A new active member changes the presence figures,
+/// which are pushed to dashboards.
 #[utoipa::path(post, path = "/api/members", tag = "members", request_body = CreateMember,
-    responses((status = 201, body = Member), (status = 400, description = "Validation failed"),
-              (status = 404, description = "Division, member type, member status or badge not found"),
-              (status = 409, description = "Duplicate service number or badge not assignable")))]
+    responses((status = 201, body = Member), (status = 400, description = "`VALIDATION_ERROR`: an unknown rank code, or `memberStatusId` does not match the status"),
+              (status = 404, description = "`NOT_FOUND`: the division, member type, member status or badge does not exist"),
+              (status = 409, description = "`CONFLICT`: the service number is taken, the badge is assigned or not active, or a concurrent change won")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateMember = ctx.json()?;
     let fields = MemberFields {
@@ -310,9 +366,16 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     created(save(ctx, None, fields)?)
 }
 
+/// Update a member
+///
+/// Changes the fields present (at least one); `badgeId` gives the member a badge or, as `null`, takes
+/// theirs away (the badge link stays consistent on both sides). Presence changes are pushed.
 #[utoipa::path(patch, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
     request_body = UpdateMember,
-    responses((status = 200, body = Member), (status = 400, description = "Validation failed or empty body"), (status = 404), (status = 409)))]
+    responses((status = 200, body = Member),
+              (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing, an unknown rank code, or `memberStatusId` does not match the status"),
+              (status = 404, description = "`NOT_FOUND`: no member has this id, or the division, member type, member status or badge does not exist"),
+              (status = 409, description = "`CONFLICT`: the service number is taken, the badge is assigned or not active, or a concurrent change won")))]
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateMember = ctx.json()?;
@@ -336,8 +399,12 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
     ok(save(ctx, Some(&id), fields)?)
 }
 
+/// Deactivate a member
+///
+/// Soft delete: the member's status becomes `inactive`; the row, its check-ins and badge link stay.
+/// Deactivating an inactive member succeeds without change.
 #[utoipa::path(delete, path = "/api/members/{id}", tag = "members", params(("id" = String, Path, description = "Member UUID")),
-    responses((status = 200, description = "Soft-deleted (status inactive)"), (status = 404)))]
+    responses((status = 200, body = SuccessMessage), (status = 404, description = "`NOT_FOUND`: no member has this id")))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     // Soft delete: the row, its check-ins and badge link stay. Already inactive is a successful
@@ -362,5 +429,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     if row.int("changed") > 0 {
         publish_presence(ctx);
     }
-    ok(json!({ "success": true, "message": "Member deleted successfully" }))
+    ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Member deleted successfully".into() }))
 }

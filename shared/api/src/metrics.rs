@@ -11,7 +11,36 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::registry::Registry;
 use sentinel_http::{ok, Ctx, HandlerResult, Reply};
+use serde::Serialize;
 use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+/// The JSON runtime summary of `/metrics` (the shape api.md §15 inherited from a Node service).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct RuntimeSummary {
+    /// Seconds this serving instance has existed.
+    uptime: f64,
+    memory: MemorySummary,
+    /// Always `null`.
+    #[schema(value_type = Option<Object>)]
+    cpu: Option<Value>,
+    platform: String,
+    node_version: String,
+    environment: String,
+}
+
+/// Linear memory of the serving instance, in bytes.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[allow(dead_code)]
+pub struct MemorySummary {
+    heap_used: u64,
+    heap_total: u64,
+    external: u64,
+    rss: u64,
+}
 
 const FIGURES_SQL: &str = "SELECT jsonb_build_object(
     'members_checked_in', (SELECT count(*) FROM present_members),
@@ -24,9 +53,14 @@ const FIGURES_SQL: &str = "SELECT jsonb_build_object(
     'events', (SELECT COALESCE(jsonb_object_agg(status, n), '{}') FROM (SELECT status, count(*) AS n FROM events GROUP BY status) s)
 ) AS figures";
 
+/// Read operational metrics
+///
+/// Prometheus text gauges (present members, visitors on site, sessions, badges, check-ins of the last
+/// 24 hours, active alerts, DDS assignments, events) when `Accept` names `text/plain` or OpenMetrics,
+/// otherwise a JSON runtime summary. Needs `Authorization: Bearer <metrics_token>`.
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text (Accept: text/plain or OpenMetrics) or a JSON runtime summary"),
-              (status = 401, description = "Missing or wrong metrics token")))]
+    responses((status = 200, description = "Prometheus text, or the JSON runtime summary",
+               content((RuntimeSummary = "application/json"), (String = "text/plain")))))]
 pub fn metrics(ctx: &Ctx) -> HandlerResult {
     let accept = ctx.req.header("accept").unwrap_or_default().to_ascii_lowercase();
     if accept.contains("text/plain") || accept.contains("openmetrics") {

@@ -34,20 +34,60 @@ pub fn uptime_seconds() -> f64 {
 pub struct HealthChecks {
     pub database: bool,
     pub redis: bool,
+    #[schema(format = DateTime)]
     pub timestamp: String,
+    /// Seconds this serving instance has existed.
     pub uptime: f64,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
     /// `healthy` or `unhealthy`
+    #[schema(pattern = "^(healthy|unhealthy)$")]
     pub status: String,
     pub checks: HealthChecks,
     pub environment: String,
     pub version: String,
     /// What is down, when unhealthy.
     #[serde(skip_serializing_if = "Vec::is_empty")]
+    #[schema(required = false)]
     pub down: Vec<String>,
+}
+
+/// `GET /ready` when the database answers.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Ready {
+    /// `ready`
+    #[schema(pattern = "^ready$")]
+    status: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+}
+
+/// `GET /ready` when the database does not answer.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct NotReady {
+    /// `not ready`
+    #[schema(pattern = "^not ready$")]
+    status: String,
+    error: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+}
+
+/// `GET /live`.
+#[derive(Debug, Serialize, ToSchema)]
+#[allow(dead_code)]
+pub struct Live {
+    /// `alive`
+    #[schema(pattern = "^alive$")]
+    status: String,
+    #[schema(format = DateTime)]
+    timestamp: String,
+    /// Seconds this serving instance has existed.
+    uptime: f64,
 }
 
 fn database_up(ctx: &Ctx) -> bool {
@@ -60,8 +100,12 @@ fn database_up(ctx: &Ctx) -> bool {
     }
 }
 
+/// Check health
+///
+/// Whether the database and Redis answer, with the environment and version; 503 when either is down
+/// (`down` names them). Not rate-limited, no credentials.
 #[utoipa::path(get, path = "/health", tag = "health",
-    responses((status = 200, body = Health), (status = 503, body = Health, description = "A dependency is down")))]
+    responses((status = 200, body = Health), (status = 503, body = Health, description = "A dependency is down (`down` names it)")))]
 pub fn health(ctx: &Ctx) -> HandlerResult {
     let uptime = uptime_seconds();
     let database = database_up(ctx);
@@ -84,8 +128,11 @@ pub fn health(ctx: &Ctx) -> HandlerResult {
     Ok(Reply::Json(status, serde_json::to_value(body).unwrap_or_default()))
 }
 
+/// Check readiness
+///
+/// Ready when the database answers (for load balancers and Kubernetes readiness probes).
 #[utoipa::path(get, path = "/ready", tag = "health",
-    responses((status = 200, description = "`{status: \"ready\", timestamp}`"), (status = 503, description = "`{status: \"not ready\", error, timestamp}`")))]
+    responses((status = 200, body = Ready), (status = 503, body = NotReady, description = "The database does not answer")))]
 pub fn ready(ctx: &Ctx) -> HandlerResult {
     if database_up(ctx) {
         ok(json!({ "status": "ready", "timestamp": now_iso() }))
@@ -97,17 +144,26 @@ pub fn ready(ctx: &Ctx) -> HandlerResult {
     }
 }
 
-#[utoipa::path(get, path = "/live", tag = "health", responses((status = 200, description = "`{status: \"alive\", timestamp, uptime}`; never touches the database")))]
+/// Check liveness
+///
+/// Answers as long as the component runs; never touches the database (Kubernetes liveness probes).
+#[utoipa::path(get, path = "/live", tag = "health", responses((status = 200, body = Live)))]
 pub fn live(_ctx: &Ctx) -> HandlerResult {
     ok(json!({ "status": "alive", "timestamp": now_iso(), "uptime": uptime_seconds() }))
 }
 
-#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, description = "This OpenAPI document")))]
+/// Get this OpenAPI document
+///
+/// The API's contract: every operation with its access rule, parameters, bodies and responses.
+#[utoipa::path(get, path = "/openapi.json", tag = "docs", responses((status = 200, body = Object, description = "This OpenAPI 3.1 document")))]
 pub fn openapi_json(_ctx: &Ctx) -> HandlerResult {
     ok(crate::openapi::document())
 }
 
-#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, description = "Human-readable API reference (HTML)")))]
+/// Show the API reference page
+///
+/// A self-contained HTML table of every operation (method, path, access, summary), built from this document.
+#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, content_type = "text/html", body = String, description = "Human-readable API reference (HTML)")))]
 pub fn docs(_ctx: &Ctx) -> HandlerResult {
     Ok(Reply::Text(StatusCode::OK, "text/html; charset=utf-8", crate::openapi::html(&crate::openapi::document())))
 }

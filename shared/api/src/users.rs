@@ -17,6 +17,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
+use crate::openapi::Message;
 
 pub fn routes(router: Router) -> Router {
     router
@@ -36,20 +37,38 @@ pub fn routes(router: Router) -> Router {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct User {
+    #[schema(format = "uuid")]
     pub id: String,
     pub email: String,
     pub username: Option<String>,
     pub display_name: String,
     pub first_name: Option<String>,
     pub last_name: Option<String>,
-    /// developer | admin | executive | duty_watch | quartermaster
+    #[schema(value_type = UserRole)]
     pub role: String,
+    #[schema(format = "uuid")]
     pub member_id: Option<String>,
     pub disabled: bool,
+    #[schema(format = DateTime)]
     pub disabled_at: Option<String>,
+    #[schema(format = DateTime)]
     pub last_login_at: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub updated_at: String,
+}
+
+/// A staff role, lowest to highest: quartermaster < duty_watch < executive < admin < developer.
+#[derive(Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+#[allow(dead_code)]
+pub enum UserRole {
+    Quartermaster,
+    DutyWatch,
+    Executive,
+    Admin,
+    Developer,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,63 +92,86 @@ pub struct UserList {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct CreateUser {
+    /// 3–255 characters, an e-mail address; unique.
     #[garde(length(chars, min = 3, max = 255), email)]
+    #[schema(min_length = 3, max_length = 255, format = "email")]
     pub email: String,
-    /// 12–128 characters with upper- and lower-case letters, a digit and a symbol.
+    /// 12–128 characters with an upper- and a lower-case letter, a digit and a symbol.
     #[garde(length(chars, min = 1, max = 128))]
+    #[schema(min_length = 12, max_length = 128, format = Password)]
     pub password: String,
+    /// 1–200 characters, not blank (default: the e-mail's local part).
     #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
-    /// Legacy alias of `displayName` (default: the e-mail's local part).
+    /// Legacy alias of `displayName` (used when `displayName` is absent).
     #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[garde(inner(length(chars, max = 100)))]
+    #[schema(max_length = 100)]
     pub first_name: Option<String>,
     #[garde(inner(length(chars, max = 100)))]
+    #[schema(max_length = 100)]
     pub last_name: Option<String>,
+    /// 3–100 of `A–Z a–z 0–9 _ -`; unique.
     #[garde(inner(pattern(r"^[A-Za-z0-9_-]{3,100}$")))]
+    #[schema(pattern = "^[A-Za-z0-9_-]{3,100}$")]
     pub username: Option<String>,
-    /// Default `quartermaster`.
+    /// Default `quartermaster`; at most the caller's own role (only a developer grants developer).
     #[garde(inner(pattern(r"^(developer|admin|executive|duty_watch|quartermaster)$")))]
+    #[schema(value_type = Option<UserRole>)]
     pub role: Option<String>,
+    /// The member this account belongs to (one account per member).
     #[garde(inner(custom(uuid_text)))]
+    #[schema(format = "uuid")]
     pub member_id: Option<String>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct UpdateUser {
+    /// Admins and above only.
     #[garde(inner(length(chars, min = 3, max = 255), email))]
+    #[schema(min_length = 3, max_length = 255, format = "email")]
     pub email: Option<String>,
+    /// Admins and above only; `null` removes the username.
     #[garde(inner(inner(pattern(r"^[A-Za-z0-9_-]{3,100}$"))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, pattern = "^[A-Za-z0-9_-]{3,100}$")]
     pub username: Option<Option<String>>,
     #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub display_name: Option<String>,
     /// Legacy alias of `displayName`.
     #[garde(inner(length(chars, min = 1, max = 200), custom(sentinel_http::input::not_blank)))]
+    #[schema(min_length = 1, max_length = 200, pattern = r"\S")]
     pub name: Option<String>,
     #[garde(inner(inner(length(chars, max = 100))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub first_name: Option<Option<String>>,
     #[garde(inner(inner(length(chars, max = 100))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, max_length = 100)]
     pub last_name: Option<Option<String>>,
+    /// Admins and above only; at most the caller's own role. A changed role revokes the user's sessions.
     #[garde(inner(pattern(r"^(developer|admin|executive|duty_watch|quartermaster)$")))]
+    #[schema(value_type = Option<UserRole>)]
     pub role: Option<String>,
+    /// `null` unlinks the member.
     #[garde(inner(inner(custom(uuid_text))))]
     #[serde(default, deserialize_with = "double_option")]
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = "uuid")]
     pub member_id: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub struct ResetPassword {
+    /// 12–128 characters with an upper- and a lower-case letter, a digit and a symbol.
     #[garde(length(chars, min = 1, max = 128))]
+    #[schema(min_length = 12, max_length = 128, format = Password)]
     pub new_password: String,
 }
 
@@ -247,9 +289,13 @@ fn hash_password(password: &str) -> Result<String, ApiError> {
 
 // ------------------------------------------------------------------ users
 
+/// List staff accounts
+///
+/// Staff accounts (never password hashes), oldest first, paged by `limit` and `offset`.
 #[utoipa::path(get, path = "/api/admin/users", tag = "admin",
-    params(("limit" = Option<i64>, Query, description = "1–100, default 50"), ("offset" = Option<i64>, Query, description = "Default 0")),
-    responses((status = 200, body = UserList), (status = 400, description = "Bad query")))]
+    params(("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "1–100, default 50"),
+           ("offset" = Option<i64>, Query, minimum = 0, description = "Default 0")),
+    responses((status = 200, body = UserList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let page = sentinel_http::pagination::OffsetRequest::from_query(ctx.query())?;
     let sql = format!(
@@ -264,18 +310,27 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     ok(page.wrap(json!({ "users": serde_json::to_value(users).unwrap_or_default() }), total))
 }
 
+/// Get a staff account
+///
+/// One account by id.
 #[utoipa::path(get, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")),
-    responses((status = 200, body = UserEnvelope), (status = 400, description = "Malformed id"), (status = 404)))]
+    responses((status = 200, body = UserEnvelope), (status = 404, description = "`NOT_FOUND`: no account has this id")))]
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one(&format!("SELECT {USER_COLUMNS} FROM users u WHERE u.id = $1::text::uuid"), &[id.as_str().into()])?;
     ok(user_envelope(&row.ok_or_else(|| not_found(&id))?))
 }
 
+/// Create a staff account
+///
+/// Creates an account with a password meeting the policy (12–128 characters with an upper- and a
+/// lower-case letter, a digit and a symbol). The caller may grant at most its own role; only a developer
+/// creates developers.
 #[utoipa::path(post, path = "/api/admin/users", tag = "admin", request_body = CreateUser,
-    responses((status = 201, body = UserEnvelope), (status = 400, description = "Validation failed or password policy"),
-              (status = 403, description = "Role may not grant the requested role"), (status = 404, description = "memberId does not exist"),
-              (status = 409, description = "Duplicate e-mail, username or member link")))]
+    responses((status = 201, body = UserEnvelope), (status = 400, description = "`VALIDATION_ERROR`: the password breaks the policy"),
+              (status = 403, description = "`FORBIDDEN`: the caller's role may not grant the requested role"),
+              (status = 404, description = "`NOT_FOUND`: no member has the `memberId`"),
+              (status = 409, description = "`CONFLICT`: the e-mail address or username is taken, or the member is linked to another account")))]
 pub fn create(ctx: &Ctx) -> HandlerResult {
     let body: CreateUser = ctx.json()?;
     password_issues("password", &body.password)?;
@@ -323,10 +378,16 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     created(user_envelope(&row))
 }
 
+/// Update a staff account
+///
+/// Changes the fields present (at least one). Admins manage accounts up to their own role (developers:
+/// all); duty watch may change only names and `memberId` of accounts below admin. A role change revokes
+/// the user's sessions; the last active developer keeps the role.
 #[utoipa::path(patch, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")), request_body = UpdateUser,
-    responses((status = 200, body = UserEnvelope), (status = 400, description = "Validation failed or empty body"),
-              (status = 403, description = "Role guard (duty watch: names and memberId of users below admin only)"), (status = 404),
-              (status = 409, description = "Duplicate value, or demoting the last active developer")))]
+    responses((status = 200, body = UserEnvelope), (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing"),
+              (status = 403, description = "`FORBIDDEN`: the role guard refuses (the target's or the requested role, or a field the caller's role may not change)"),
+              (status = 404, description = "`NOT_FOUND`: no account has this id, or no member has the `memberId`"),
+              (status = 409, description = "`CONFLICT`: a duplicate e-mail, username or member link, demoting the last active developer, or a concurrent change")))]
 pub fn update(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: UpdateUser = ctx.json()?;
@@ -468,9 +529,14 @@ const KEEPS_A_DEVELOPER: &str = "(role <> 'developer' OR (SELECT count(*) FROM d
 const REVOKE_SESSIONS: &str = ",
          revoked AS (UPDATE sessions SET revoked_at = now() WHERE user_id IN (SELECT id FROM u) AND revoked_at IS NULL RETURNING id)";
 
+/// Delete a staff account
+///
+/// Deletes an account the caller manages, never the caller's own nor the last active developer; its
+/// sessions end with it.
 #[utoipa::path(delete, path = "/api/admin/users/{id}", tag = "admin", params(("id" = String, Path, description = "User UUID")),
-    responses((status = 200, description = "`{message: \"User deleted successfully\"}`"), (status = 403, description = "Own account, or role guard"),
-              (status = 404), (status = 409, description = "Last active developer")))]
+    responses((status = 200, body = Message), (status = 403, description = "`FORBIDDEN`: the caller's own account, or one of a role the caller does not manage"),
+              (status = 404, description = "`NOT_FOUND`: no account has this id"),
+              (status = 409, description = "`CONFLICT`: the last active developer, or a concurrent change")))]
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     if is_self(ctx, &id) {
@@ -483,7 +549,7 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
         return Err(refusal(ctx, &outcome, "delete"));
     }
     ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
-    ok(json!({ "message": "User deleted successfully" }))
+    ok(crate::openapi::to_json(&Message { message: "User deleted successfully".into() }))
 }
 
 /// Why a guarded delete/disable changed nothing (rules 1, 3 and 4).
@@ -500,9 +566,15 @@ fn refusal(ctx: &Ctx, outcome: &Outcome, what: &str) -> ApiError {
     }
 }
 
+/// Disable a staff account
+///
+/// Disables an enabled account the caller manages (never its own, nor the last active developer) and
+/// revokes its sessions.
 #[utoipa::path(post, path = "/api/admin/users/{id}/disable", tag = "admin", params(("id" = String, Path, description = "User UUID")),
-    responses((status = 200, description = "`{message: \"User disabled successfully\"}`; the user's sessions are revoked"),
-              (status = 403, description = "Own account, or role guard"), (status = 404), (status = 409, description = "Already disabled, or last active developer")))]
+    responses((status = 200, body = Message, description = "The user's sessions are revoked"),
+              (status = 403, description = "`FORBIDDEN`: the caller's own account, or one of a role the caller does not manage"),
+              (status = 404, description = "`NOT_FOUND`: no account has this id"),
+              (status = 409, description = "`CONFLICT`: already disabled, the last active developer, or a concurrent change")))]
 pub fn disable(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     if is_self(ctx, &id) {
@@ -518,12 +590,15 @@ pub fn disable(ctx: &Ctx) -> HandlerResult {
         return Err(refusal(ctx, &outcome, "disable"));
     }
     ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "disabled" }));
-    ok(json!({ "message": "User disabled successfully" }))
+    ok(crate::openapi::to_json(&Message { message: "User disabled successfully".into() }))
 }
 
+/// Enable a staff account
+///
+/// Re-enables a disabled account the caller manages.
 #[utoipa::path(post, path = "/api/admin/users/{id}/enable", tag = "admin", params(("id" = String, Path, description = "User UUID")),
-    responses((status = 200, description = "`{message: \"User enabled successfully\"}`"), (status = 403, description = "Role guard"),
-              (status = 404), (status = 409, description = "Already enabled")))]
+    responses((status = 200, body = Message), (status = 403, description = "`FORBIDDEN`: an account of a role the caller does not manage"),
+              (status = 404, description = "`NOT_FOUND`: no account has this id"), (status = 409, description = "`CONFLICT`: already enabled, or a concurrent change")))]
 pub fn enable(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let write = "UPDATE users SET disabled = false, disabled_at = NULL, disabled_by = NULL, updated_by = $3::text::uuid
@@ -533,13 +608,19 @@ pub fn enable(ctx: &Ctx) -> HandlerResult {
     if !outcome.changed {
         return Err(refusal(ctx, &outcome, "enable"));
     }
-    ok(json!({ "message": "User enabled successfully" }))
+    ok(crate::openapi::to_json(&Message { message: "User enabled successfully".into() }))
 }
 
+/// Reset a staff account's password
+///
+/// Sets a new password meeting the policy and revokes all of the user's sessions.
 #[utoipa::path(post, path = "/api/admin/users/{id}/reset-password", tag = "admin", params(("id" = String, Path, description = "User UUID")),
     request_body = ResetPassword,
-    responses((status = 200, description = "`{message: \"Password reset successfully\"}`; the user's sessions are revoked"),
-              (status = 400, description = "Password policy"), (status = 403, description = "Role guard"), (status = 404)))]
+    responses((status = 200, body = Message, description = "The user's sessions are revoked"),
+              (status = 400, description = "`VALIDATION_ERROR`: the password breaks the policy"),
+              (status = 403, description = "`FORBIDDEN`: an account of a role the caller does not manage"),
+              (status = 404, description = "`NOT_FOUND`: no account has this id"),
+              (status = 409, description = "`CONFLICT`: a concurrent change")))]
 pub fn reset_password(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: ResetPassword = ctx.json()?;
@@ -553,7 +634,7 @@ pub fn reset_password(ctx: &Ctx) -> HandlerResult {
         return Err(refusal(ctx, &outcome, "reset the password of"));
     }
     ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
-    ok(json!({ "message": "Password reset successfully" }))
+    ok(crate::openapi::to_json(&Message { message: "Password reset successfully".into() }))
 }
 
 // ------------------------------------------------------------------ sessions
@@ -561,19 +642,26 @@ pub fn reset_password(ctx: &Ctx) -> HandlerResult {
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AdminSession {
+    #[schema(format = "uuid")]
     pub id: String,
+    #[schema(format = "uuid")]
     pub user_id: String,
     pub user_email: String,
     /// password | rfid
+    #[schema(pattern = "^(password|rfid)$")]
     pub kind: String,
     /// Would authenticate now: not revoked, not expired, user enabled, and
     /// (RFID) not idle for 15 minutes.
     pub active: bool,
     pub ip_address: Option<String>,
     pub user_agent: Option<String>,
+    #[schema(format = DateTime)]
     pub created_at: String,
+    #[schema(format = DateTime)]
     pub expires_at: String,
+    #[schema(format = DateTime)]
     pub last_seen_at: Option<String>,
+    #[schema(format = DateTime)]
     pub revoked_at: Option<String>,
 }
 
@@ -582,10 +670,14 @@ pub struct AdminSessionList {
     pub sessions: Vec<AdminSession>,
 }
 
+/// List sessions
+///
+/// Sessions newest first, at most 500, never token hashes: by default only active ones (not revoked,
+/// not expired, user enabled, RFID not idle for 15 minutes).
 #[utoipa::path(get, path = "/api/admin/sessions", tag = "admin",
-    params(("userId" = Option<String>, Query, description = "Only this user's sessions"),
-           ("includeInactive" = Option<bool>, Query, description = "Also sessions that are not active (revoked, expired, idle RFID, disabled user)")),
-    responses((status = 200, body = AdminSessionList, description = "Newest first, at most 500; never token hashes"), (status = 400)))]
+    params(("userId" = Option<String>, Query, format = "uuid", description = "Only this user's sessions"),
+           ("includeInactive" = Option<bool>, Query, description = "Also sessions that are not active")),
+    responses((status = 200, body = AdminSessionList)))]
 pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
     let user_id = query_uuid(ctx.query(), "userId")?;
     let include_inactive = query_flag(ctx.query(), "includeInactive")?;
@@ -627,8 +719,12 @@ pub fn list_sessions(ctx: &Ctx) -> HandlerResult {
     ok(json!({ "sessions": serde_json::to_value(sessions).unwrap_or_default() }))
 }
 
+/// Revoke a session
+///
+/// Ends one session of an account the caller manages (idempotent: an ended session stays ended).
 #[utoipa::path(delete, path = "/api/admin/sessions/{id}", tag = "admin", params(("id" = String, Path, description = "Session UUID")),
-    responses((status = 200, description = "`{message: \"Session revoked successfully\"}` (idempotent)"), (status = 403, description = "Role guard"), (status = 404)))]
+    responses((status = 200, body = Message), (status = 403, description = "`FORBIDDEN`: a session of a role the caller does not manage"),
+              (status = 404, description = "`NOT_FOUND`: no session has this id")))]
 pub fn revoke_session(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let audit = audit::cte("session_revoke", "admin_user", "s", "user_id", "jsonb_build_object('sessionId', s.id)", 3);
@@ -654,7 +750,7 @@ pub fn revoke_session(ctx: &Ctx) -> HandlerResult {
     if row.int("revoked") > 0 {
         ctx.publish("sessions", "session:revoked", json!({ "sessionId": id, "userId": row.text("user_id"), "reason": "revoked" }));
     }
-    ok(json!({ "message": "Session revoked successfully" }))
+    ok(crate::openapi::to_json(&Message { message: "Session revoked successfully".into() }))
 }
 
 #[cfg(test)]
