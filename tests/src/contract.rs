@@ -98,10 +98,13 @@ impl Contract {
         if let Some(v) = self.validators.lock().unwrap().get(pointer) {
             return Ok(v.clone());
         }
-        // The whole document is the root resource, so `#/components/schemas/…` references resolve;
-        // its own keywords besides `$ref` are not schema keywords and are ignored.
-        let mut root = (*self.doc).clone();
-        root["$ref"] = Value::String(format!("#{pointer}"));
+        // The response's schema is the root resource, with the document's `components` beside it so
+        // that `#/components/schemas/…` references resolve (an unknown keyword is no constraint).
+        let mut root = self.doc.pointer(pointer).cloned().ok_or_else(|| format!("no schema at {pointer}"))?;
+        if !root.is_object() {
+            return Err(format!("the documented schema at {pointer} is not an object"));
+        }
+        root["components"] = self.doc["components"].clone();
         let validator = jsonschema::options()
             .with_draft(jsonschema::Draft::Draft202012)
             .should_validate_formats(true)
