@@ -233,17 +233,21 @@ fn common(status: u16, code: &'static str, why: impl Into<String>) -> Common {
 /// (see shared/http: serve, auth, rate_limit, input, pagination).
 fn common_answers(route: &sentinel_http::router::Route, op: &Value) -> Vec<Common> {
     let mut out = Vec::new();
-    let uuid_params: Vec<&str> =
-        route.pattern.split('/').filter_map(|s| s.strip_prefix(':')).filter(|p| is_uuid_param(p)).collect();
-    for name in uuid_params {
-        out.push(common(400, "VALIDATION_ERROR", format!("the path parameter `{name}` is not a UUID")));
+    for name in route.pattern.split('/').filter_map(|s| s.strip_prefix(':')) {
+        if is_uuid_param(name) {
+            out.push(common(400, "VALIDATION_ERROR", format!("the path parameter `{name}` is not a UUID")));
+        } else {
+            out.push(common(400, "VALIDATION_ERROR", format!("the path parameter `{name}` contains a NUL character")));
+        }
     }
-    let constrained_query = op["parameters"].as_array().into_iter().flatten().any(|p| p["in"] == "query" && is_constrained(&p["schema"]));
-    if constrained_query {
-        out.push(common(400, "VALIDATION_ERROR", "a query parameter is malformed or out of range (`issues` names it)"));
+    let query: Vec<&Value> = op["parameters"].as_array().into_iter().flatten().filter(|p| p["in"] == "query").collect();
+    if query.iter().any(|p| is_constrained(&p["schema"])) {
+        out.push(common(400, "VALIDATION_ERROR", "a query parameter is malformed, out of range or contains a NUL character (`issues` names it)"));
+    } else if !query.is_empty() {
+        out.push(common(400, "VALIDATION_ERROR", "a query parameter contains a NUL character"));
     }
     if op.get("requestBody").is_some() {
-        out.push(common(400, "VALIDATION_ERROR", "the body is not JSON, lacks a required field, has an unknown field or a value of the wrong type, or breaks a documented constraint (`issues` lists each problem)"));
+        out.push(common(400, "VALIDATION_ERROR", "the body is not JSON, lacks a required field, has an unknown field or a value of the wrong type, breaks a documented constraint, or holds a NUL character in a string (`issues` lists each problem)"));
         out.push(common(413, "PAYLOAD_TOO_LARGE", format!("the body exceeds {MAX_BODY_BYTES} bytes")));
     }
     let api = route.pattern.starts_with("/api/");
@@ -411,6 +415,10 @@ fn tidy_parameters(op: &mut Value) {
         }
         if uuid_path {
             schema["format"] = json!("uuid");
+        }
+        if param["in"] == "path" {
+            // An empty segment would route elsewhere.
+            param["schema"]["minLength"] = json!(1);
         }
     }
 }

@@ -27,7 +27,40 @@ pub fn parse_json<T: DeserializeOwned + Validate<Context = ()>>(body: &[u8]) -> 
         ApiError::validation(Issues::single(path, message))
     })?;
     value.validate().map_err(|report| ApiError::validation(issues_from_report(&report)))?;
+    // JSON escapes U+0000 as `\u0000`; only then can a string hold one.
+    if body.windows(6).any(|w| w == b"\\u0000") {
+        if let Some(path) = serde_json::from_slice::<serde_json::Value>(body).ok().and_then(|v| nul_path(&v, String::new())) {
+            return Err(ApiError::invalid(&path, NUL_MESSAGE));
+        }
+    }
     Ok(value)
+}
+
+/// PostgreSQL text cannot hold U+0000, so text input carrying it is refused
+/// with a 400 here instead of failing in the database with a 500.
+pub const NUL_MESSAGE: &str = "must not contain NUL (U+0000) characters";
+
+/// The path (`items[2].serialNumber`) of the first string or key in `value` holding U+0000.
+fn nul_path(value: &serde_json::Value, path: String) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then_some(path),
+        serde_json::Value::Array(items) => items.iter().enumerate().find_map(|(i, v)| nul_path(v, format!("{path}[{i}]"))),
+        serde_json::Value::Object(fields) => fields.iter().find_map(|(k, v)| {
+            let field = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+            if k.contains('\0') { Some(field) } else { nul_path(v, field) }
+        }),
+        _ => None,
+    }
+}
+
+/// The first path parameter or query-string name or value holding U+0000 (see [`NUL_MESSAGE`]).
+pub fn nul_in_parameters(params: &[(&'static str, String)], query: Option<&str>) -> Option<String> {
+    if let Some((name, _)) = params.iter().find(|(_, v)| v.contains('\0')) {
+        return Some(name.to_string());
+    }
+    form_urlencoded::parse(query.unwrap_or_default().as_bytes())
+        .find(|(k, v)| k.contains('\0') || v.contains('\0'))
+        .map(|(k, _)| k.replace('\0', "\\0"))
 }
 
 fn describe_serde_error(e: &serde_json::Error) -> String {
@@ -112,6 +145,18 @@ mod tests {
         assert!(issues(parse_json(br#"{"name":"#))[0].1.starts_with("Malformed JSON"));
         assert!(issues(parse_json(b""))[0].1.contains("missing field"));
         assert_eq!(issues(parse_json(b"{}"))[0].0, "name");
+    }
+
+    #[test]
+    fn nul_characters_are_refused_with_their_path() {
+        let e = parse_json::<Body>(br#"{"name":"a\u0000"}"#).unwrap_err();
+        assert_eq!((e.status.as_u16(), e.issues[0].path.as_str(), e.issues[0].message.as_str()), (400, "name", NUL_MESSAGE));
+        assert!(parse_json::<Body>(br#"{"name":"ab","note":"\\u0000"}"#).is_ok(), "an escaped backslash is not a NUL");
+        let e = parse_json::<Body>(br#"{"name":"ab","note":"x\u0000"}"#).unwrap_err();
+        assert_eq!(e.issues[0].path, "note");
+        assert_eq!(nul_in_parameters(&[("id", "a\0".into())], None).as_deref(), Some("id"));
+        assert_eq!(nul_in_parameters(&[], Some("a=1&search=x%00y")).as_deref(), Some("search"));
+        assert_eq!(nul_in_parameters(&[("id", "a".into())], Some("a=1")), None);
     }
 
     #[test]

@@ -106,6 +106,9 @@ fn dispatch(router: &Router, platform: &Platform, req: &Request, correlation_id:
             return done(route.pattern, Err(e), headers);
         }
     }
+    if let Some(name) = crate::input::nul_in_parameters(&params, req.query.as_deref()) {
+        return done(route.pattern, Err(ApiError::invalid(&name, crate::input::NUL_MESSAGE)), headers);
+    }
     let ctx = Ctx::new(platform, req, route.pattern, params, correlation_id.to_string(), principal);
     done(route.pattern, (route.handler)(&ctx).map(Some), headers)
 }
