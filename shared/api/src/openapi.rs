@@ -406,7 +406,7 @@ fn security(access: Access) -> Option<Value> {
 
 /// Query and path values are text: never `null`. UUID path parameters say so.
 fn tidy_parameters(op: &mut Value) {
-    for param in op["parameters"].as_array_mut().into_iter().flatten() {
+    for param in op.get_mut("parameters").and_then(Value::as_array_mut).into_iter().flatten() {
         let uuid_path = param["in"] == "path" && param["name"].as_str().is_some_and(is_uuid_param);
         let schema = &mut param["schema"];
         if let Some(types) = schema["type"].as_array() {
@@ -528,6 +528,9 @@ mod tests {
             let description = op["description"].as_str().unwrap_or_default();
             assert!(description.len() >= 15, "{method} {path}: description {description:?}");
             assert!(ids.insert(op["operationId"].as_str().unwrap().to_string()), "{method} {path}: duplicate operationId");
+            for key in ["parameters", "requestBody", "responses", "security"] {
+                assert!(op.get(key).is_none_or(|v| !v.is_null()), "{method} {path}: `{key}` is null");
+            }
         }
     }
 
