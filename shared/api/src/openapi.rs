@@ -135,7 +135,7 @@ fn instant_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
     let mut any = AnyOfBuilder::new()
         .item(format("date-time"))
         .item(format("date"))
-        .description(Some("ISO-8601 instant with offset, or a YYYY-MM-DD date (midnight UTC)"));
+        .description(Some("ISO-8601 instant with offset, or a YYYY-MM-DD date (midnight UTC); years 1–9999 in UTC"));
     if nullable {
         any = any.item(ObjectBuilder::new().schema_type(Type::Null));
     }
