@@ -155,9 +155,6 @@ pub struct Paging {
     limit: Option<i64>,
 }
 
-/// Has something besides white space (the `not_blank` rule of the validators).
-pub const NOT_BLANK: &str = r"\S";
-
 // ------------------------------------------------------------------ access
 
 /// Renders a route's access as the spec's notation (`QM+`, `KIOSK`, …).
