@@ -194,9 +194,9 @@ fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
 #[utoipa::path(get, path = "/api/audit-logs", tag = "audit-logs",
     params(crate::openapi::Paging, ("adminUserId" = Option<String>, Query, format = "uuid", description = "The acting user"),
            ("entityType" = Option<String>, Query), ("entityId" = Option<String>, Query, format = "uuid"), ("action" = Option<String>, Query),
-           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+           ("startDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$",
             description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
-           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+           ("endDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$",
             description = "ISO-8601 instant (inclusive) or YYYY-MM-DD (that whole day)")),
     responses((status = 200, body = AuditLogList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
@@ -244,9 +244,9 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
 ///
 /// Counts of the entries matching the filters by action, entity type and actor, and the ten newest.
 #[utoipa::path(get, path = "/api/audit-logs/stats", tag = "audit-logs",
-    params(("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+    params(("startDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$",
             description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
-           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$",
+           ("endDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$",
             description = "ISO-8601 instant (inclusive) or YYYY-MM-DD (that whole day)"),
            ("entityType" = Option<String>, Query), ("action" = Option<String>, Query),
            ("adminUserId" = Option<String>, Query, format = "uuid"), ("entityId" = Option<String>, Query, format = "uuid")),

@@ -624,8 +624,8 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
     params(crate::openapi::Paging, ("memberId" = Option<String>, Query, format = "uuid"), ("divisionId" = Option<String>, Query, format = "uuid"),
            ("direction" = Option<String>, Query, pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$", description = "in | out (case-insensitive)"),
            ("kioskId" = Option<String>, Query),
-           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
-           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("startDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
            ("flaggedOnly" = Option<bool>, Query)),
     responses((status = 200, body = CheckinList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
@@ -641,8 +641,8 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     params(("id" = String, Path, description = "Member UUID"), crate::openapi::Paging, ("divisionId" = Option<String>, Query, format = "uuid"),
            ("direction" = Option<String>, Query, pattern = r"^\s*([Ii][Nn]|[Oo][Uu][Tt])\s*$", description = "in | out (case-insensitive)"),
            ("kioskId" = Option<String>, Query),
-           ("startDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
-           ("endDate" = Option<String>, Query, pattern = r"^\d{4}-\d{2}-\d{2}([Tt ]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("startDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
+           ("endDate" = Option<String>, Query, pattern = r"^(000[1-9]|00[1-9]\d|0[1-9]\d{2}|[1-9]\d{3})-(0[1-9]|1[0-2])-(0[1-9]|[12]\d|3[01])([Tt ]([01]\d|2[0-3]):[0-5]\d:([0-5]\d|60)(\.\d+)?([Zz]|[+-]([01]\d|2[0-3]):[0-5]\d))?$", description = "ISO-8601 instant or YYYY-MM-DD (inclusive)"),
            ("flaggedOnly" = Option<bool>, Query)),
     responses((status = 200, body = CheckinList), (status = 404, description = "`NOT_FOUND`: no member has this id")))]
 pub fn member_checkins(ctx: &Ctx) -> HandlerResult {

@@ -135,7 +135,7 @@ fn instant_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
     let mut any = AnyOfBuilder::new()
         .item(format("date-time"))
         .item(format("date"))
-        .description(Some("ISO-8601 instant with offset, or a YYYY-MM-DD date (midnight UTC)"));
+        .description(Some("ISO-8601 instant with offset, or a YYYY-MM-DD date (midnight UTC); years 1–9999 in UTC"));
     if nullable {
         any = any.item(ObjectBuilder::new().schema_type(Type::Null));
     }
@@ -154,9 +154,6 @@ pub struct Paging {
     #[param(minimum = 1, maximum = 100, default = 50)]
     limit: Option<i64>,
 }
-
-/// Has something besides white space (the `not_blank` rule of the validators).
-pub const NOT_BLANK: &str = r"\S";
 
 // ------------------------------------------------------------------ access
 

@@ -1,6 +1,6 @@
 //! Instants in the API's wire format: ISO-8601 UTC with milliseconds.
 
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SecondsFormat, Utc};
 
 pub fn format_instant(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
@@ -12,11 +12,14 @@ pub fn now_iso() -> String {
 
 /// Parses an ISO timestamp (any offset) or a `YYYY-MM-DD` date (midnight UTC),
 /// as the API accepts for date fields.
+/// Only instants of the years 1–9999 (UTC) are accepted: PostgreSQL has no year 0, and
+/// [`format_instant`] writes four-digit years.
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
-    if let Ok(t) = DateTime::parse_from_rfc3339(s) {
-        return Some(t.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc())
+    let parsed = match DateTime::parse_from_rfc3339(s) {
+        Ok(t) => Some(t.with_timezone(&Utc)),
+        Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
+    };
+    parsed.filter(|t| (1..=9999).contains(&t.year()))
 }
 
 #[cfg(test)]
@@ -34,6 +37,14 @@ mod tests {
         assert_eq!(format_instant(parse_instant("2026-06-01").unwrap()), "2026-06-01T00:00:00.000Z");
         assert!(parse_instant("2026-13-01").is_none());
         assert!(parse_instant("yesterday").is_none());
+    }
+
+    #[test]
+    fn only_years_1_to_9999_in_utc() {
+        assert!(parse_instant("0000-01-01").is_none());
+        assert!(parse_instant("0001-01-01T00:00:00+01:00").is_none(), "year 0 in UTC");
+        assert!(parse_instant("9999-12-31T23:00:00-05:00").is_none(), "year 10000 in UTC");
+        assert_eq!(format_instant(parse_instant("0001-01-01T00:00:00Z").unwrap()), "0001-01-01T00:00:00.000Z");
     }
 }
 
