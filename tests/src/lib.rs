@@ -426,8 +426,7 @@ fn start_real_spin(binary: PathBuf, manifest: &Path, variables: HashMap<String, 
         variables,
         dir: scratch_dir("spin"),
     };
-    let spin = on_service_thread(move || sentinel_ops::services::SpinServer::start(options))
-        .with_context(|| format!("starting real Spin for {}", manifest.display()))?;
+    let spin = sentinel_ops::services::SpinServer::start(options).with_context(|| format!("starting real Spin for {}", manifest.display()))?;
     let addr: SocketAddr = format!("127.0.0.1:{}", spin.port()).parse().unwrap();
     Ok(HostHandle::new(format!("http://{addr}"), addr, Server::Spin(spin), manifest))
 }

@@ -27,8 +27,8 @@ pub trait DbCall {
 /// Runs `call` and decodes its result. A result that does not decode is a bug on one side of the
 /// boundary: a 500 whose log names the function and the decoding error.
 pub fn run<C: DbCall>(ctx: &Ctx, call: &C) -> Result<C::Outcome, ApiError> {
-    let row = ctx.db().query_one(&format!("SELECT {} AS r", C::CALL), &call.params()).map_err(map_db_error)?;
-    let value = row.map(|r| r.json("r")).unwrap_or(Value::Null);
+    let row = ctx.db().query_row(&format!("SELECT {} AS r", C::CALL), &call.params()).map_err(map_db_error)?;
+    let value = row.json("r");
     serde_json::from_value(value).map_err(|e| ApiError::internal(format!("{}: result does not decode: {e}", C::CALL)))
 }
 
@@ -94,8 +94,10 @@ impl<T: Serialize> Serialize for Field<T> {
     }
 }
 
-fn actor_params(actor: &Actor) -> [SqlParam; 3] {
-    actor.params()
+
+/// Whether a struct of [`Field`]s would send no field at all (a PATCH with nothing to change).
+fn sends_nothing<T: Serialize>(fields: &T) -> bool {
+    serde_json::to_value(fields).ok().and_then(|v| v.as_object().map(|o| o.is_empty())).unwrap_or(true)
 }
 
 fn json_param<T: Serialize>(value: &T) -> SqlParam {
@@ -117,7 +119,7 @@ impl DbCall for ScanBadge<'_> {
     const CALL: &'static str = "scan_badge($1, $2, $3::text::timestamptz, $4::text::uuid, $5::text, $6::text)";
     type Outcome = ScanResult;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.serial_number.into(), self.kiosk_id.into(), self.timestamp.as_str().into(), user, key, ip]
     }
 }
@@ -170,7 +172,7 @@ impl DbCall for RecordCheckin {
         $8::text, $9::text, $10::text::uuid, $11, $12, $13::text, $14::text, $15, $16::jsonb)";
     type Outcome = RecordOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![
             self.member_id.as_str().into(),
             self.badge_id.clone().into(),
@@ -229,7 +231,7 @@ impl DbCall for BulkCheckins {
     const CALL: &'static str = "bulk_checkins($1::jsonb, $2::text::uuid, $3::text, $4::text)";
     type Outcome = BulkOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![json_param(&self.items), user, key, ip]
     }
 }
@@ -265,7 +267,7 @@ impl DbCall for SyncScans {
     const CALL: &'static str = "sync_scans($1, $2::jsonb, $3::text::uuid, $4::text, $5::text)";
     type Outcome = SyncOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.kiosk_id.as_str().into(), json_param(&self.items), user, key, ip]
     }
 }
@@ -300,7 +302,7 @@ impl DbCall for CreateSecurityAlert {
     const CALL: &'static str = "create_security_alert($1, $2, $3::text, $4::text::uuid, $5, $6, $7::jsonb, $8::text::interval, $9::text::uuid, $10::text, $11::text)";
     type Outcome = AlertOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![
             self.alert_type.as_str().into(),
             self.severity.as_str().into(),
@@ -344,7 +346,7 @@ pub struct BadgeFields {
 
 impl BadgeFields {
     pub fn is_empty(&self) -> bool {
-        serde_json::to_value(self).ok().and_then(|v| v.as_object().map(|o| o.is_empty())).unwrap_or(true)
+        sends_nothing(self)
     }
 }
 
@@ -359,7 +361,7 @@ impl DbCall for BadgeSave {
     const CALL: &'static str = "badge_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
     type Outcome = BadgeOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.id.clone().into(), json_param(&self.fields), user, key, ip]
     }
 }
@@ -376,7 +378,7 @@ impl DbCall for BadgeAssign {
     const CALL: &'static str = "badge_assign($1::text::uuid, $2, $3::text::uuid, $4::text::uuid, $5, $6)";
     type Outcome = BadgeOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.id.as_str().into(), self.assignment_type.as_str().into(), self.holder_id.as_str().into(), user, key, ip]
     }
 }
@@ -391,7 +393,7 @@ impl DbCall for BadgeUnassign {
     const CALL: &'static str = "badge_unassign($1::text::uuid, $2::text::uuid, $3, $4)";
     type Outcome = BadgeOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.id.as_str().into(), user, key, ip]
     }
 }
@@ -449,7 +451,7 @@ pub struct MemberFields {
 
 impl MemberFields {
     pub fn is_empty(&self) -> bool {
-        serde_json::to_value(self).ok().and_then(|v| v.as_object().map(|o| o.is_empty())).unwrap_or(true)
+        sends_nothing(self)
     }
 }
 
@@ -464,7 +466,7 @@ impl DbCall for MemberSave {
     const CALL: &'static str = "member_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
     type Outcome = MemberOutcome;
     fn params(&self) -> Vec<SqlParam> {
-        let [user, key, ip] = actor_params(&self.actor);
+        let [user, key, ip] = self.actor.params();
         vec![self.id.clone().into(), json_param(&self.fields), user, key, ip]
     }
 }

@@ -111,7 +111,7 @@ pub struct CheckinList {
     total_pages: i64,
 }
 
-/// Who is in the building (domain §5.3): active members present, per division (every division, by name).
+/// Who is in the building: active members present, per division (every division, by name).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]

@@ -15,7 +15,7 @@ use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-/// The JSON runtime summary of `/metrics` (the shape api.md §15 inherited from a Node service).
+/// The JSON runtime summary of `/metrics` (the shape inherited from the original Node service).
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 #[allow(dead_code)]

@@ -142,7 +142,7 @@ fn instant_schema(nullable: bool) -> utoipa::openapi::schema::Schema {
     utoipa::openapi::schema::Schema::AnyOf(any.build())
 }
 
-/// `page` and `limit` of the paged lists (api.md §0.5; bounds as `PageRequest` checks them).
+/// `page` and `limit` of the paged lists (bounds as `PageRequest` checks them).
 #[derive(utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 #[allow(dead_code)]

@@ -214,6 +214,16 @@ pub trait Database {
     fn query_one(&self, sql: &str, params: &[SqlParam]) -> Result<Option<Row>, DbError> {
         Ok(self.query(sql, params)?.into_iter().next())
     }
+
+    /// For a statement that yields exactly one row by construction — `SELECT f(…) AS r`, no FROM.
+    /// An adapter may send it without the never-empty rewrite `query` needs on Spin (docs/spin.md).
+    fn query_row(&self, sql: &str, params: &[SqlParam]) -> Result<Row, DbError> {
+        self.query(sql, params)?.into_iter().next().ok_or_else(|| DbError {
+            sqlstate: None,
+            constraint: None,
+            detail: format!("a statement that always yields one row yielded none: {sql}"),
+        })
+    }
 }
 
 #[cfg(test)]

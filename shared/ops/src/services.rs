@@ -531,9 +531,15 @@ pub struct SpinOptions {
 }
 
 /// A `spin up` process serving an application on 127.0.0.1 (README, "Running the suite on real Spin").
+///
+/// The process is spawned, watched and stopped by a keeper thread of its own that lives exactly as
+/// long as it should: the process is tied to its spawning thread (PR_SET_PDEATHSIG), so spawning it
+/// from a short-lived thread (a tokio blocking worker, a test thread) would stop it early.
 pub struct SpinServer {
-    options: SpinOptions,
-    child: Option<Child>,
+    port: u16,
+    log: PathBuf,
+    stop: Option<std::sync::mpsc::Sender<()>>,
+    keeper: Option<std::thread::JoinHandle<()>>,
 }
 
 impl SpinServer {
@@ -542,76 +548,109 @@ impl SpinServer {
     pub fn start(options: SpinOptions) -> Result<SpinServer> {
         fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
         let log = options.dir.join("spin.log");
-        let (stdout, stderr) = open_log(&log)?;
-        let mut cmd = Command::new(&options.binary);
-        cmd.arg("up")
-            .arg("--from")
-            .arg(&options.manifest)
-            .arg("--listen")
-            .arg(format!("127.0.0.1:{}", options.port))
-            .arg("--log-dir")
-            .arg(options.dir.join("logs"))
-            .current_dir(&options.dir)
-            .stdin(Stdio::null())
-            .stdout(stdout)
-            .stderr(stderr);
-        for (name, value) in &options.variables {
-            cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+        let (port, log_path) = (options.port, log.clone());
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
+        let keeper = std::thread::Builder::new()
+            .name("sentinel-spin".into())
+            .spawn(move || {
+                let mut child = match spawn_spin(&options, &log_path) {
+                    Ok(child) => child,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                        return;
+                    }
+                };
+                let ready = wait_for_spin(&mut child, options.port, Duration::from_secs(600));
+                let failed = ready.is_err();
+                let _ = ready_tx.send(ready);
+                if !failed {
+                    // Until stop() or drop (the sender goes away).
+                    let _ = stop_rx.recv();
+                }
+                stop_child(&mut child, libc::SIGINT, Duration::from_secs(10));
+            })
+            .context("spawning the spin keeper thread")?;
+        let mut server = SpinServer { port, log: log.clone(), stop: Some(stop_tx), keeper: Some(keeper) };
+        match ready_rx.recv() {
+            Ok(Ok(())) => Ok(server),
+            Ok(Err(err)) => {
+                server.stop();
+                Err(err.context(format!("spin up did not become ready; log {}:\n{}", log.display(), log_tail(&log, 4000))))
+            }
+            Err(_) => {
+                server.stop();
+                bail!("the spin keeper thread ended before spin was ready")
+            }
         }
-        // With these set (cargo test sets RUST_BACKTRACE) Spin appends a backtrace to every error
-        // text it hands a guest; deployments run without them.
-        cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
-        die_with_parent(&mut cmd, libc::SIGTERM);
-        let child = cmd.spawn().with_context(|| format!("spawning {}", options.binary.display()))?;
-        let mut server = SpinServer { options, child: Some(child) };
-        if let Err(err) = server.wait_ready(Duration::from_secs(600)) {
-            server.stop();
-            return Err(err.context(format!("spin up did not become ready; log {}:\n{}", log.display(), log_tail(&log, 4000))));
-        }
-        Ok(server)
     }
 
     pub fn port(&self) -> u16 {
-        self.options.port
+        self.port
     }
 
     /// Spin's own output and the guests' stderr, as far as written.
     pub fn log(&self) -> String {
-        log_tail(&self.options.dir.join("spin.log"), 1 << 20)
+        log_tail(&self.log, 1 << 20)
     }
 
-    fn wait_ready(&mut self, timeout: Duration) -> Result<()> {
-        use std::io::Write;
-        let deadline = Instant::now() + timeout;
-        loop {
-            if let Some(Ok(Some(status))) = self.child.as_mut().map(|c| c.try_wait()) {
-                bail!("spin exited during startup ({status})");
-            }
-            let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, self.options.port).into();
-            if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
-                let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-                let request = b"GET /.well-known/spin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-                let mut reply = [0u8; 64];
-                if stream.write_all(request).is_ok() {
-                    if let Ok(n) = stream.read(&mut reply) {
-                        if reply[..n].starts_with(b"HTTP/1.1 200") {
-                            return Ok(());
-                        }
+    /// SIGINT (Spin's graceful stop), SIGKILL after 10 s; returns when it is gone. Idempotent.
+    pub fn stop(&mut self) {
+        drop(self.stop.take());
+        if let Some(keeper) = self.keeper.take() {
+            let _ = keeper.join();
+        }
+    }
+}
+
+fn spawn_spin(options: &SpinOptions, log: &Path) -> Result<Child> {
+    let (stdout, stderr) = open_log(log)?;
+    let mut cmd = Command::new(&options.binary);
+    cmd.arg("up")
+        .arg("--from")
+        .arg(&options.manifest)
+        .arg("--listen")
+        .arg(format!("127.0.0.1:{}", options.port))
+        .arg("--log-dir")
+        .arg(options.dir.join("logs"))
+        .current_dir(&options.dir)
+        .stdin(Stdio::null())
+        .stdout(stdout)
+        .stderr(stderr);
+    for (name, value) in &options.variables {
+        cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
+    }
+    // With these set (cargo test sets RUST_BACKTRACE) Spin appends a backtrace to every error
+    // text it hands a guest; deployments run without them.
+    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+    die_with_parent(&mut cmd, libc::SIGTERM);
+    cmd.spawn().with_context(|| format!("spawning {}", options.binary.display()))
+}
+
+fn wait_for_spin(child: &mut Child, port: u16, timeout: Duration) -> Result<()> {
+    use std::io::Write;
+    let deadline = Instant::now() + timeout;
+    loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            bail!("spin exited during startup ({status})");
+        }
+        let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
+        if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
+            let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
+            let request = b"GET /.well-known/spin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            let mut reply = [0u8; 64];
+            if stream.write_all(request).is_ok() {
+                if let Ok(n) = stream.read(&mut reply) {
+                    if reply[..n].starts_with(b"HTTP/1.1 200") {
+                        return Ok(());
                     }
                 }
             }
-            if Instant::now() > deadline {
-                bail!("timed out after {timeout:?} waiting for spin on port {}", self.options.port);
-            }
-            std::thread::sleep(Duration::from_millis(100));
         }
-    }
-
-    /// SIGINT (Spin's graceful stop), SIGKILL after 10 s. Idempotent.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            stop_child(&mut child, libc::SIGINT, Duration::from_secs(10));
+        if Instant::now() > deadline {
+            bail!("timed out after {timeout:?} waiting for spin on port {port}");
         }
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 

@@ -31,17 +31,32 @@ impl<'a> SpinPostgres<'a> {
     }
 }
 
+impl SpinPostgres<'_> {
+    fn rows(&self, sql: &str, params: &[SqlParam]) -> Result<(Vec<String>, Vec<Vec<DbValue>>), DbError> {
+        let params: Vec<ParameterValue> = params.iter().map(to_parameter).collect();
+        let set = self.connection()?.query(sql, &params).map_err(convert_error)?;
+        Ok((set.columns.into_iter().map(|c| c.name).collect(), set.rows))
+    }
+}
+
+fn to_rows(columns: Vec<String>, rows: Vec<Vec<DbValue>>) -> Vec<Row> {
+    let columns = column_index(columns);
+    rows.into_iter().map(|row| Row::new(columns.clone(), row.into_iter().map(from_value).collect())).collect()
+}
+
 impl Database for SpinPostgres<'_> {
     /// Every statement is sent in its never-empty form: Spin 4.0.0–4.0.2 would never return from a
     /// `query` that yields no row (docs/spin.md, "The zero-row deadlock").
     fn query(&self, sql: &str, params: &[SqlParam]) -> Result<Vec<Row>, DbError> {
-        let params: Vec<ParameterValue> = params.iter().map(to_parameter).collect();
-        let set = self.connection()?.query(&statement::never_empty(sql), &params).map_err(convert_error)?;
-        let mut columns: Vec<String> = set.columns.into_iter().map(|c| c.name).collect();
-        let mut rows = set.rows;
+        let (mut columns, mut rows) = self.rows(&statement::never_empty(sql), params)?;
         statement::drop_filler(&mut columns, &mut rows, |v| matches!(v, DbValue::DbNull));
-        let columns = column_index(columns);
-        Ok(rows.into_iter().map(|row| Row::new(columns.clone(), row.into_iter().map(from_value).collect())).collect())
+        Ok(to_rows(columns, rows))
+    }
+
+    /// Yields a row by construction, so it is sent as it is (no rewrite on the scan's path).
+    fn query_row(&self, sql: &str, params: &[SqlParam]) -> Result<Row, DbError> {
+        let (columns, rows) = self.rows(sql, params)?;
+        to_rows(columns, rows).into_iter().next().ok_or_else(|| plain("a statement that always yields one row yielded none"))
     }
 
     fn execute(&self, sql: &str, params: &[SqlParam]) -> Result<u64, DbError> {
