@@ -76,3 +76,31 @@ LANGUAGE sql STABLE AS $$
         'checkInMethod', COALESCE(v.check_in_method, 'kiosk'), 'createdByAdmin', v.created_by_admin,
         'createdAt', iso(v.created_at))
 $$;
+
+-- The Event object (OpenAPI schema Event); dates as midnight UTC.
+CREATE OR REPLACE FUNCTION event_json(e events) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', e.id, 'name', e.name, 'code', e.code, 'description', e.description,
+        'startDate', iso_date(e.start_date), 'endDate', iso_date(e.end_date), 'status', e.status,
+        'autoExpireBadges', e.auto_expire_badges, 'customRoles', e.custom_roles, 'createdBy', e.created_by,
+        'createdAt', iso(e.created_at), 'updatedAt', iso(e.updated_at))
+$$;
+
+-- The Attendee object (OpenAPI schema Attendee).
+CREATE OR REPLACE FUNCTION attendee_json(a event_attendees) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'eventId', a.event_id, 'name', a.name, 'rank', a.rank, 'organization', a.organization,
+        'role', a.role, 'badgeId', a.badge_id, 'badgeAssignedAt', iso(a.badge_assigned_at),
+        'accessStart', iso_date(a.access_start), 'accessEnd', iso_date(a.access_end), 'status', a.status,
+        'createdAt', iso(a.created_at), 'updatedAt', iso(a.updated_at))
+$$;
+
+-- An event check-in (OpenAPI schema EventCheckin).
+CREATE OR REPLACE FUNCTION event_checkin_json(c event_checkins) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', c.id, 'eventAttendeeId', c.event_attendee_id, 'badgeId', c.badge_id, 'direction', c.direction,
+        'timestamp', iso(c."timestamp"), 'kioskId', c.kiosk_id, 'createdAt', iso(c.created_at))
+$$;

@@ -29,15 +29,17 @@ BEGIN
     RETURN 'OK';
 END $$;
 
--- Clears every reference to the badge held by its current holder (and any member pointing at it).
+-- Clears the current holder's reference to the badge (and any member pointing at it). Expired event
+-- attendees keep theirs as history (docs/database.md, "Events").
 CREATE OR REPLACE FUNCTION badge_unlink(b badges) RETURNS void
 LANGUAGE plpgsql AS $$
 BEGIN
     UPDATE members SET badge_id = NULL WHERE badge_id = b.id;
     IF b.assignment_type = 'visitor' THEN
         UPDATE visitors SET temporary_badge_id = NULL WHERE id = b.assigned_to_id AND temporary_badge_id = b.id;
+    ELSIF b.assignment_type = 'event' THEN
+        UPDATE event_attendees SET badge_id = NULL, badge_assigned_at = NULL WHERE id = b.assigned_to_id AND badge_id = b.id;
     END IF;
-    UPDATE event_attendees SET badge_id = NULL, badge_assigned_at = NULL WHERE badge_id = b.id;
     UPDATE badges SET assignment_type = 'unassigned', assigned_to_id = NULL
     WHERE id = b.id AND assignment_type <> 'unassigned';
 END $$;

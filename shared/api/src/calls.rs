@@ -37,6 +37,11 @@ pub fn run<C: DbCall>(ctx: &Ctx, call: &C) -> Result<C::Outcome, ApiError> {
 pub fn map_db_error(e: DbError) -> ApiError {
     match e.sqlstate.as_deref() {
         Some("SN002") | Some("SN003") => ApiError::conflict("The badge assignment changed concurrently; retry"),
+        Some("SN004") => ApiError::new(
+            http::StatusCode::CONFLICT,
+            "INVALID_TRANSITION",
+            "The event lifecycle does not allow this status change: draft → active → completed (by closing), draft or active → cancelled",
+        ),
         Some("23505") => ApiError::conflict("A conflicting record was written concurrently; retry"),
         Some("40P01") | Some("40001") => ApiError::conflict("Concurrent update; retry"),
         _ => e.into(),
@@ -493,6 +498,247 @@ pub enum MemberOutcome {
     DuplicateServiceNumber { service_number: String },
 }
 
+// ------------------------------------------------------------------ events (90_events.sql)
+
+/// The fields of `event_save` (only those the client sent; dates as `YYYY-MM-DD`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventFields {
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub name: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub code: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub description: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub start_date: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub end_date: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub status: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub auto_expire_badges: Field<bool>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub custom_roles: Field<Value>,
+}
+
+impl EventFields {
+    pub fn is_empty(&self) -> bool {
+        sends_nothing(self)
+    }
+}
+
+/// `event_save`: create (`id` None) or update an event.
+pub struct EventSave {
+    pub id: Option<String>,
+    pub fields: EventFields,
+    pub actor: Actor,
+}
+
+impl DbCall for EventSave {
+    const CALL: &'static str = "event_save($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
+    type Outcome = EventOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.clone().into(), json_param(&self.fields), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum EventOutcome {
+    Ok { event: Value },
+    NotFound,
+    DuplicateCode { code: String },
+    InvalidDates { start_date: String, end_date: String },
+}
+
+/// `event_close`: complete an active event (expiring attendees and freeing badges on the unit's
+/// operational day when it auto-expires).
+pub struct EventClose {
+    pub id: String,
+    pub zone: String,
+    /// The day rollover as an interval literal (`03:00`).
+    pub rollover: String,
+    pub actor: Actor,
+}
+
+impl DbCall for EventClose {
+    const CALL: &'static str = "event_close($1::text::uuid, $2, $3::text::interval, $4::text::uuid, $5, $6)";
+    type Outcome = EventCloseOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), self.zone.as_str().into(), self.rollover.as_str().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum EventCloseOutcome {
+    /// `changed`: false when the event was completed already; `badges`: the Badge objects returned to the pool.
+    Ok { event: Value, expired_count: i64, changed: bool, badges: Vec<Value> },
+    NotFound,
+    EventCancelled,
+}
+
+/// `event_delete`: delete an event, freeing its badges.
+pub struct EventDelete {
+    pub id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for EventDelete {
+    const CALL: &'static str = "event_delete($1::text::uuid, $2::text::uuid, $3, $4)";
+    type Outcome = EventDeleteOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum EventDeleteOutcome {
+    Ok { event: Value, badges: Vec<Value> },
+    NotFound,
+}
+
+/// The fields of `attendee_save` (only those the client sent; dates as `YYYY-MM-DD`).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttendeeFields {
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub name: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub rank: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub organization: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub role: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub badge_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub badge_assigned_at: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub access_start: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub access_end: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub status: Field<String>,
+}
+
+impl AttendeeFields {
+    pub fn is_empty(&self) -> bool {
+        sends_nothing(self)
+    }
+}
+
+/// `attendee_save`: add (`id` None) or change an attendee of the event, badge included.
+pub struct AttendeeSave {
+    pub event_id: String,
+    pub id: Option<String>,
+    pub fields: AttendeeFields,
+    pub actor: Actor,
+}
+
+impl DbCall for AttendeeSave {
+    const CALL: &'static str = "attendee_save($1::text::uuid, $2::text::uuid, $3::jsonb, $4::text::uuid, $5, $6)";
+    type Outcome = AttendeeOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.event_id.as_str().into(), self.id.clone().into(), json_param(&self.fields), user, key, ip]
+    }
+}
+
+/// `attendee_remove`: take an attendee's badge back (`delete` false) or remove the attendee.
+pub struct AttendeeRemove {
+    pub event_id: String,
+    pub id: String,
+    pub delete: bool,
+    pub actor: Actor,
+}
+
+impl DbCall for AttendeeRemove {
+    const CALL: &'static str = "attendee_remove($1::text::uuid, $2::text::uuid, $3, $4::text::uuid, $5, $6)";
+    type Outcome = AttendeeOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.event_id.as_str().into(), self.id.as_str().into(), self.delete.into(), user, key, ip]
+    }
+}
+
+/// The outcomes of `attendee_save` and `attendee_remove`; the badge refusals are `badge_lock_for`'s.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum AttendeeOutcome {
+    /// `attendee`: null once removed; `badges`: the Badge objects whose assignment changed.
+    Ok { attendee: Value, badges: Vec<Value> },
+    EventNotFound { event_id: String },
+    NotFound { attendee_id: String },
+    EventClosed { status: String },
+    InvalidAccessWindow,
+    BadgeNotFound { badge_id: String },
+    BadgeNotActive { serial_number: String, status: String },
+    BadgeAlreadyAssigned { serial_number: String },
+}
+
+/// `event_scan`: an event badge scanned at a kiosk.
+pub struct EventScan {
+    pub serial_number: String,
+    pub kiosk_id: String,
+    /// ISO-8601 instant.
+    pub timestamp: String,
+    pub zone: String,
+    /// The day rollover as an interval literal (`03:00`).
+    pub rollover: String,
+    pub actor: Actor,
+}
+
+impl DbCall for EventScan {
+    const CALL: &'static str =
+        "event_scan($1, $2, $3::text::timestamptz, $4, $5::text::interval, $6::text::uuid, $7::text, $8::text)";
+    type Outcome = EventScanResult;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![
+            self.serial_number.as_str().into(),
+            self.kiosk_id.as_str().into(),
+            self.timestamp.as_str().into(),
+            self.zone.as_str().into(),
+            self.rollover.as_str().into(),
+            user,
+            key,
+            ip,
+        ]
+    }
+}
+
+/// An event scan's outcome plus the security alert it raised, if any.
+#[derive(Debug, Deserialize)]
+pub struct EventScanResult {
+    #[serde(flatten)]
+    pub outcome: EventScanOutcome,
+    #[serde(default)]
+    pub alert: Option<Value>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum EventScanOutcome {
+    Ok { checkin: Value, attendee: Value, event: Value, direction: String },
+    BadgeNotFound { serial_number: String },
+    BadgeInactive { serial_number: String, status: String },
+    BadgeUnassigned { serial_number: String },
+    BadgeTypeNotSupported { serial_number: String, assignment_type: String },
+    AttendeeNotFound { attendee_id: String },
+    EventNotActive { event_name: String, status: String },
+    EventNotInProgress { event_name: String, start_date: String, end_date: String, day: String },
+    AttendeeExpired { attendee_name: String },
+    AttendeeDenied { attendee_name: String },
+    AccessNotStarted { attendee_name: String, access_start: String },
+    DuplicateScan { last_checkin_id: Value, last_timestamp: Value, last_direction: Value },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -501,6 +747,7 @@ mod tests {
     const FUNCTION_FILES: &[&str] = &[
         include_str!("../../../migrations/functions/60_checkins.sql"),
         include_str!("../../../migrations/functions/70_badges_members.sql"),
+        include_str!("../../../migrations/functions/90_events.sql"),
     ];
 
     /// The body of SQL function `name` in the function files.
@@ -519,6 +766,9 @@ mod tests {
         let mut codes = literals_after(&body, "'outcome', '");
         if body.contains("jsonb_build_object('outcome', outcome)") && body.contains("badge_link(") {
             codes.extend(literals_after(&body_of("badge_link"), "RETURN '"));
+        }
+        if body.contains("RETURN refusal") && body.contains("badge_lock_for(") {
+            codes.extend(literals_after(&body_of("badge_lock_for"), "'outcome', '"));
         }
         codes
     }
@@ -545,6 +795,12 @@ mod tests {
             ("badge_assign", known::<BadgeOutcome>),
             ("badge_unassign", known::<BadgeOutcome>),
             ("member_save", known::<MemberOutcome>),
+            ("event_save", known::<EventOutcome>),
+            ("event_close", known::<EventCloseOutcome>),
+            ("event_delete", known::<EventDeleteOutcome>),
+            ("attendee_save", known::<AttendeeOutcome>),
+            ("attendee_remove", known::<AttendeeOutcome>),
+            ("event_scan", known::<EventScanOutcome>),
         ];
         for (function, is_known) in checks {
             let codes = outcomes_of(function);

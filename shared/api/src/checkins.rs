@@ -524,14 +524,14 @@ fn publish_checkins(ctx: &Ctx, events: &Value) {
     }
 }
 
-fn publish_alerts(ctx: &Ctx, alerts: &[&Value]) {
+pub(crate) fn publish_alerts(ctx: &Ctx, alerts: &[&Value]) {
     for alert in alerts.iter().filter(|a| a.is_object()) {
         ctx.publish("alerts", "alert:new", crate::alerts::event_payload(alert));
     }
 }
 
 /// The kiosk id a write records: the key's own for kiosks, else the caller's choice.
-fn kiosk_for(ctx: &Ctx, requested: Option<&str>) -> String {
+pub(crate) fn kiosk_for(ctx: &Ctx, requested: Option<&str>) -> String {
     ctx.principal.kiosk_id().map(str::to_string).or_else(|| requested.map(str::to_string)).unwrap_or_else(|| MANUAL_ENTRY_KIOSK.to_string())
 }
 

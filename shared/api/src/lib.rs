@@ -13,6 +13,7 @@ pub mod checkins;
 pub mod divisions;
 pub mod metrics;
 pub mod enums;
+pub mod events;
 pub mod kiosks;
 pub mod listing;
 pub mod members;
@@ -26,7 +27,7 @@ use sentinel_http::Router;
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
-         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router())]
+         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -44,6 +45,11 @@ pub fn badges_router() -> Router {
 /// Check-ins, presence, scans and offline sync (also `/api/members/:id/checkins`).
 pub fn checkins_router() -> Router {
     checkins::routes(Router::new("checkins"))
+}
+
+/// Events, their attendees and event badges, and event-badge scans.
+pub fn events_router() -> Router {
+    events::routes(Router::new("events"))
 }
 
 pub fn alerts_router() -> Router {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks, members, platform, users};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, members, platform, users};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,9 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
         checkins::list, checkins::presence, checkins::presence_people, checkins::activity, checkins::get, checkins::create, checkins::bulk,
         checkins::scan, checkins::sync, checkins::manual_checkout, checkins::update, checkins::delete, checkins::member_checkins,
         alerts::active, alerts::create, alerts::acknowledge, alerts::dismiss, alerts::get,
+        events::available_badges, events::scan, events::list, events::create, events::get, events::update, events::delete,
+        events::close, events::stats, events::attendees, events::add_attendee, events::update_attendee, events::assign_badge,
+        events::remove_badge, events::delete_attendee,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -63,8 +66,11 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
         checkins::CreateCheckin, checkins::BulkCheckins, checkins::UpdateCheckin,
         checkins::ScanRequest, checkins::SyncScan, checkins::SyncRequest, checkins::ManualCheckout,
         alerts::SecurityAlert, alerts::AlertList, alerts::CreateAlert, alerts::AcknowledgeAlert, alerts::ClosedAlert,
+        events::Event, events::EventList, events::Attendee, events::AttendeeList, events::ClosedEvent, events::EventStats,
+        events::AvailableBadge, events::AvailableBadges, events::EventCheckin, events::EventScanResult,
+        events::CreateEvent, events::UpdateEvent, events::CreateAttendee, events::UpdateAttendee, events::AssignEventBadge,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"))
 )]
 struct ApiDoc;
 

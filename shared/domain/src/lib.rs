@@ -6,6 +6,7 @@
 pub mod badge;
 pub mod checkin;
 pub mod division;
+pub mod event;
 pub mod kiosk;
 pub mod member;
 pub mod role;

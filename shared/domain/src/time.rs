@@ -22,9 +22,23 @@ pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
     parsed.filter(|t| (1..=9999).contains(&t.year()))
 }
 
+/// A date field (event dates, access windows): a `YYYY-MM-DD` date, or an ISO timestamp whose UTC
+/// calendar day is taken; years 1–9999 as for [`parse_instant`].
+pub fn parse_date(s: &str) -> Option<NaiveDate> {
+    parse_instant(s).map(|t| t.date_naive())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dates_from_dates_or_instants() {
+        assert_eq!(parse_date("2026-06-01").unwrap().to_string(), "2026-06-01");
+        assert_eq!(parse_date("2026-06-01T23:30:00-05:00").unwrap().to_string(), "2026-06-02");
+        assert!(parse_date("2026-02-30").is_none());
+        assert!(parse_date("").is_none());
+    }
 
     #[test]
     fn formats_with_millis_and_z() {
