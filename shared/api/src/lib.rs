@@ -19,6 +19,7 @@ pub mod members;
 pub mod openapi;
 pub mod platform;
 pub mod users;
+pub mod visitors;
 
 use sentinel_http::Router;
 
@@ -26,7 +27,8 @@ use sentinel_http::Router;
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
-         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router())]
+         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()),
+         ("visitors", visitors_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -44,6 +46,11 @@ pub fn badges_router() -> Router {
 /// Check-ins, presence, scans and offline sync (also `/api/members/:id/checkins`).
 pub fn checkins_router() -> Router {
     checkins::routes(Router::new("checkins"))
+}
+
+/// Visitor sign-in and sign-out, with temporary badges.
+pub fn visitors_router() -> Router {
+    visitors::routes(Router::new("visitors"))
 }
 
 pub fn alerts_router() -> Router {

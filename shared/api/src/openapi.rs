@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks, members, platform, users};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks, members, platform, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -38,6 +38,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
         checkins::list, checkins::presence, checkins::presence_people, checkins::activity, checkins::get, checkins::create, checkins::bulk,
         checkins::scan, checkins::sync, checkins::manual_checkout, checkins::update, checkins::delete, checkins::member_checkins,
         alerts::active, alerts::create, alerts::acknowledge, alerts::dismiss, alerts::get,
+        visitors::active, visitors::list, visitors::sign_in, visitors::checkout, visitors::get, visitors::update,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -63,8 +64,9 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, kiosks
         checkins::CreateCheckin, checkins::BulkCheckins, checkins::UpdateCheckin,
         checkins::ScanRequest, checkins::SyncScan, checkins::SyncRequest, checkins::ManualCheckout,
         alerts::SecurityAlert, alerts::AlertList, alerts::CreateAlert, alerts::AcknowledgeAlert, alerts::ClosedAlert,
+        visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "visitors"))
 )]
 struct ApiDoc;
 
