@@ -6,7 +6,10 @@ fn main() {
     println!("cargo:rerun-if-changed=../../migrations");
     println!("cargo:rerun-if-changed=../../migrations/functions");
     println!("cargo:rerun-if-changed=build.rs");
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../migrations/functions");
+    // The manifest directory of this build (read at run time: a path compiled into the build script
+    // would point at whichever checkout first built it, e.g. another worktree sharing the target dir).
+    let manifest_dir = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let dir = std::path::Path::new(&manifest_dir).join("../../migrations/functions");
     let mut names: Vec<String> = std::fs::read_dir(&dir)
         .map(|entries| {
             entries
@@ -15,7 +18,8 @@ fn main() {
                 .filter(|n| n.ends_with(".sql"))
                 .collect()
         })
-        .unwrap_or_default();
+        .unwrap_or_else(|e| panic!("reading {}: {e}", dir.display()));
+    assert!(!names.is_empty(), "no function files in {}", dir.display());
     names.sort();
     let mut code = String::from("pub static FUNCTION_FILES: &[(&str, &str)] = &[\n");
     for name in names {

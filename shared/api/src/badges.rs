@@ -194,8 +194,9 @@ pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
 }
 
 /// A `badge_*` outcome as the response: the Badge (publishing `badge:assignment` when its
-/// assignment changed), or the refusal.
-fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result<Value, ApiError> {
+/// assignment changed), or the refusal. Visitors answer `badge_assign`'s refusals of a temporary
+/// badge through it too, so a badge is refused with the same code and message everywhere.
+pub(crate) fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result<Value, ApiError> {
     match outcome {
         BadgeOutcome::Ok { badge, assignment_changed } => {
             if assignment_changed {

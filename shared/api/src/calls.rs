@@ -41,7 +41,6 @@ pub fn map_db_error(e: DbError) -> ApiError {
             http::StatusCode::CONFLICT,
             "INVALID_TRANSITION",
             "The event lifecycle does not allow this status change: draft → active → completed (by closing), draft or active → cancelled",
-        ),
         Some("23505") => ApiError::conflict("A conflicting record was written concurrently; retry"),
         Some("40P01") | Some("40001") => ApiError::conflict("Concurrent update; retry"),
         _ => e.into(),
@@ -498,6 +497,117 @@ pub enum MemberOutcome {
     DuplicateServiceNumber { service_number: String },
 }
 
+// ------------------------------------------------------------------ visitors (80_visitors.sql)
+
+/// The fields of `visitor_sign_in` and `visitor_update` (only those the client sent; instants canonical ISO text).
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VisitorFields {
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub name: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub organization: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub visit_type: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub visit_type_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub visit_reason: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub event_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub host_member_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub check_in_time: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub check_out_time: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub temporary_badge_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub kiosk_id: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub admin_notes: Field<String>,
+    #[serde(skip_serializing_if = "Field::is_unchanged")]
+    pub check_in_method: Field<String>,
+}
+
+impl VisitorFields {
+    pub fn is_empty(&self) -> bool {
+        sends_nothing(self)
+    }
+}
+
+/// `visitor_sign_in`: a visitor signed in by staff or a kiosk, with an optional temporary badge.
+pub struct VisitorSignIn {
+    pub fields: VisitorFields,
+    pub actor: Actor,
+}
+
+impl DbCall for VisitorSignIn {
+    const CALL: &'static str = "visitor_sign_in($1::jsonb, $2::text::uuid, $3, $4)";
+    type Outcome = VisitorOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![json_param(&self.fields), user, key, ip]
+    }
+}
+
+/// `visitor_sign_out`: the (idempotent) checkout.
+pub struct VisitorSignOut {
+    pub id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for VisitorSignOut {
+    const CALL: &'static str = "visitor_sign_out($1::text::uuid, $2::text::uuid, $3, $4)";
+    type Outcome = VisitorOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), user, key, ip]
+    }
+}
+
+/// `visitor_update`: a correction of a visit.
+pub struct VisitorUpdate {
+    pub id: String,
+    pub fields: VisitorFields,
+    pub actor: Actor,
+}
+
+impl DbCall for VisitorUpdate {
+    const CALL: &'static str = "visitor_update($1::text::uuid, $2::jsonb, $3::text::uuid, $4, $5)";
+    type Outcome = VisitorOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), json_param(&self.fields), user, key, ip]
+    }
+}
+
+/// The outcomes of `visitor_sign_in`, `visitor_sign_out` and `visitor_update` (they share their rules).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum VisitorOutcome {
+    /// `signedOut`: this call signed the visitor out (`visitor:signout` is due); `badges`: Badge objects whose
+    /// assignment changed (`badge:assignment`); `hostName`: `<rank> <first> <last>` of the host.
+    Ok {
+        visitor: Value,
+        #[serde(default)]
+        host_name: Option<String>,
+        signed_out: bool,
+        badges: Vec<Value>,
+    },
+    NotFound,
+    EventNotFound { event_id: String },
+    HostNotFound { host_member_id: String },
+    VisitTypeNotFound { visit_type: String },
+    VisitTypeMismatch,
+    CheckOutBeforeCheckIn,
+    CheckOutCleared,
+    BadgeForSignedOut,
+    /// The temporary badge was refused by `badge_assign`'s rules.
+    BadgeRefused { refusal: BadgeOutcome },
+}
+
 // ------------------------------------------------------------------ events (90_events.sql)
 
 /// The fields of `event_save` (only those the client sent; dates as `YYYY-MM-DD`).
@@ -747,6 +857,7 @@ mod tests {
     const FUNCTION_FILES: &[&str] = &[
         include_str!("../../../migrations/functions/60_checkins.sql"),
         include_str!("../../../migrations/functions/70_badges_members.sql"),
+        include_str!("../../../migrations/functions/80_visitors.sql"),
         include_str!("../../../migrations/functions/90_events.sql"),
     ];
 
@@ -766,6 +877,9 @@ mod tests {
         let mut codes = literals_after(&body, "'outcome', '");
         if body.contains("jsonb_build_object('outcome', outcome)") && body.contains("badge_link(") {
             codes.extend(literals_after(&body_of("badge_link"), "RETURN '"));
+        }
+        if body.contains("FROM visitor_check_refs(f)") {
+            codes.extend(literals_after(&body_of("visitor_check_refs"), "'outcome', '"));
         }
         if body.contains("RETURN refusal") && body.contains("badge_lock_for(") {
             codes.extend(literals_after(&body_of("badge_lock_for"), "'outcome', '"));
@@ -795,6 +909,9 @@ mod tests {
             ("badge_assign", known::<BadgeOutcome>),
             ("badge_unassign", known::<BadgeOutcome>),
             ("member_save", known::<MemberOutcome>),
+            ("visitor_sign_in", known::<VisitorOutcome>),
+            ("visitor_sign_out", known::<VisitorOutcome>),
+            ("visitor_update", known::<VisitorOutcome>),
             ("event_save", known::<EventOutcome>),
             ("event_close", known::<EventCloseOutcome>),
             ("event_delete", known::<EventDeleteOutcome>),
@@ -822,6 +939,12 @@ mod tests {
         assert_eq!(r.alert, Some(serde_json::json!({"id": "a"})));
         let b: BadgeOutcome = serde_json::from_value(serde_json::json!({"outcome": "OK", "changed": true, "badge": {}})).unwrap();
         assert!(matches!(b, BadgeOutcome::Ok { assignment_changed: true, .. }));
+        // A badge refusal travels inside the visitor outcome, in badge_assign's own shape.
+        let v: VisitorOutcome = serde_json::from_value(serde_json::json!({
+            "outcome": "BADGE_REFUSED", "refusal": {"outcome": "BADGE_NOT_ACTIVE", "status": "lost"}
+        }))
+        .unwrap();
+        assert!(matches!(v, VisitorOutcome::BadgeRefused { refusal: BadgeOutcome::BadgeNotActive { ref status } } if status == "lost"));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use http::{Method, StatusCode};
 use sentinel_domain::checkin::{self as rules, Direction};
 use sentinel_domain::time::{format_instant, parse_instant};
 use sentinel_domain::Role;
-use sentinel_http::input::{double_option, query_flag, query_uuid};
+use sentinel_http::input::{double_option, query_flag, query_instant, query_uuid};
 use sentinel_http::pagination::PageRequest;
 use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
 use serde::{Deserialize, Serialize};
@@ -373,7 +373,8 @@ fn valid_direction(v: &str, _: &()) -> garde::Result {
 fn valid_method(v: &str, _: &()) -> garde::Result {
     if ["badge", "manual", "override"].contains(&v) { Ok(()) } else { Err(garde::Error::new("must be badge, manual or override")) }
 }
-fn valid_instant(v: &str, _: &()) -> garde::Result {
+/// garde validator: an instant as the API accepts it (shared by the request types of several resources).
+pub(crate) fn valid_instant(v: &str, _: &()) -> garde::Result {
     parse_instant(v).map(|_| ()).ok_or_else(|| garde::Error::new("must be an ISO-8601 timestamp"))
 }
 fn valid_serial(v: &str, _: &()) -> garde::Result {
@@ -514,7 +515,8 @@ fn not_found(id: &str) -> ApiError {
 }
 
 /// An accepted instant in canonical form (validated by garde already).
-fn canonical(ts: &str) -> String {
+/// A validated instant as canonical ISO text.
+pub(crate) fn canonical(ts: &str) -> String {
     parse_instant(ts).map(format_instant).unwrap_or_default()
 }
 
@@ -547,13 +549,6 @@ struct Filters {
 
 fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
     let query = ctx.query();
-    let date = |name: &str| -> Result<Option<String>, ApiError> {
-        query
-            .get(name)
-            .filter(|s| !s.is_empty())
-            .map(|s| parse_instant(s).map(format_instant).ok_or_else(|| ApiError::invalid(name, "must be an ISO-8601 timestamp")))
-            .transpose()
-    };
     let direction = match query.get("direction").filter(|s| !s.is_empty()) {
         Some(d) => Some(Direction::parse(d).ok_or_else(|| ApiError::invalid("direction", "must be in or out"))?.as_str().to_string()),
         None => None,
@@ -563,8 +558,8 @@ fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
         division: query_uuid(query, "divisionId")?,
         direction,
         kiosk: query.get("kioskId").filter(|s| !s.is_empty()).cloned(),
-        start: date("startDate")?,
-        end: date("endDate")?,
+        start: query_instant(query, "startDate")?,
+        end: query_instant(query, "endDate")?,
         flagged_only: query_flag(query, "flaggedOnly")?,
     })
 }

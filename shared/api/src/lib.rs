@@ -20,6 +20,7 @@ pub mod members;
 pub mod openapi;
 pub mod platform;
 pub mod users;
+pub mod visitors;
 
 use sentinel_http::Router;
 
@@ -27,7 +28,8 @@ use sentinel_http::Router;
 /// OpenAPI document and the access-matrix tests are derived from this list.
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
-         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router())]
+         ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router()),
+         ("visitors", visitors_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -50,6 +52,11 @@ pub fn checkins_router() -> Router {
 /// Events, their attendees and event badges, and event-badge scans.
 pub fn events_router() -> Router {
     events::routes(Router::new("events"))
+}
+
+/// Visitor sign-in and sign-out, with temporary badges.
+pub fn visitors_router() -> Router {
+    visitors::routes(Router::new("visitors"))
 }
 
 pub fn alerts_router() -> Router {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, members, platform, users};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, members, platform, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -41,6 +41,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::available_badges, events::scan, events::list, events::create, events::get, events::update, events::delete,
         events::close, events::stats, events::attendees, events::add_attendee, events::update_attendee, events::assign_badge,
         events::remove_badge, events::delete_attendee,
+        visitors::active, visitors::list, visitors::sign_in, visitors::checkout, visitors::get, visitors::update,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -69,8 +70,9 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::Event, events::EventList, events::Attendee, events::AttendeeList, events::ClosedEvent, events::EventStats,
         events::AvailableBadge, events::AvailableBadges, events::EventCheckin, events::EventScanResult,
         events::CreateEvent, events::UpdateEvent, events::CreateAttendee, events::UpdateAttendee, events::AssignEventBadge,
+        visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"))
 )]
 struct ApiDoc;
 

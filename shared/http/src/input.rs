@@ -112,6 +112,16 @@ pub fn query_uuid(query: &std::collections::HashMap<String, String>, name: &str)
         .transpose()
 }
 
+/// An optional instant query parameter (ISO-8601 instant or `YYYY-MM-DD`), canonical ISO text; empty = absent.
+pub fn query_instant(query: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
+    use sentinel_domain::time::{format_instant, parse_instant};
+    query
+        .get(name)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse_instant(s).map(format_instant).ok_or_else(|| ApiError::invalid(name, "must be an ISO-8601 timestamp")))
+        .transpose()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
