@@ -136,82 +136,71 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'OK', 'event', event_json(e), 'badges', released);
 END $$;
 
--- Locks badge p_badge to give it to the holder and checks that it may be (invariant 3, docs/database.md):
--- NULL when it may be linked (or the holder has it already), else the refusal: BADGE_NOT_FOUND,
--- BADGE_NOT_ACTIVE, BADGE_ALREADY_ASSIGNED.
-CREATE OR REPLACE FUNCTION badge_lock_for(p_badge uuid, p_type text, p_holder uuid) RETURNS jsonb
-LANGUAGE plpgsql AS $$
-DECLARE
-    b badges%ROWTYPE;
-BEGIN
-    SELECT * INTO b FROM badges WHERE id = p_badge FOR UPDATE;
-    IF NOT FOUND THEN
-        RETURN jsonb_build_object('outcome', 'BADGE_NOT_FOUND', 'badgeId', p_badge);
-    END IF;
-    IF b.assignment_type = p_type AND b.assigned_to_id = p_holder THEN
-        RETURN NULL;
-    END IF;
-    IF b.status <> 'active' THEN
-        RETURN jsonb_build_object('outcome', 'BADGE_NOT_ACTIVE', 'serialNumber', b.serial_number, 'status', b.status);
-    END IF;
-    IF b.assignment_type <> 'unassigned' THEN
-        RETURN jsonb_build_object('outcome', 'BADGE_ALREADY_ASSIGNED', 'serialNumber', b.serial_number);
-    END IF;
-    RETURN NULL;
-END $$;
-
 -- POST /api/events/:id/attendees (p_id NULL), PATCH …/attendees/:attendeeId and
--- POST …/attendees/:attendeeId/assign-badge. `f` holds only the fields the client sent; `badgeId` goes
--- through the assignment rule (a badge the attendee held before returns to the pool; null takes it back).
--- Completed and cancelled events take no new attendees and hand out no badges.
--- Outcomes: OK, EVENT_NOT_FOUND, NOT_FOUND, EVENT_CLOSED, INVALID_ACCESS_WINDOW, and badge_lock_for's.
+-- POST …/attendees/:attendeeId/assign-badge. `f` holds only the fields the client sent. A new `badgeId` is
+-- taken through badge_assign (the badges' own rules, outcomes and audit row) and the badge the attendee held
+-- before returns to the pool; null takes the badge back. Completed and cancelled events take no new
+-- attendees and hand out no badges.
+-- Outcomes: OK, EVENT_NOT_FOUND, NOT_FOUND, EVENT_CLOSED, INVALID_ACCESS_WINDOW,
+-- BADGE_REFUSED (`refusal`: badge_assign's outcome).
 CREATE OR REPLACE FUNCTION attendee_save(p_event uuid, p_id uuid, f jsonb, p_user uuid, p_api_key text, p_ip text) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     e events%ROWTYPE;
     a event_attendees%ROWTYPE;
     before jsonb;
-    holder uuid;
-    new_badge uuid;
+    new_badge uuid := (f->>'badgeId')::uuid;
     takes_badge boolean;
-    refusal jsonb;
+    assigned jsonb;
     released jsonb;
     badges_changed jsonb := '[]'::jsonb;
-    closed boolean;
 BEGIN
     SELECT * INTO e FROM events WHERE id = p_event FOR SHARE;
     IF NOT FOUND THEN RETURN jsonb_build_object('outcome', 'EVENT_NOT_FOUND', 'eventId', p_event); END IF;
-    closed := e.status IN ('completed', 'cancelled');
     IF p_id IS NOT NULL THEN
         SELECT * INTO a FROM event_attendees WHERE id = p_id AND event_id = p_event FOR UPDATE;
         IF NOT FOUND THEN RETURN jsonb_build_object('outcome', 'NOT_FOUND', 'attendeeId', p_id); END IF;
         before := attendee_json(a);
-        holder := a.id;
-    ELSE
-        IF closed THEN RETURN jsonb_build_object('outcome', 'EVENT_CLOSED', 'status', e.status); END IF;
-        holder := gen_random_uuid();
+    END IF;
+    takes_badge := new_badge IS NOT NULL
+        AND NOT EXISTS (SELECT 1 FROM badges WHERE id = new_badge AND assignment_type = 'event' AND assigned_to_id = a.id);
+    IF e.status IN ('completed', 'cancelled') AND (p_id IS NULL OR takes_badge) THEN
+        RETURN jsonb_build_object('outcome', 'EVENT_CLOSED', 'status', e.status);
     END IF;
     IF (CASE WHEN f ? 'accessEnd' THEN (f->>'accessEnd')::date ELSE a.access_end END)
        < (CASE WHEN f ? 'accessStart' THEN (f->>'accessStart')::date ELSE a.access_start END) THEN
         RETURN jsonb_build_object('outcome', 'INVALID_ACCESS_WINDOW');
     END IF;
-    new_badge := (f->>'badgeId')::uuid;
-    takes_badge := new_badge IS NOT NULL
-        AND NOT EXISTS (SELECT 1 FROM badges WHERE id = new_badge AND assignment_type = 'event' AND assigned_to_id = holder);
-    IF takes_badge THEN
-        IF closed THEN RETURN jsonb_build_object('outcome', 'EVENT_CLOSED', 'status', e.status); END IF;
-        refusal := badge_lock_for(new_badge, 'event', holder);
-        IF refusal IS NOT NULL THEN RETURN refusal; END IF;
-    END IF;
 
     IF p_id IS NULL THEN
-        INSERT INTO event_attendees (id, event_id, name, rank, organization, role, access_start, access_end, status)
-        VALUES (holder, p_event, f->>'name', f->>'rank', f->>'organization', f->>'role',
+        INSERT INTO event_attendees (event_id, name, rank, organization, role, access_start, access_end, status)
+        VALUES (p_event, f->>'name', f->>'rank', f->>'organization', f->>'role',
                 (f->>'accessStart')::date, (f->>'accessEnd')::date, coalesce(f->>'status', 'pending'))
         RETURNING * INTO a;
-    ELSE
-        IF f ? 'badgeId' AND (takes_badge OR new_badge IS NULL) THEN
-            released := attendee_release_badge(a);
+    END IF;
+    IF takes_badge THEN
+        assigned := badge_assign(new_badge, 'event', a.id, p_user, p_api_key, p_ip);
+        IF assigned->>'outcome' <> 'OK' THEN
+            IF p_id IS NULL THEN
+                DELETE FROM event_attendees WHERE id = a.id;  -- nothing else refers to it yet
+            END IF;
+            RETURN jsonb_build_object('outcome', 'BADGE_REFUSED', 'refusal', assigned);
+        END IF;
+        badges_changed := jsonb_build_array(assigned->'badge');
+        IF f ? 'badgeAssignedAt' THEN
+            UPDATE event_attendees SET badge_assigned_at = (f->>'badgeAssignedAt')::timestamptz WHERE id = a.id;
+        END IF;
+    END IF;
+    IF p_id IS NOT NULL THEN
+        -- The badge held before returns to the pool (badge_assign has already pointed the attendee at the new one).
+        IF f ? 'badgeId' AND a.badge_id IS DISTINCT FROM new_badge THEN
+            IF new_badge IS NULL THEN
+                released := attendee_release_badge(a);
+            ELSE
+                UPDATE badges SET assignment_type = 'unassigned', assigned_to_id = NULL
+                WHERE id = a.badge_id AND assignment_type = 'event' AND assigned_to_id = a.id
+                RETURNING badge_json(badges) INTO released;
+            END IF;
             IF released IS NOT NULL THEN badges_changed := badges_changed || released; END IF;
         END IF;
         UPDATE event_attendees SET
@@ -224,14 +213,7 @@ BEGIN
             status = CASE WHEN f ? 'status' THEN f->>'status' ELSE status END
         WHERE id = p_id;
     END IF;
-    IF takes_badge THEN
-        PERFORM badge_link(new_badge, 'event', holder);
-        badges_changed := badges_changed || (SELECT badge_json(b) FROM badges b WHERE b.id = new_badge);
-        IF f ? 'badgeAssignedAt' THEN
-            UPDATE event_attendees SET badge_assigned_at = (f->>'badgeAssignedAt')::timestamptz WHERE id = holder;
-        END IF;
-    END IF;
-    SELECT * INTO a FROM event_attendees WHERE id = holder;
+    SELECT * INTO a FROM event_attendees WHERE id = a.id;
     PERFORM write_audit(p_user, p_api_key, p_ip, CASE WHEN p_id IS NULL THEN 'attendee_create' ELSE 'attendee_update' END,
                         'event_attendee', a.id, jsonb_build_object('eventId', p_event, 'before', before, 'after', attendee_json(a)));
     RETURN jsonb_build_object('outcome', 'OK', 'attendee', attendee_json(a), 'badges', badges_changed);

@@ -230,7 +230,7 @@ fn attendees_get_event_badges_under_the_badge_rules() {
 
     // The same badge again, a badge that is not active, unknown references, the wrong event.
     let r = add_attendee(&e, json!({ "badgeId": first }));
-    assert_eq!((r.status, r.body["error"].as_str()), (409, Some("CONFLICT")), "{}", r.text);
+    assert_eq!((r.status, r.body["error"].as_str()), (409, Some("BADGE_ALREADY_ASSIGNED")), "{}", r.text);
     let (lost, _) = badge("lost");
     let r = add_attendee(&e, json!({ "badgeId": lost }));
     assert_eq!((r.status, r.body["error"].as_str()), (400, Some("BADGE_NOT_ACTIVE")), "{}", r.text);

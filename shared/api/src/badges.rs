@@ -218,6 +218,12 @@ pub(crate) fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result
     }
 }
 
+/// A `badge_assign` refusal passed on by another resource's write (a visitor's temporary badge, an
+/// attendee's event badge) as the error the badges component gives for it.
+pub(crate) fn badge_refusal(ctx: &Ctx, refusal: BadgeOutcome, badge_id: &str) -> ApiError {
+    badge_result(ctx, refusal, badge_id).err().unwrap_or_else(|| ApiError::internal("badge_assign refusal decoded as OK"))
+}
+
 /// List badges
 ///
 /// One page of badges ordered by serial, filtered by a substring of the serial, status, assignment type

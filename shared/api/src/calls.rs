@@ -41,6 +41,7 @@ pub fn map_db_error(e: DbError) -> ApiError {
             http::StatusCode::CONFLICT,
             "INVALID_TRANSITION",
             "The event lifecycle does not allow this status change: draft → active → completed (by closing), draft or active → cancelled",
+        ),
         Some("23505") => ApiError::conflict("A conflicting record was written concurrently; retry"),
         Some("40P01") | Some("40001") => ApiError::conflict("Concurrent update; retry"),
         _ => e.into(),
@@ -777,7 +778,7 @@ impl DbCall for AttendeeRemove {
     }
 }
 
-/// The outcomes of `attendee_save` and `attendee_remove`; the badge refusals are `badge_lock_for`'s.
+/// The outcomes of `attendee_save` and `attendee_remove`.
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum AttendeeOutcome {
@@ -787,9 +788,8 @@ pub enum AttendeeOutcome {
     NotFound { attendee_id: String },
     EventClosed { status: String },
     InvalidAccessWindow,
-    BadgeNotFound { badge_id: String },
-    BadgeNotActive { serial_number: String, status: String },
-    BadgeAlreadyAssigned { serial_number: String },
+    /// `badge_assign` refused the new badge.
+    BadgeRefused { refusal: BadgeOutcome },
 }
 
 /// `event_scan`: an event badge scanned at a kiosk.
@@ -880,9 +880,6 @@ mod tests {
         }
         if body.contains("FROM visitor_check_refs(f)") {
             codes.extend(literals_after(&body_of("visitor_check_refs"), "'outcome', '"));
-        }
-        if body.contains("RETURN refusal") && body.contains("badge_lock_for(") {
-            codes.extend(literals_after(&body_of("badge_lock_for"), "'outcome', '"));
         }
         codes
     }

@@ -18,7 +18,7 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::publish_assignment;
+use crate::badges::{badge_refusal, publish_assignment};
 use crate::calls::{
     run, uuid_text, valid_uuid, AttendeeFields, AttendeeOutcome, AttendeeRemove, AttendeeSave, EventClose, EventCloseOutcome, EventDelete,
     EventDeleteOutcome, EventFields, EventOutcome, EventSave, EventScan, EventScanOutcome, Field,
@@ -433,7 +433,7 @@ fn event_result(outcome: EventOutcome, id: &str) -> Result<Value, ApiError> {
 }
 
 /// An attendee write's outcome: the attendee (badge changes pushed), or the refusal.
-fn attendee_result(ctx: &Ctx, outcome: AttendeeOutcome, event_id: &str) -> Result<Value, ApiError> {
+fn attendee_result(ctx: &Ctx, outcome: AttendeeOutcome, event_id: &str, badge_id: &str) -> Result<Value, ApiError> {
     match outcome {
         AttendeeOutcome::Ok { attendee, badges } => {
             publish_badges(ctx, &badges);
@@ -445,13 +445,7 @@ fn attendee_result(ctx: &Ctx, outcome: AttendeeOutcome, event_id: &str) -> Resul
             Err(ApiError::new(StatusCode::CONFLICT, "EVENT_CLOSED", format!("The event is {status}: it takes no new attendees or badges")))
         }
         AttendeeOutcome::InvalidAccessWindow => Err(ApiError::invalid("accessEnd", "must be on or after accessStart")),
-        AttendeeOutcome::BadgeNotFound { badge_id } => Err(ApiError::not_found(format!("Badge with ID '{badge_id}' not found"))),
-        AttendeeOutcome::BadgeNotActive { serial_number, status } => {
-            Err(ApiError::bad_request("BADGE_NOT_ACTIVE", format!("Badge '{serial_number}' is not active (status {status})")))
-        }
-        AttendeeOutcome::BadgeAlreadyAssigned { serial_number } => {
-            Err(ApiError::conflict(format!("Badge '{serial_number}' is already assigned; choose one from /api/events/badges/available")))
-        }
+        AttendeeOutcome::BadgeRefused { refusal } => Err(badge_refusal(ctx, refusal, badge_id)),
     }
 }
 
@@ -677,13 +671,14 @@ pub fn attendees(ctx: &Ctx) -> HandlerResult {
     responses((status = 201, body = Attendee),
               (status = 400, description = "`VALIDATION_ERROR`: the body is invalid, `eventId` is not the path's event, or access ends before it starts; `BADGE_NOT_ACTIVE`: the badge is not active"),
               (status = 404, description = "`NOT_FOUND`: no event has this id, or no badge has `badgeId`"),
-              (status = 409, description = "`CONFLICT`: the badge is already assigned, or a concurrent change won; `EVENT_CLOSED`: the event is completed or cancelled")))]
+              (status = 409, description = "`BADGE_ALREADY_ASSIGNED`: the badge has another holder; `CONFLICT`: a concurrent change won; `EVENT_CLOSED`: the event is completed or cancelled")))]
 pub fn add_attendee(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let body: CreateAttendee = ctx.json()?;
     if body.event_id.as_deref().is_some_and(|e| uuid_text(e) != event_id) {
         return Err(ApiError::invalid("eventId", "must be the event of the path"));
     }
+    let badge_id = body.badge_id.as_deref().map(uuid_text).unwrap_or_default();
     let fields = AttendeeFields {
         name: Field::value(body.name.trim().to_string()),
         rank: Field::when(body.rank),
@@ -696,7 +691,7 @@ pub fn add_attendee(ctx: &Ctx) -> HandlerResult {
         status: Field::when(body.status),
     };
     let call = AttendeeSave { event_id: event_id.clone(), id: None, fields, actor: Actor::of(ctx) };
-    created(attendee_result(ctx, run(ctx, &call)?, &event_id)?)
+    created(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Update an attendee
@@ -709,11 +704,12 @@ pub fn add_attendee(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, body = Attendee),
               (status = 400, description = "`VALIDATION_ERROR`: the body changes nothing or is invalid, or access ends before it starts; `BADGE_NOT_ACTIVE`: the badge is not active"),
               (status = 404, description = "`NOT_FOUND`: no event has this id, the attendee is not one of its attendees, or no badge has `badgeId`"),
-              (status = 409, description = "`CONFLICT`: the badge is already assigned, or a concurrent change won; `EVENT_CLOSED`: a completed or cancelled event hands out no badges")))]
+              (status = 409, description = "`BADGE_ALREADY_ASSIGNED`: the badge has another holder; `CONFLICT`: a concurrent change won; `EVENT_CLOSED`: a completed or cancelled event hands out no badges")))]
 pub fn update_attendee(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let body: UpdateAttendee = ctx.json()?;
+    let badge_id = body.badge_id.clone().flatten().as_deref().map(uuid_text).unwrap_or_default();
     let fields = AttendeeFields {
         name: Field::when(body.name.map(|s| s.trim().to_string())),
         rank: Field::patch(body.rank),
@@ -729,7 +725,7 @@ pub fn update_attendee(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
     let call = AttendeeSave { event_id: event_id.clone(), id: Some(attendee_id), fields, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id)?)
+    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Give an attendee an event badge
@@ -742,14 +738,15 @@ pub fn update_attendee(ctx: &Ctx) -> HandlerResult {
     responses((status = 200, body = Attendee),
               (status = 400, description = "`BADGE_NOT_ACTIVE`: the badge is not active"),
               (status = 404, description = "`NOT_FOUND`: no event has this id, the attendee is not one of its attendees, or no badge has this id"),
-              (status = 409, description = "`CONFLICT`: the badge is already assigned, or a concurrent change won; `EVENT_CLOSED`: the event is completed or cancelled")))]
+              (status = 409, description = "`BADGE_ALREADY_ASSIGNED`: the badge has another holder; `CONFLICT`: a concurrent change won; `EVENT_CLOSED`: the event is completed or cancelled")))]
 pub fn assign_badge(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let body: AssignEventBadge = ctx.json()?;
-    let fields = AttendeeFields { badge_id: Field::value(uuid_text(&body.badge_id)), ..Default::default() };
+    let badge_id = uuid_text(&body.badge_id);
+    let fields = AttendeeFields { badge_id: Field::value(badge_id.clone()), ..Default::default() };
     let call = AttendeeSave { event_id: event_id.clone(), id: Some(attendee_id), fields, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id)?)
+    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Take an attendee's badge back
@@ -764,7 +761,7 @@ pub fn remove_badge(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let call = AttendeeRemove { event_id: event_id.clone(), id: attendee_id, delete: false, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id)?)
+    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, "")?)
 }
 
 /// Remove an attendee
@@ -778,7 +775,7 @@ pub fn delete_attendee(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let call = AttendeeRemove { event_id: event_id.clone(), id: attendee_id, delete: true, actor: Actor::of(ctx) };
-    attendee_result(ctx, run(ctx, &call)?, &event_id)?;
+    attendee_result(ctx, run(ctx, &call)?, &event_id, "")?;
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Attendee removed successfully".into() }))
 }
 

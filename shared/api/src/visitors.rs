@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::{badge_result, publish_assignment};
+use crate::badges::{badge_refusal, publish_assignment};
 use crate::calls::{run, uuid_text, valid_uuid, Field, VisitorFields, VisitorOutcome, VisitorSignIn, VisitorSignOut, VisitorUpdate};
 use crate::checkins::{canonical, valid_instant};
 use crate::members::publish_presence;
@@ -281,9 +281,7 @@ fn visitor_result(ctx: &Ctx, outcome: VisitorOutcome, id: &str, badge_id: Option
         VisitorOutcome::CheckOutBeforeCheckIn => Err(ApiError::invalid("checkOutTime", "must not be before checkInTime")),
         VisitorOutcome::CheckOutCleared => Err(ApiError::invalid("checkOutTime", "cannot be cleared once set: a signed-out visitor signs in again")),
         VisitorOutcome::BadgeForSignedOut => Err(ApiError::invalid("temporaryBadgeId", "only a visitor on site can be given a temporary badge")),
-        VisitorOutcome::BadgeRefused { refusal } => Err(badge_result(ctx, refusal, badge_id.unwrap_or_default())
-            .err()
-            .unwrap_or_else(|| ApiError::internal("visitor: badge_assign refusal decoded as OK"))),
+        VisitorOutcome::BadgeRefused { refusal } => Err(badge_refusal(ctx, refusal, badge_id.unwrap_or_default())),
     }
 }
 
