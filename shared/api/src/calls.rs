@@ -849,6 +849,85 @@ pub enum EventScanOutcome {
     DuplicateScan { last_checkin_id: Value, last_timestamp: Value, last_direction: Value },
 }
 
+// ------------------------------------------------------------------ lockup (94_lockup.sql)
+
+/// `lockup_execute`: the Lockup holder empties the building.
+pub struct LockupExecute {
+    pub member_id: String,
+    /// A kiosk's badge proof (`sentinel_api::proof`); None for users.
+    pub actor_serial: Option<String>,
+    pub note: Option<String>,
+    pub zone: String,
+    /// The day rollover as an interval literal (`03:00`).
+    pub rollover: String,
+    pub actor: Actor,
+}
+
+impl DbCall for LockupExecute {
+    const CALL: &'static str = "lockup_execute($1::text::uuid, $2::text, $3::text, $4, $5::text::interval, $6::text::uuid, $7, $8)";
+    type Outcome = LockupExecuteOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![
+            self.member_id.as_str().into(),
+            self.actor_serial.clone().into(),
+            self.note.clone().into(),
+            self.zone.as_str().into(),
+            self.rollover.as_str().into(),
+            user,
+            key,
+            ip,
+        ]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum LockupExecuteOutcome {
+    /// `result`: the response; the rest are the pushes, in the order they go out.
+    Ok {
+        result: Value,
+        checkin_events: Vec<Value>,
+        visitor_signouts: Vec<Value>,
+        badges: Vec<Value>,
+        executed: Value,
+        status: Value,
+        presence: Value,
+    },
+    NotFound,
+    BadgeProofRequired,
+    NotAuthorized,
+}
+
+/// `building_open`: a present member opens the building for the day.
+pub struct BuildingOpen {
+    pub member_id: String,
+    pub actor_serial: Option<String>,
+    pub zone: String,
+    pub rollover: String,
+    pub actor: Actor,
+}
+
+impl DbCall for BuildingOpen {
+    const CALL: &'static str = "building_open($1::text::uuid, $2::text, $3, $4::text::interval, $5::text::uuid, $6, $7)";
+    type Outcome = BuildingOpenOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.member_id.as_str().into(), self.actor_serial.clone().into(), self.zone.as_str().into(), self.rollover.as_str().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum BuildingOpenOutcome {
+    Ok { status: Value, event: Value },
+    NotFound,
+    BadgeProofRequired,
+    MemberNotActive { status: String },
+    NotCheckedIn,
+    AlreadyOpen { status: Value },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -859,6 +938,7 @@ mod tests {
         include_str!("../../../migrations/functions/70_badges_members.sql"),
         include_str!("../../../migrations/functions/80_visitors.sql"),
         include_str!("../../../migrations/functions/90_events.sql"),
+        include_str!("../../../migrations/functions/94_lockup.sql"),
     ];
 
     /// The body of SQL function `name` in the function files.
@@ -915,6 +995,8 @@ mod tests {
             ("attendee_save", known::<AttendeeOutcome>),
             ("attendee_remove", known::<AttendeeOutcome>),
             ("event_scan", known::<EventScanOutcome>),
+            ("lockup_execute", known::<LockupExecuteOutcome>),
+            ("building_open", known::<BuildingOpenOutcome>),
         ];
         for (function, is_known) in checks {
             let codes = outcomes_of(function);

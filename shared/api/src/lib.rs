@@ -16,6 +16,7 @@ pub mod enums;
 pub mod events;
 pub mod kiosks;
 pub mod listing;
+pub mod lockup;
 pub mod members;
 pub mod openapi;
 pub mod platform;
@@ -30,7 +31,7 @@ use sentinel_http::Router;
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
          ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router()),
-         ("visitors", visitors_router())]
+         ("visitors", visitors_router()), ("lockup", lockup_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -53,6 +54,11 @@ pub fn checkins_router() -> Router {
 /// Events, their attendees and event badges, and event-badge scans.
 pub fn events_router() -> Router {
     events::routes(Router::new("events"))
+}
+
+/// Who is inside, the end-of-day lockup and the building's status.
+pub fn lockup_router() -> Router {
+    lockup::routes(Router::new("lockup"))
 }
 
 /// Visitor sign-in and sign-out, with temporary badges.

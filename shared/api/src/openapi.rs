@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, members, platform, users, visitors};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, lockup, members, platform, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,8 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::close, events::stats, events::attendees, events::add_attendee, events::update_attendee, events::assign_badge,
         events::remove_badge, events::delete_attendee,
         visitors::active, visitors::list, visitors::sign_in, visitors::checkout, visitors::get, visitors::update,
+        lockup::present, lockup::check_auth, lockup::execute, lockup::status_today, lockup::status_of_day, lockup::history,
+        lockup::checkout_options, lockup::open,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -71,8 +73,12 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::AvailableBadge, events::AvailableBadges, events::EventCheckin, events::EventScanResult,
         events::CreateEvent, events::UpdateEvent, events::CreateAttendee, events::UpdateAttendee, events::AssignEventBadge,
         visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
+        lockup::PresentMember, lockup::PresentVisitor, lockup::PresentList, lockup::LockupAuthorization, lockup::LockupHolder,
+        lockup::BuildingStatus, lockup::CheckedOutIds, lockup::LockupStats, lockup::LockupResult, lockup::CheckedOutPerson,
+        lockup::LockupExecution, lockup::LockupHistory, lockup::EligibleRecipient, lockup::CheckoutOptions,
+        lockup::ExecuteLockup, lockup::OpenBuilding,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "lockup"))
 )]
 struct ApiDoc;
 
