@@ -340,7 +340,10 @@ where
                 let day = self.shared.config.operational_day.clone();
                 self.shared.pg.run(move |db| backfill::current_dds(db, &day)).await.map(|d| Some(("dds:current", d)))
             }
-            Channel::Lockup => self.shared.pg.run(|db| backfill::lockup_current(db)).await.map(|d| Some(("lockup:current", d))),
+            Channel::Lockup => {
+                let day = self.shared.config.operational_day.clone();
+                self.shared.pg.run(move |db| backfill::lockup_state(db, &day)).await.map(|d| Some(("lockup:current", d)))
+            }
             Channel::Kiosks => self.shared.pg.run(|db| backfill::kiosks(db)).await.map(|mut d| {
                 // The relay's backfill has the spec's four fields; queueSize is for GET /api/kiosks.
                 if let Some(list) = d.get_mut("kiosks").and_then(Value::as_array_mut) {

@@ -229,6 +229,8 @@ async fn subscribing_sends_the_channel_backfill() {
     let lockup = client.next_json().await;
     assert!(is_event(&lockup, "lockup:current"), "{lockup}");
     assert_eq!(lockup["data"]["holder"], json!({ "id": present, "rank": "S1", "firstName": "Ada", "lastName": "Present" }));
+    let building = sql("SELECT building_status_json(operational_date(now(), 'America/Winnipeg', '03:00'))->>'buildingStatus' AS s");
+    assert_eq!(lockup["data"]["buildingStatus"], building[0]["s"], "the day's building status");
 
     let kiosk = api_key("kiosk");
     client.subscribe("kiosks", None).await;

@@ -141,6 +141,15 @@ pub fn lockup_current(db: &dyn Database) -> Result<Value, DbError> {
     Ok(json!({ "holder": single_json(db, SQL, &[], "holder")? }))
 }
 
+/// `lockup:current`: `{ holder: LockupHolder | null, buildingStatus }` — the Lockup holder and the
+/// building's status on the operational day (`building_status_json`, migrations/functions/94_lockup.sql).
+pub fn lockup_state(db: &dyn Database, day: &sentinel_domain::time::OperationalDay) -> Result<Value, DbError> {
+    const SQL: &str = "SELECT building_status_json(operational_date(now(), $1::text, $2::text::interval)) AS status";
+    let params = [day.zone.as_str().into(), day.rollover_interval().into()];
+    let status = single_json(db, SQL, &params, "status")?;
+    Ok(json!({ "holder": status["currentHolder"], "buildingStatus": status["buildingStatus"] }))
+}
+
 /// `kiosks:backfill` (and, with `queueSize`, `GET /api/kiosks`): `{ kiosks: [{ kioskId, name,
 /// status, lastSeen, queueSize }] }` for every non-revoked kiosk key and every kiosk that
 /// reported status; online = seen (heartbeat or authenticated request) within 90 s.
