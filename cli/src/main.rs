@@ -48,6 +48,31 @@ enum Command {
     /// Benchmark the API on loopback: load a production-like data set (throwaway PostgreSQL + Redis unless
     /// URLs are given), drive badge scans and the main reads concurrently, report throughput and p50/p95/p99.
     Bench(bench::BenchArgs),
+    /// Scheduled checks (daily reset at the rollover, lockup reminder 22:00 and overdue 23:00): the relay
+    /// runs them every minute; this runs what is due once (operators, a Kubernetes CronJob, tests).
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Run every job due at --at (default now) that has not run for its operational day; prints a JSON report.
+    Run(JobsRunArgs),
+}
+
+#[derive(Args)]
+struct JobsRunArgs {
+    #[command(flatten)]
+    conn: ConnArgs,
+    /// The instant to run for (ISO-8601), e.g. to catch up after an outage [default: now]
+    #[arg(long)]
+    at: Option<String>,
+    /// IANA zone of the unit [env: SENTINEL_UNIT_TIMEZONE, SPIN_VARIABLE_UNIT_TIMEZONE; default America/Winnipeg]
+    #[arg(long)]
+    unit_timezone: Option<String>,
+    /// Local time the operational day rolls over, HH:MM [env: SENTINEL_DAY_ROLLOVER, SPIN_VARIABLE_DAY_ROLLOVER; default 03:00]
+    #[arg(long)]
+    day_rollover: Option<String>,
 }
 
 #[derive(Args, Clone)]
@@ -165,6 +190,7 @@ fn main() {
             Command::BenchRealtime(args) => bench_realtime(args).await,
             Command::Serve(args) => serve(args).await,
             Command::Bench(args) => bench::run(args, &repo_root()).await,
+            Command::Jobs(JobsCommand::Run(args)) => jobs_run(args).await,
         }
     });
     if let Err(err) = outcome {
@@ -192,6 +218,21 @@ fn configured_database_url(flag: &Option<String>) -> Option<String> {
 
 fn configured_redis_url(flag: &Option<String>) -> Option<String> {
     flag.clone().or_else(|| env_first(&["SENTINEL_REDIS_URL", "SPIN_VARIABLE_REDIS_URL"]))
+}
+
+async fn jobs_run(args: JobsRunArgs) -> Result<()> {
+    let database_url = configured_database_url(&args.conn.database_url).context("no database URL: pass --database-url or set SENTINEL_DATABASE_URL")?;
+    let redis_url = configured_redis_url(&args.conn.redis_url).context("no Redis URL: pass --redis-url or set SENTINEL_REDIS_URL")?;
+    let at = match &args.at {
+        Some(raw) => Some(sentinel_domain::time::parse_instant(raw).with_context(|| format!("--at {raw:?} is not an ISO-8601 instant"))?),
+        None => None,
+    };
+    let zone = args.unit_timezone.or_else(|| env_first(&["SENTINEL_UNIT_TIMEZONE", "SPIN_VARIABLE_UNIT_TIMEZONE"]));
+    let rollover = args.day_rollover.or_else(|| env_first(&["SENTINEL_DAY_ROLLOVER", "SPIN_VARIABLE_DAY_ROLLOVER"]));
+    let day = sentinel_domain::time::OperationalDay::parse(zone.as_deref(), rollover.as_deref()).map_err(anyhow::Error::msg)?;
+    let report = sentinel_relay::jobs::run_once(&database_url, &redis_url, at, &day).await?;
+    println!("{report}");
+    Ok(())
 }
 
 fn require_database_url(args: &DbArgs) -> Result<String> {

@@ -52,6 +52,8 @@ pub struct Limits {
     pub write_timeout: Duration,
     /// `presence:update` is coalesced per socket: at most one per this interval, always the latest (1 s).
     pub presence_interval: Duration,
+    /// How often the replica checks for due scheduled jobs (`None`: never; `sentinel jobs run` still works).
+    pub jobs_interval: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -72,6 +74,7 @@ impl Default for Limits {
             fanout_buffer: 16_384,
             write_timeout: Duration::from_secs(10),
             presence_interval: Duration::from_secs(1),
+            jobs_interval: Some(Duration::from_secs(60)),
         }
     }
 }

@@ -19,6 +19,7 @@ pub mod channels;
 mod conn;
 pub mod config;
 pub mod hub;
+pub mod jobs;
 pub mod metrics;
 pub mod pg;
 mod server;
@@ -185,6 +186,9 @@ pub async fn start(config: RelayConfig) -> anyhow::Result<RunningRelay> {
     });
     tasks.push(tokio::spawn(server::serve_ws(listener, shared.clone(), accept_stop_rx)));
     tasks.push(tokio::spawn(server::serve_metrics(metrics_listener, shared.clone(), stop_rx.clone())));
+    if let Some(interval) = shared.config.limits.jobs_interval {
+        tasks.push(tokio::spawn(jobs::schedule(shared.clone(), interval, stop_rx.clone())));
+    }
     tasks.push(tokio::spawn(kiosk_sweep(shared.clone(), stop_rx)));
     log("info", "relay started", json!({ "ws": format!("ws://{addr}/ws"), "metrics": format!("http://{metrics_addr}/metrics") }));
     Ok(RunningRelay { addr, metrics_addr, shared, drain: drain_tx, stop: stop_tx, tasks })

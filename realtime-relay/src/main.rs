@@ -56,6 +56,9 @@ struct ServeArgs {
     /// Concurrent connections per API key
     #[arg(long, env = "SENTINEL_RELAY_CONNECTIONS_PER_KEY", default_value_t = 5)]
     connections_per_key: usize,
+    /// Seconds between checks for due scheduled jobs (daily reset, lockup reminders); 0 disables them here
+    #[arg(long, env = "SENTINEL_RELAY_JOBS_INTERVAL", default_value_t = 60)]
+    jobs_interval_secs: u64,
 }
 
 fn main() {
@@ -91,6 +94,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.limits = Limits {
         connections_per_ip_per_minute: args.connections_per_ip_per_minute,
         connections_per_key: args.connections_per_key,
+        jobs_interval: (args.jobs_interval_secs > 0).then(|| Duration::from_secs(args.jobs_interval_secs)),
         ..Limits::default()
     };
     let relay = sentinel_relay::start(config).await?;

@@ -1,0 +1,147 @@
+-- Scheduled checks, run by the relay replicas every minute and by `sentinel jobs run` (docs/database.md,
+-- "Scheduled jobs"). Each job runs at most once per operational day: its scheduled_job_runs row is
+-- inserted first, so a second replica (or a second run) waits for the first and then does nothing.
+-- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
+
+-- The instant local time `p_time` of operational day `p_day` happens (DST-aware: a local time is a wall-clock
+-- reading in the unit's zone). The day rolls over at p_rollover on the next calendar day.
+CREATE OR REPLACE FUNCTION local_instant(p_day date, p_time interval, p_zone text) RETURNS timestamptz
+LANGUAGE sql STABLE STRICT AS $$ SELECT (p_day + p_time) AT TIME ZONE p_zone $$;
+
+-- Claims job `p_job` for day `p_day`: true when this call is the one that runs it.
+CREATE OR REPLACE FUNCTION claim_job(p_job text, p_day date, p_at timestamptz) RETURNS boolean
+LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO scheduled_job_runs (job, operational_date, due_at) VALUES (p_job, p_day, p_at)
+    ON CONFLICT (job, operational_date) DO NOTHING;
+    RETURN FOUND;
+END $$;
+
+-- Whether someone checked in on operational day p_day and no lockup secured the building since.
+CREATE OR REPLACE FUNCTION building_left_unsecured(p_day date, p_zone text, p_rollover interval) RETURNS boolean
+LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM checkins c
+                   WHERE c."timestamp" >= local_instant(p_day, p_rollover, p_zone)
+                     AND c."timestamp" < local_instant(p_day + 1, p_rollover, p_zone) AND c.direction = 'in')
+       AND coalesce((SELECT status FROM building_status WHERE operational_date = p_day), 'open') <> 'secured'
+$$;
+
+-- Everything due at instant p_at, each job once per operational day. Returns
+-- `{ ran: [{job, date, …}], events: [{channel, event, data}] }`: the realtime events to publish, in order.
+--  * daily_reset (for the day that ended at the last rollover): members still inside are checked out at the
+--    rollover instant (method system, kiosk SYSTEM, flagged) with a member_missed_checkout alert each — except
+--    those whose latest check-in came from a kiosk still holding offline scans (queueSize > 0 at its last
+--    heartbeat): the job then stays unclaimed and runs again on the next tick; a day with check-ins and no
+--    lockup raises building_not_secured; attendees of events whose end date has passed expire and their
+--    badges return to the pool.
+--  * lockup_reminder at 22:00 and lockup_overdue at 23:00 local time of the current operational day, while
+--    someone is inside and the building is not secured: lockup_reminder (warning), lockup_not_executed
+--    (critical).
+CREATE OR REPLACE FUNCTION run_scheduled_jobs(p_at timestamptz, p_zone text, p_rollover interval) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    today date := operational_date(p_at, p_zone, p_rollover);
+    ended date := today - 1;
+    rollover_at timestamptz := local_instant(today, p_rollover, p_zone);
+    ran jsonb := '[]'::jsonb;
+    pushes jsonb := '[]'::jsonb;
+    target uuid;
+    r jsonb;
+    alert jsonb;
+    forced integer := 0;
+    deferred integer := 0;
+    expired integer := 0;
+    released jsonb;
+    e events%ROWTYPE;
+    present integer;
+BEGIN
+    -- daily_reset for the day that just ended. Deferred stragglers keep it unclaimed until their kiosk synced.
+    IF NOT EXISTS (SELECT 1 FROM scheduled_job_runs WHERE job = 'daily_reset' AND operational_date = ended) THEN
+        PERFORM pg_advisory_xact_lock(hashtextextended('scheduled_job:daily_reset', 0));
+    END IF;
+    IF NOT EXISTS (SELECT 1 FROM scheduled_job_runs WHERE job = 'daily_reset' AND operational_date = ended) THEN
+        FOR target IN
+            SELECT p.member_id FROM member_presence p JOIN members m ON m.id = p.member_id
+            WHERE p.direction = 'in' AND m.status = 'active' AND p.since < rollover_at
+            ORDER BY p.member_id
+        LOOP
+            IF EXISTS (SELECT 1 FROM member_presence p JOIN checkins c ON c.id = p.last_checkin_id
+                       JOIN kiosk_status k ON k.kiosk_id = c.kiosk_id
+                       WHERE p.member_id = target AND k.queue_size > 0) THEN
+                deferred := deferred + 1;
+                CONTINUE;
+            END IF;
+            r := record_checkin(target, NULL, 'out', 'SYSTEM', 'system', rollover_at, true, 'Forced checkout at day rollover',
+                                NULL, NULL, false, true, NULL, NULL, 'checkin_create',
+                                jsonb_build_object('method', 'system', 'job', 'daily_reset'));
+            IF r->>'outcome' = 'OK' THEN
+                forced := forced + 1;
+                pushes := pushes || jsonb_build_object('channel', 'checkins', 'event', 'checkin:new', 'data', r->'event');
+                alert := raise_security_alert('member_missed_checkout', 'warning', NULL, target, 'SYSTEM',
+                                              format('Missed checkout: %s was still checked in at the day rollover and was checked out',
+                                                     r->'event'->>'memberName'),
+                                              jsonb_build_object('title', 'Member missed checkout', 'operationalDate', iso_date(ended),
+                                                                 'checkinId', r->'checkin'->'id'),
+                                              interval '0');
+                pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+            END IF;
+        END LOOP;
+        IF deferred = 0 THEN
+            PERFORM claim_job('daily_reset', ended, p_at);
+            IF building_left_unsecured(ended, p_zone, p_rollover) THEN
+                alert := raise_security_alert('building_not_secured', 'critical', NULL, NULL, 'SYSTEM',
+                                              format('Building not secured: no lockup was executed on %s', ended),
+                                              jsonb_build_object('title', 'Building not secured', 'operationalDate', iso_date(ended)),
+                                              interval '0');
+                pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+            END IF;
+            FOR e IN SELECT ev.* FROM events ev WHERE ev.end_date < today AND EXISTS (
+                         SELECT 1 FROM event_attendees a WHERE a.event_id = ev.id AND a.status <> 'expired') LOOP
+                WITH x AS (UPDATE event_attendees SET status = 'expired', access_end = least(coalesce(access_end, e.end_date), e.end_date)
+                           WHERE event_id = e.id AND status <> 'expired' RETURNING 1)
+                SELECT expired + count(*) INTO expired FROM x;
+                released := event_release_badges(e.id);
+                SELECT pushes || coalesce(jsonb_agg(jsonb_build_object('channel', 'badges', 'event', 'badge:assignment',
+                                                                       'data', jsonb_build_object(
+                            'badgeId', b->'id', 'serialNumber', b->'serialNumber', 'assignmentType', 'unassigned',
+                            'assignedToId', NULL, 'timestamp', iso(clock_timestamp())))), '[]'::jsonb)
+                INTO pushes FROM jsonb_array_elements(released) b;
+            END LOOP;
+            UPDATE scheduled_job_runs SET result = jsonb_build_object('forcedCheckouts', forced, 'expiredAttendees', expired)
+            WHERE job = 'daily_reset' AND operational_date = ended;
+            ran := ran || jsonb_build_object('job', 'daily_reset', 'date', iso_date(ended), 'forcedCheckouts', forced,
+                                             'expiredAttendees', expired);
+        ELSE
+            ran := ran || jsonb_build_object('job', 'daily_reset', 'date', iso_date(ended), 'forcedCheckouts', forced,
+                                             'deferred', deferred);
+        END IF;
+        IF forced > 0 THEN
+            pushes := pushes || jsonb_build_object('channel', 'presence', 'event', 'presence:update', 'data', presence_figures());
+        END IF;
+    END IF;
+
+    -- Evening checks of the current operational day.
+    SELECT count(*) INTO present FROM present_members;
+    IF p_at >= local_instant(today, interval '22:00', p_zone) AND claim_job('lockup_reminder', today, p_at) THEN
+        IF present > 0 AND coalesce((SELECT status FROM building_status WHERE operational_date = today), 'open') <> 'secured' THEN
+            alert := raise_security_alert('lockup_reminder', 'warning', NULL, NULL, 'SYSTEM',
+                                          format('Lockup reminder: %s member(s) still inside and the building is not secured', present),
+                                          jsonb_build_object('title', 'Lockup reminder', 'operationalDate', iso_date(today), 'present', present),
+                                          interval '0');
+            pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+        END IF;
+        ran := ran || jsonb_build_object('job', 'lockup_reminder', 'date', iso_date(today), 'alerted', alert IS NOT NULL);
+        alert := NULL;
+    END IF;
+    IF p_at >= local_instant(today, interval '23:00', p_zone) AND claim_job('lockup_overdue', today, p_at) THEN
+        IF present > 0 AND coalesce((SELECT status FROM building_status WHERE operational_date = today), 'open') <> 'secured' THEN
+            alert := raise_security_alert('lockup_not_executed', 'critical', NULL, NULL, 'SYSTEM',
+                                          format('Lockup overdue: %s member(s) still inside at 23:00 and no lockup executed', present),
+                                          jsonb_build_object('title', 'Lockup overdue', 'operationalDate', iso_date(today), 'present', present),
+                                          interval '0');
+            pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+        END IF;
+        ran := ran || jsonb_build_object('job', 'lockup_overdue', 'date', iso_date(today), 'alerted', alert IS NOT NULL);
+    END IF;
+    RETURN jsonb_build_object('ran', ran, 'events', pushes);
+END $$;

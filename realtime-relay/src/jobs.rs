@@ -1,0 +1,91 @@
+//! Scheduled checks: the daily reset at the day rollover, the 22:00 lockup reminder and the 23:00
+//! overdue alert (the rules are the SQL function `run_scheduled_jobs`; docs/database.md, "Scheduled
+//! jobs"). Spin has no cron trigger on SpinKube, so every relay replica ticks; a Redis lease lets one
+//! replica run each tick, and the per-day job rows in PostgreSQL make each job run once however many
+//! replicas or operators (`sentinel jobs run`) trigger it. The events a run produces are published
+//! after its transaction committed, like a component's.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use tokio::sync::watch;
+
+use crate::channels::Channel;
+use crate::hub::RedisHandle;
+use crate::pg::Pg;
+
+const LEASE_KEY: &str = "sentinel:jobs:lease";
+
+/// One event a run asks to publish.
+#[derive(Debug, Deserialize)]
+struct Push {
+    channel: String,
+    event: String,
+    data: Value,
+}
+
+#[derive(Debug, Deserialize)]
+struct Run {
+    ran: Vec<Value>,
+    events: Vec<Push>,
+}
+
+/// Runs every job due at `at` once, publishes its events, and returns `{ at, ran: [...], published }`.
+pub async fn run_due(pg: &Pg, redis: &RedisHandle, at: DateTime<Utc>, day: &sentinel_domain::time::OperationalDay) -> anyhow::Result<Value> {
+    let at_text = sentinel_domain::time::format_instant(at);
+    let params = [at_text.as_str().into(), day.zone.as_str().into(), day.rollover_interval().into()];
+    let sql = "SELECT run_scheduled_jobs($1::text::timestamptz, $2::text, $3::text::interval) AS r";
+    let result = pg.run(move |db| db.query_row(sql, &params).map(|row| row.json("r"))).await?;
+    let run: Run = serde_json::from_value(result).context("run_scheduled_jobs: result does not decode")?;
+    let mut published = 0;
+    for push in &run.events {
+        let channel = Channel::parse(&push.channel).with_context(|| format!("run_scheduled_jobs: unknown channel {}", push.channel))?;
+        redis.publish(channel, &push.event, &push.data).await.with_context(|| format!("publishing {}", push.event))?;
+        published += 1;
+    }
+    Ok(json!({ "at": at_text, "ran": run.ran, "published": published }))
+}
+
+/// `sentinel jobs run`: what is due at `at` (default now), once, from outside the relay.
+pub async fn run_once(database_url: &str, redis_url: &str, at: Option<DateTime<Utc>>, day: &sentinel_domain::time::OperationalDay) -> anyhow::Result<Value> {
+    let pg = Pg::new(database_url, 1)?;
+    let redis = RedisHandle::new(redis_url)?;
+    run_due(&pg, &redis, at.unwrap_or_else(Utc::now), day).await
+}
+
+/// The replica's ticker: every `interval`, the replica holding the lease runs what is due.
+pub(crate) async fn schedule(shared: std::sync::Arc<crate::Shared>, interval: Duration, mut stop: watch::Receiver<bool>) {
+    let replica = uuid::Uuid::new_v4().to_string();
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = tick.tick() => {}
+            _ = stop.changed() => return,
+        }
+        match take_lease(&shared.redis, &replica, interval).await {
+            Ok(true) => {}
+            Ok(false) => continue,
+            Err(err) => {
+                crate::log("warn", "jobs lease unavailable", json!({ "error": err.to_string() }));
+                continue;
+            }
+        }
+        match run_due(&shared.pg, &shared.redis, Utc::now(), &shared.config.operational_day).await {
+            Ok(report) if report["ran"].as_array().is_some_and(|r| !r.is_empty()) => crate::log("info", "scheduled jobs ran", report),
+            Ok(_) => {}
+            Err(err) => crate::log("error", "scheduled jobs failed", json!({ "error": format!("{err:#}") })),
+        }
+    }
+}
+
+/// `SET sentinel:jobs:lease <replica> NX PX <most of the interval>`: one replica per tick.
+async fn take_lease(redis: &RedisHandle, replica: &str, interval: Duration) -> redis::RedisResult<bool> {
+    let mut conn = redis.connection().await?;
+    let ttl = (interval.as_millis() as u64 * 9 / 10).max(1);
+    let reply: Option<String> = redis::cmd("SET").arg(LEASE_KEY).arg(replica).arg("NX").arg("PX").arg(ttl).query_async(&mut conn).await?;
+    Ok(reply.is_some())
+}
