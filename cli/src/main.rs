@@ -227,12 +227,17 @@ async fn jobs_run(args: JobsRunArgs) -> Result<()> {
         Some(raw) => Some(sentinel_domain::time::parse_instant(raw).with_context(|| format!("--at {raw:?} is not an ISO-8601 instant"))?),
         None => None,
     };
-    let zone = args.unit_timezone.or_else(|| env_first(&["SENTINEL_UNIT_TIMEZONE", "SPIN_VARIABLE_UNIT_TIMEZONE"]));
-    let rollover = args.day_rollover.or_else(|| env_first(&["SENTINEL_DAY_ROLLOVER", "SPIN_VARIABLE_DAY_ROLLOVER"]));
-    let day = sentinel_domain::time::OperationalDay::parse(zone.as_deref(), rollover.as_deref()).map_err(anyhow::Error::msg)?;
+    let day = configured_operational_day(args.unit_timezone, args.day_rollover)?;
     let report = sentinel_relay::jobs::run_once(&database_url, &redis_url, at, &day).await?;
     println!("{report}");
     Ok(())
+}
+
+/// The unit's operational day: flags, else SENTINEL_* / SPIN_VARIABLE_* (as the components read them), else defaults.
+fn configured_operational_day(zone: Option<String>, rollover: Option<String>) -> Result<sentinel_domain::time::OperationalDay> {
+    let zone = zone.or_else(|| env_first(&["SENTINEL_UNIT_TIMEZONE", "SPIN_VARIABLE_UNIT_TIMEZONE"]));
+    let rollover = rollover.or_else(|| env_first(&["SENTINEL_DAY_ROLLOVER", "SPIN_VARIABLE_DAY_ROLLOVER"]));
+    sentinel_domain::time::OperationalDay::parse(zone.as_deref(), rollover.as_deref()).map_err(anyhow::Error::msg)
 }
 
 fn require_database_url(args: &DbArgs) -> Result<String> {
@@ -537,6 +542,7 @@ async fn start_relay(args: &UpArgs, settings: &Settings) -> Result<sentinel_rela
     let mut config = sentinel_relay::RelayConfig::new(&settings.database_url, &settings.redis_url, &settings.jwt_secret);
     config.listen = args.relay_listen;
     config.metrics_listen = args.relay_metrics_listen;
+    config.operational_day = configured_operational_day(None, None)?;
     if let Some(origins) = env_first(&["SENTINEL_CORS_ORIGINS", "SPIN_VARIABLE_CORS_ORIGINS"]) {
         config.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     }
