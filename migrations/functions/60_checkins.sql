@@ -233,6 +233,7 @@ DECLARE
     alerts jsonb := '[]'::jsonb;
     alert jsonb;
     has_badge boolean;
+    replaced uuid;
 BEGIN
     FOR item IN
         SELECT x.* FROM jsonb_to_recordset(p_items) AS x("index" int, "serialNumber" text, "timestamp" timestamptz,
@@ -301,6 +302,22 @@ BEGIN
             WHERE x.member_id = m.id AND x."timestamp" < item."timestamp"
             ORDER BY x."timestamp" DESC, x.created_at DESC, x.id DESC LIMIT 1;
             dir := CASE WHEN FOUND AND previous_direction = 'in' THEN 'out' ELSE 'in' END;
+            -- A real checkout synced late replaces the forced one of the day rollover that followed it
+            -- (docs/database.md, "Scheduled jobs"): nothing in between, so the day ends when it really did.
+            replaced := NULL;
+            IF dir = 'out' THEN
+                DELETE FROM checkins x
+                WHERE x.id = (SELECT y.id FROM checkins y WHERE y.member_id = m.id AND y."timestamp" > item."timestamp"
+                              ORDER BY y."timestamp", y.created_at, y.id LIMIT 1)
+                  AND x.method = 'system' AND x.kiosk_id = 'SYSTEM' AND x.direction = 'out'
+                RETURNING x.id INTO replaced;
+                IF replaced IS NOT NULL THEN
+                    PERFORM write_audit(p_created_by, p_api_key, p_ip, 'checkin_delete', 'checkin', replaced,
+                                        jsonb_build_object('reason', 'forced rollover checkout replaced by a late-synced scan',
+                                                           'memberId', m.id, 'syncedTimestamp', iso(item."timestamp"),
+                                                           'kioskId', p_kiosk));
+                END IF;
+            END IF;
             out_of_order := EXISTS (SELECT 1 FROM checkins x WHERE x.member_id = m.id AND x."timestamp" > item."timestamp");
             reason := nullif(concat_ws('; ', item."driftReason", CASE WHEN out_of_order THEN 'out_of_order' END), '');
             INSERT INTO checkins (member_id, badge_id, direction, "timestamp", kiosk_id, synced, method,

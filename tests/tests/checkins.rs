@@ -680,3 +680,30 @@ fn scans_publish_checkin_presence_and_alert_events() {
     assert_eq!(alerts.len(), 1, "{alerts:?}");
     assert_eq!((alerts[0].0.as_str(), alerts[0].1["alertType"].as_str(), alerts[0].1["status"].as_str()), ("alert:new", Some("badge_unknown"), Some("active")));
 }
+
+#[test]
+fn a_late_synced_checkout_replaces_the_forced_rollover_checkout() {
+    let h = holder();
+    let (kiosk_id, key) = kiosk();
+    // In two hours ago; the day rollover then forced them out (as `sentinel jobs run` does) one hour ago.
+    let came = at(-7_200_000);
+    let forced = at(-3_600_000);
+    sentinel_tests::sql_exec(&format!(
+        "INSERT INTO checkins (member_id, badge_id, direction, \"timestamp\", kiosk_id, method)
+         VALUES ('{m}', '{b}', 'in', '{came}', '{kiosk_id}', 'badge');
+         INSERT INTO checkins (member_id, direction, \"timestamp\", kiosk_id, method, flagged_for_review, flag_reason)
+         VALUES ('{m}', 'out', '{forced}', 'SYSTEM', 'system', true, 'Forced checkout at day rollover');",
+        m = h.member,
+        b = h.badge
+    ));
+    let forced_id = sql(&format!("SELECT id::text AS id FROM checkins WHERE member_id = '{}' AND method = 'system'", h.member))[0]["id"].clone();
+    // The kiosk was offline: its real checkout from before the rollover arrives now.
+    let left = at(-5_400_000);
+    let r = sync(&key, json!([{ "serialNumber": h.serial, "timestamp": left, "clientRef": "late-1" }]));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["results"][0]["direction"].as_str(), r.body["results"][0]["flagged"].as_bool()), (Some("out"), Some(false)), "{}", r.text);
+    let rows = sql(&format!("SELECT direction, method, iso(\"timestamp\") AS at FROM checkins WHERE member_id = '{}' ORDER BY \"timestamp\"", h.member));
+    assert_eq!(rows, vec![json!({ "direction": "in", "method": "badge", "at": came }), json!({ "direction": "out", "method": "badge", "at": left })]);
+    let audit = sql(&format!("SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'checkin_delete' AND entity_id = '{}'", forced_id.as_str().unwrap()));
+    assert_eq!(audit.len(), 1, "the replacement is audited");
+}
