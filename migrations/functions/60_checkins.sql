@@ -39,6 +39,7 @@ DECLARE
     dir text;
     alert jsonb;
     warning jsonb;
+    mustered jsonb;
 BEGIN
     SELECT * INTO b FROM badges WHERE serial_number = serial;
     IF NOT FOUND THEN
@@ -67,16 +68,18 @@ BEGIN
     IF NOT FOUND THEN
         RETURN jsonb_build_object('outcome', 'MEMBER_NOT_FOUND', 'memberId', b.assigned_to_id);
     END IF;
+    -- During a muster the scan accounts for the member, whatever becomes of the check-in.
+    mustered := muster_scan(m.id);
     SELECT * INTO latest FROM member_presence WHERE member_id = m.id;
     has_latest := FOUND;
     IF has_latest AND abs(extract(epoch FROM p_ts - latest.since)) <= extract(epoch FROM p_duplicate_window) THEN
         RETURN jsonb_build_object('outcome', 'DUPLICATE_SCAN', 'memberId', m.id,
                                   'lastCheckinId', latest.last_checkin_id, 'lastTimestamp', iso(latest.since),
-                                  'lastDirection', latest.direction);
+                                  'lastDirection', latest.direction, 'muster', mustered);
     END IF;
     dir := CASE WHEN has_latest AND latest.direction = 'in' THEN 'out' ELSE 'in' END;
     IF dir = 'out' AND holds_lockup(m.id) THEN
-        RETURN jsonb_build_object('outcome', 'LOCKUP_HELD', 'memberId', m.id, 'details', lockup_held_details(m.id));
+        RETURN jsonb_build_object('outcome', 'LOCKUP_HELD', 'memberId', m.id, 'details', lockup_held_details(m.id), 'muster', mustered);
     END IF;
 
     INSERT INTO checkins (member_id, badge_id, direction, "timestamp", kiosk_id, method, created_by_admin)
@@ -102,6 +105,7 @@ BEGIN
         'direction', dir,
         'warning', warning,
         'alert', alert,
+        'muster', mustered,
         'event', checkin_event_json(c, m),
         'presence', presence_figures());
 END $$;

@@ -1,4 +1,4 @@
-//! The nine channels and who may subscribe.
+//! The channels and who may subscribe: the original nine, and `muster` (evacuation roll calls).
 
 use sentinel_domain::role::Role;
 
@@ -15,6 +15,7 @@ pub enum Channel {
     Events,
     Badges,
     Kiosks,
+    Muster,
 }
 
 /// Internal stream the auth component publishes logouts and revocations to
@@ -24,7 +25,7 @@ pub const SESSIONS_STREAM: &str = "sentinel:rt:sessions";
 pub const STREAM_PREFIX: &str = "sentinel:rt:";
 
 impl Channel {
-    pub const ALL: [Channel; 9] = [
+    pub const ALL: [Channel; 10] = [
         Channel::Presence,
         Channel::Checkins,
         Channel::Visitors,
@@ -34,6 +35,7 @@ impl Channel {
         Channel::Events,
         Channel::Badges,
         Channel::Kiosks,
+        Channel::Muster,
     ];
 
     pub fn name(self) -> &'static str {
@@ -47,6 +49,7 @@ impl Channel {
             Channel::Events => "events",
             Channel::Badges => "badges",
             Channel::Kiosks => "kiosks",
+            Channel::Muster => "muster",
         }
     }
 
@@ -66,7 +69,7 @@ impl Channel {
     /// The least user role that may subscribe.
     fn min_role(self) -> Role {
         match self {
-            Channel::Alerts | Channel::Lockup => Role::DutyWatch,
+            Channel::Alerts | Channel::Lockup | Channel::Muster => Role::DutyWatch,
             Channel::Kiosks => Role::Admin,
             _ => Role::Quartermaster,
         }
@@ -75,7 +78,7 @@ impl Channel {
     fn allows_key(self, kind: KeyKind) -> bool {
         match kind {
             KeyKind::Kiosk => matches!(self, Channel::Presence | Channel::Checkins | Channel::Visitors | Channel::Dds | Channel::Lockup),
-            KeyKind::Display => matches!(self, Channel::Presence | Channel::Checkins | Channel::Visitors | Channel::Dds),
+            KeyKind::Display => matches!(self, Channel::Presence | Channel::Checkins | Channel::Visitors | Channel::Dds | Channel::Muster),
             KeyKind::Integration => false,
         }
     }
@@ -117,7 +120,7 @@ mod tests {
         let kiosk = key(KeyKind::Kiosk);
         let display = key(KeyKind::Display);
         let integration = key(KeyKind::Integration);
-        let table: [(Channel, [bool; 7]); 9] = [
+        let table: [(Channel, [bool; 7]); 10] = [
             //            qm     dw     ex     adm    kiosk  display integration
             (Presence, [true, true, true, true, true, true, false]),
             (Checkins, [true, true, true, true, true, true, false]),
@@ -128,6 +131,7 @@ mod tests {
             (Events, [true, true, true, true, false, false, false]),
             (Badges, [true, true, true, true, false, false, false]),
             (Kiosks, [false, false, false, true, false, false, false]),
+            (Muster, [false, true, true, true, false, true, false]),
         ];
         for (channel, expected) in table {
             for (principal, allowed) in [&qm, &dw, &ex, &adm, &kiosk, &display, &integration].into_iter().zip(expected) {

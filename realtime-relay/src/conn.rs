@@ -46,7 +46,7 @@ pub(crate) struct Connection<S> {
     shared: Arc<Shared>,
     principal: Principal,
     ip: Option<String>,
-    subscriptions: [Option<Subscription>; 9],
+    subscriptions: [Option<Subscription>; Channel::ALL.len()],
     message_times: VecDeque<Instant>,
     violations: VecDeque<Instant>,
     /// When this socket last got a `presence:update`, and the newest one held back since
@@ -355,6 +355,7 @@ where
                 }
                 Some(("kiosks:backfill", d))
             }),
+            Channel::Muster => self.shared.pg.run(|db| backfill::current_muster(db)).await.map(|d| Some(("muster:current", d))),
             Channel::Events | Channel::Badges => Ok(None),
         };
         match outcome {

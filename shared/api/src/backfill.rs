@@ -150,6 +150,12 @@ pub fn lockup_state(db: &dyn Database, day: &sentinel_domain::time::OperationalD
     Ok(json!({ "holder": status["currentHolder"], "buildingStatus": status["buildingStatus"] }))
 }
 
+/// `muster:current` / `GET /api/muster/current`: `{ muster: Muster | null }` — the open muster with its roll.
+pub fn current_muster(db: &dyn Database) -> Result<Value, DbError> {
+    const SQL: &str = "SELECT (SELECT muster_json(m) FROM musters m WHERE m.status = 'open') AS muster";
+    Ok(json!({ "muster": single_json(db, SQL, &[], "muster")? }))
+}
+
 /// `kiosks:backfill` (and, with `queueSize`, `GET /api/kiosks`): `{ kiosks: [{ kioskId, name,
 /// status, lastSeen, queueSize }] }` for every non-revoked kiosk key and every kiosk that
 /// reported status; online = seen (heartbeat or authenticated request) within 90 s.

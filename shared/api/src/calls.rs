@@ -136,6 +136,9 @@ pub struct ScanResult {
     pub outcome: ScanOutcome,
     #[serde(default)]
     pub alert: Option<Value>,
+    /// During a muster: the `muster:update` of the member the scan accounted for (refused scans too).
+    #[serde(default)]
+    pub muster: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -928,6 +931,73 @@ pub enum BuildingOpenOutcome {
     AlreadyOpen { status: Value },
 }
 
+// ------------------------------------------------------------------ muster (98_muster.sql)
+
+/// `muster_start`: a roll call of everyone inside now.
+pub struct MusterStart {
+    pub reason: Option<String>,
+    pub actor: Actor,
+}
+
+impl DbCall for MusterStart {
+    const CALL: &'static str = "muster_start($1::text, $2::text::uuid, $3, $4)";
+    type Outcome = MusterOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.reason.clone().into(), user, key, ip]
+    }
+}
+
+/// `muster_close`: end a roll call (idempotent).
+pub struct MusterClose {
+    pub id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for MusterClose {
+    const CALL: &'static str = "muster_close($1::text::uuid, $2::text::uuid, $3, $4)";
+    type Outcome = MusterOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), user, key, ip]
+    }
+}
+
+/// The outcomes of `muster_start` and `muster_close`.
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum MusterOutcome {
+    /// `event`: the `muster:update` due (null when nothing changed).
+    Ok { muster: Value, event: Option<Value> },
+    MusterInProgress { muster_id: String },
+    NotFound,
+}
+
+/// `muster_account`: a person of the open muster accounted for by staff.
+pub struct MusterAccount {
+    pub id: String,
+    pub person_id: String,
+    pub actor: Actor,
+}
+
+impl DbCall for MusterAccount {
+    const CALL: &'static str = "muster_account($1::text::uuid, $2::text::uuid, 'manual', $3::text::uuid, $4, $5)";
+    type Outcome = MusterAccountOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.id.as_str().into(), self.person_id.as_str().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum MusterAccountOutcome {
+    Ok { person: Value, event: Option<Value> },
+    NotFound,
+    MusterClosed,
+    PersonNotFound { person_id: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -939,6 +1009,7 @@ mod tests {
         include_str!("../../../migrations/functions/80_visitors.sql"),
         include_str!("../../../migrations/functions/90_events.sql"),
         include_str!("../../../migrations/functions/94_lockup.sql"),
+        include_str!("../../../migrations/functions/98_muster.sql"),
     ];
 
     /// The body of SQL function `name` in the function files.
@@ -997,6 +1068,9 @@ mod tests {
             ("event_scan", known::<EventScanOutcome>),
             ("lockup_execute", known::<LockupExecuteOutcome>),
             ("building_open", known::<BuildingOpenOutcome>),
+            ("muster_start", known::<MusterOutcome>),
+            ("muster_close", known::<MusterOutcome>),
+            ("muster_account", known::<MusterAccountOutcome>),
         ];
         for (function, is_known) in checks {
             let codes = outcomes_of(function);

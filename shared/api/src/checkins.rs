@@ -840,6 +840,9 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
     let kiosk = kiosk_for(ctx, body.kiosk_id.as_deref());
     let result = run(ctx, &ScanBadge { serial_number: &body.serial_number, kiosk_id: &kiosk, timestamp: format_instant(ts), actor: Actor::of(ctx) })?;
     publish_alerts(ctx, &[result.alert.as_ref().unwrap_or(&Value::Null)]);
+    if let Some(muster) = result.muster {
+        ctx.publish("muster", "muster:update", muster);
+    }
     let (checkin, member, direction, event, presence, warning) = match result.outcome {
         ScanOutcome::Ok { checkin, member, direction, event, presence, warning } => (checkin, member, direction, event, presence, warning),
         ScanOutcome::BadgeNotFound { serial_number } => {

@@ -12,6 +12,7 @@ pub mod calls;
 pub mod checkins;
 pub mod divisions;
 pub mod metrics;
+pub mod muster;
 pub mod enums;
 pub mod events;
 pub mod kiosks;
@@ -31,7 +32,8 @@ use sentinel_http::Router;
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
          ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router()),
-         ("visitors", visitors_router()), ("lockup", lockup_router())]
+         ("visitors", visitors_router()), ("lockup", lockup_router()),
+         ("muster", muster_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -59,6 +61,11 @@ pub fn events_router() -> Router {
 /// Who is inside, the end-of-day lockup and the building's status.
 pub fn lockup_router() -> Router {
     lockup::routes(Router::new("lockup"))
+}
+
+/// Evacuation roll calls.
+pub fn muster_router() -> Router {
+    muster::routes(Router::new("muster"))
 }
 
 /// Visitor sign-in and sign-out, with temporary badges.

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, lockup, members, platform, users, visitors};
+use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, lockup, members, muster, platform, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -44,6 +44,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         visitors::active, visitors::list, visitors::sign_in, visitors::checkout, visitors::get, visitors::update,
         lockup::present, lockup::check_auth, lockup::execute, lockup::status_today, lockup::status_of_day, lockup::history,
         lockup::checkout_options, lockup::open,
+        muster::start, muster::current, muster::get, muster::roll_csv, muster::account, muster::close,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -77,8 +78,9 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         lockup::BuildingStatus, lockup::CheckedOutIds, lockup::LockupStats, lockup::LockupResult, lockup::CheckedOutPerson,
         lockup::LockupExecution, lockup::LockupHistory, lockup::EligibleRecipient, lockup::CheckoutOptions,
         lockup::ExecuteLockup, lockup::OpenBuilding,
+        muster::MusterPerson, muster::Muster, muster::CurrentMuster, muster::AccountedPerson, muster::StartMuster,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "lockup"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "lockup"), (name = "muster"))
 )]
 struct ApiDoc;
 
