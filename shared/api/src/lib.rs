@@ -19,6 +19,7 @@ pub mod listing;
 pub mod members;
 pub mod openapi;
 pub mod platform;
+pub mod proof;
 pub mod users;
 pub mod visitors;
 
