@@ -10,6 +10,7 @@ pub mod auth;
 pub mod badges;
 pub mod calls;
 pub mod checkins;
+pub mod dds;
 pub mod divisions;
 pub mod metrics;
 pub mod enums;
@@ -20,6 +21,7 @@ pub mod members;
 pub mod openapi;
 pub mod platform;
 pub mod proof;
+pub mod tags;
 pub mod users;
 pub mod visitors;
 
@@ -30,7 +32,7 @@ use sentinel_http::Router;
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
          ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router()),
-         ("visitors", visitors_router())]
+         ("visitors", visitors_router()), ("dds", dds_router()), ("lockup", lockup_router())]
 }
 
 pub fn auth_router() -> Router {
@@ -58,6 +60,16 @@ pub fn events_router() -> Router {
 /// Visitor sign-in and sign-out, with temporary badges.
 pub fn visitors_router() -> Router {
     visitors::routes(Router::new("visitors"))
+}
+
+/// DDS — Duty Day Staff: today's assignment and its changes (with the Lockup responsibility following).
+pub fn dds_router() -> Router {
+    dds::routes(Router::new("dds"))
+}
+
+/// The Lockup responsibility and the general tags (`/api/tags/...`, `/api/members/:memberId/tags...`).
+pub fn lockup_router() -> Router {
+    tags::routes(Router::new("lockup"))
 }
 
 pub fn alerts_router() -> Router {

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, members, platform, users, visitors};
+use crate::{alerts, audit_logs, auth, badges, checkins, dds, divisions, enums, events, kiosks, members, platform, tags, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -42,6 +42,8 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::close, events::stats, events::attendees, events::add_attendee, events::update_attendee, events::assign_badge,
         events::remove_badge, events::delete_attendee,
         visitors::active, visitors::list, visitors::sign_in, visitors::checkout, visitors::get, visitors::update,
+        dds::current, dds::exists, dds::audit_log, dds::kiosk_state, dds::accept, dds::assign, dds::transfer, dds::release, dds::set_today,
+        tags::lockup_holder, tags::lockup_transfer, tags::list, tags::member_tags, tags::add_member_tag, tags::remove_member_tag,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -71,8 +73,12 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::AvailableBadge, events::AvailableBadges, events::EventCheckin, events::EventScanResult,
         events::CreateEvent, events::UpdateEvent, events::CreateAttendee, events::UpdateAttendee, events::AssignEventBadge,
         visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
+        dds::DdsMember, dds::DdsAssignment, dds::CurrentDds, dds::DdsExists, dds::ResponsibilityLogEntry, dds::DdsAuditLog, dds::DdsKioskState,
+        dds::DdsResult, dds::DdsSetTodayResult, dds::DdsReleased, dds::AcceptDds, dds::AssignDds, dds::TransferDds, dds::ReleaseDds, dds::SetTodayDds,
+        tags::LockupHolder, tags::LockupHolderReply, tags::LockupTransferResult, tags::Tag, tags::TagList, tags::MemberTag, tags::MemberTagList,
+        tags::MemberTagEnvelope, tags::TransferLockup, tags::AddMemberTag,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "dds"), (name = "tags"))
 )]
 struct ApiDoc;
 
