@@ -404,7 +404,8 @@ pub fn kiosk_state(ctx: &Ctx) -> HandlerResult {
 /// 409; otherwise a new active assignment is created (`acceptedAt` now, no `assignedBy`). The member receives the
 /// Lockup responsibility in the same transaction (granted when nobody holds it). Writes a `self_accepted` DDS
 /// responsibility row (performed by the user, or by the member at a kiosk) and an audit row; pushes `dds:update`
-/// (`accepted`) and, when the Lockup moved, `lockup:transferred` (`dds_handoff`).
+/// (`accepted`) and, when the Lockup moved, `lockup:transferred` (`dds_handoff`). A kiosk that sends no
+/// `actorBadgeSerial` at all is refused (403) before the rules.
 #[utoipa::path(post, path = "/api/dds/accept/{id}", tag = "dds", params(("id" = String, Path, description = "Member UUID")), request_body = AcceptDds,
     responses((status = 200, body = DdsResult),
               (status = 400, description = "`MEMBER_NOT_ACTIVE`: the member's status is not `active`"),
@@ -461,7 +462,8 @@ pub fn transfer(ctx: &Ctx) -> HandlerResult {
 /// Ends today's DDS: the current assignment becomes `released` (`releasedAt` now). Rules in order: today has a
 /// current assignment; a kiosk proves today's DDS member with `actorBadgeSerial`. The Lockup responsibility stays
 /// where it is. Writes a `released` DDS responsibility row (performed by the user as `admin`, or by the DDS member
-/// at a kiosk) and an audit row; pushes `dds:update` (`released`, `assignment` null).
+/// at a kiosk) and an audit row; pushes `dds:update` (`released`, `assignment` null). A kiosk that sends no
+/// `actorBadgeSerial` at all is refused (403) before the rules.
 #[utoipa::path(post, path = "/api/dds/release", tag = "dds", request_body = ReleaseDds,
     responses((status = 200, body = DdsReleased),
               (status = 403, description = "`BADGE_PROOF_REQUIRED`: a kiosk sent no `actorBadgeSerial`, or one that is not an active badge of today's DDS"),

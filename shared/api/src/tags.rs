@@ -232,7 +232,8 @@ pub fn lockup_holder(ctx: &Ctx) -> HandlerResult {
 /// moves atomically from the holder to the target (action `transferred`). `performedBy`/`performedByType` are
 /// derived from the caller (a user as `admin`, a kiosk as `member`: the proved member). Steps 5 and 6 write a
 /// Lockup responsibility row and an audit row and push `lockup:transferred` (`reason` `granted` or `manual`).
-/// Concurrent transfers serialise: one member holds the tag afterwards.
+/// Concurrent transfers serialise: one member holds the tag afterwards. A kiosk that sends no
+/// `actorBadgeSerial` at all is refused (403) before the rules.
 #[utoipa::path(post, path = "/api/tags/lockup/transfer", tag = "tags", request_body = TransferLockup,
     responses((status = 200, body = LockupTransferResult),
               (status = 400, description = "`MEMBER_NOT_ACTIVE`: the target's status is not `active`"),
