@@ -921,7 +921,8 @@ impl<const A: u8> DbCall for DdsCall<A> {
         ASSIGN => "dds_assign($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
         TRANSFER => "dds_transfer($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
         RELEASE => "dds_release($1::text, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
-        _ => "dds_set_today($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        SET_TODAY => "dds_set_today($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        _ => panic!("DdsCall: A must be ACCEPT, ASSIGN, TRANSFER, RELEASE or SET_TODAY"),
     };
     type Outcome = DdsOutcome;
     fn params(&self) -> Vec<SqlParam> {
