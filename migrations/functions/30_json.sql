@@ -104,3 +104,47 @@ LANGUAGE sql STABLE AS $$
         'id', c.id, 'eventAttendeeId', c.event_attendee_id, 'badgeId', c.badge_id, 'direction', c.direction,
         'timestamp', iso(c."timestamp"), 'kioskId', c.kiosk_id, 'createdAt', iso(c.created_at))
 $$;
+
+-- The DdsAssignment object (OpenAPI schema DdsAssignment): `member.name` is "<first> <last>", `member.division`
+-- the division's name, `assignedByAdminName` the assigning user's display name.
+CREATE OR REPLACE FUNCTION dds_assignment_json(a dds_assignments) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', a.id, 'memberId', a.member_id, 'assignedDate', iso_date(a.assigned_date),
+        'acceptedAt', iso(a.accepted_at), 'releasedAt', iso(a.released_at),
+        'transferredTo', a.transferred_to, 'assignedBy', a.assigned_by, 'status', a.status,
+        'notes', a.notes, 'createdAt', iso(a.created_at), 'updatedAt', iso(a.updated_at),
+        'member', (SELECT jsonb_build_object('id', m.id, 'name', m.first_name || ' ' || m.last_name, 'rank', m.rank, 'division', d.name)
+                   FROM members m LEFT JOIN divisions d ON d.id = m.division_id WHERE m.id = a.member_id),
+        'assignedByAdminName', (SELECT u.display_name FROM users u WHERE u.id = a.assigned_by))
+$$;
+
+-- A ResponsibilityLogEntry (OpenAPI schema ResponsibilityLogEntry).
+CREATE OR REPLACE FUNCTION responsibility_log_json(r responsibility_audit_log) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', r.id, 'memberId', r.member_id, 'tagName', r.tag_name, 'action', r.action,
+        'fromMemberId', r.from_member_id, 'toMemberId', r.to_member_id, 'performedBy', r.performed_by,
+        'performedByType', r.performed_by_type, 'timestamp', iso(r."timestamp"), 'notes', r.notes)
+$$;
+
+-- A LockupHolder (OpenAPI schema LockupHolder): the member holding the Lockup responsibility.
+CREATE OR REPLACE FUNCTION lockup_holder_json(m members) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object('id', m.id, 'rank', m.rank, 'firstName', m.first_name, 'lastName', m.last_name)
+$$;
+
+-- The Tag object (OpenAPI schema Tag). A system tag (`isSystem`, the Lockup responsibility) changes holders only
+-- through its own flow.
+CREATE OR REPLACE FUNCTION tag_json(t tags) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT jsonb_build_object(
+        'id', t.id, 'name', t.name, 'color', t.color, 'description', t.description, 'displayOrder', t.display_order,
+        'singleHolder', t.single_holder, 'isSystem', t.is_system, 'createdAt', iso(t.created_at), 'updatedAt', iso(t.updated_at))
+$$;
+
+-- A tag a member holds (OpenAPI schema MemberTag): the Tag with the moment the member received it.
+CREATE OR REPLACE FUNCTION member_tag_json(mt member_tags, t tags) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT tag_json(t) || jsonb_build_object('assignedAt', iso(mt.created_at))
+$$;

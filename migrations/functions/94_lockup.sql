@@ -1,17 +1,6 @@
 -- Lockup: the end-of-day building lockup, and the building's status per operational day.
 -- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
 
--- The Lockup holder as the API returns it (LockupHolder), or NULL.
-CREATE OR REPLACE FUNCTION lockup_holder_json() RETURNS jsonb
-LANGUAGE sql STABLE AS $$
-    SELECT jsonb_build_object('id', m.id, 'rank', m.rank, 'firstName', m.first_name, 'lastName', m.last_name)
-    FROM member_tags mt
-    JOIN tags t ON t.id = mt.tag_id AND t.name = 'Lockup' AND t.is_system
-    JOIN members m ON m.id = mt.member_id
-    ORDER BY mt.created_at DESC
-    LIMIT 1
-$$;
-
 -- The building's status on operational day p_day (OpenAPI schema BuildingStatus); a day nobody opened is secured.
 CREATE OR REPLACE FUNCTION building_status_json(p_day date) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
@@ -21,7 +10,9 @@ LANGUAGE sql STABLE AS $$
         'openedAt', iso(s.opened_at), 'openedBy', s.opened_by,
         'securedAt', iso(s.secured_at), 'securedBy', s.secured_by,
         'lockupExecutionId', s.lockup_execution_id,
-        'currentHolder', lockup_holder_json())
+        'currentHolder', (SELECT lockup_holder_json(m) FROM member_tags mt
+                          JOIN tags t ON t.id = mt.tag_id AND t.name = 'Lockup' AND t.is_system
+                          JOIN members m ON m.id = mt.member_id))
     FROM (SELECT p_day AS day) d
     LEFT JOIN building_status s ON s.operational_date = d.day
 $$;

@@ -106,35 +106,21 @@ pub fn active_alerts(db: &dyn Database) -> Result<Value, DbError> {
 }
 
 /// `dds:current` / `GET /api/dds/current`: `{ assignment: DdsAssignment | null }` —
-/// today's (operational day) pending or active assignment, newest first.
+/// today's (operational day) pending or active assignment (`dds_current`, `dds_assignment_json`).
 pub fn current_dds(db: &dyn Database, day: &sentinel_domain::time::OperationalDay) -> Result<Value, DbError> {
-    const SQL: &str = "
-        SELECT jsonb_build_object(
-            'id', a.id::text, 'memberId', a.member_id::text, 'assignedDate', iso_date(a.assigned_date),
-            'acceptedAt', iso(a.accepted_at), 'releasedAt', iso(a.released_at),
-            'transferredTo', a.transferred_to::text, 'assignedBy', a.assigned_by::text, 'status', a.status,
-            'notes', a.notes, 'createdAt', iso(a.created_at), 'updatedAt', iso(a.updated_at),
-            'member', jsonb_build_object('id', m.id::text, 'name', m.first_name || ' ' || m.last_name,
-                                         'rank', m.rank, 'division', d.name),
-            'assignedByAdminName', u.display_name) AS assignment
-        FROM dds_assignments a
-        JOIN members m ON m.id = a.member_id
-        LEFT JOIN divisions d ON d.id = m.division_id
-        LEFT JOIN users u ON u.id = a.assigned_by
-        WHERE a.assigned_date = operational_date(now(), $1::text, $2::text::interval) AND a.status IN ('pending', 'active')
-        ORDER BY a.created_at DESC, a.id DESC
-        LIMIT 1";
+    const SQL: &str = "SELECT dds_assignment_json(a) AS assignment
+        FROM dds_current(operational_date(now(), $1::text, $2::text::interval)) a";
     let params = [day.zone.as_str().into(), day.rollover_interval().into()];
     Ok(json!({ "assignment": single_json(db, SQL, &params, "assignment")? }))
 }
 
 /// `lockup:current` / `GET /api/tags/lockup/holder`: `{ holder: LockupHolder | null }` —
-/// the member holding the `Lockup` tag.
+/// the member holding the `Lockup` tag (`lockup_holder_json`).
 pub fn lockup_current(db: &dyn Database) -> Result<Value, DbError> {
     const SQL: &str = "
-        SELECT jsonb_build_object('id', m.id::text, 'rank', m.rank, 'firstName', m.first_name, 'lastName', m.last_name) AS holder
+        SELECT lockup_holder_json(m) AS holder
         FROM member_tags mt
-        JOIN tags t ON t.id = mt.tag_id AND t.name = 'Lockup'
+        JOIN tags t ON t.id = mt.tag_id AND t.name = 'Lockup' AND t.is_system
         JOIN members m ON m.id = mt.member_id
         ORDER BY mt.created_at DESC
         LIMIT 1";

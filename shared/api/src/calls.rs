@@ -998,6 +998,148 @@ pub enum MusterAccountOutcome {
     PersonNotFound { person_id: String },
 }
 
+// ------------------------------------------------------------------ responsibilities (92_responsibilities.sql)
+
+/// A move of the Lockup responsibility made by `lockup_move` (NULL in SQL when the target held it already).
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LockupMove {
+    /// LockupHolder, or null when nobody held the tag (a grant).
+    pub previous_holder: Option<Value>,
+    /// LockupHolder.
+    pub new_holder: Value,
+    /// manual | granted | dds_handoff
+    pub reason: String,
+    /// The responsibility-audit row of the move.
+    pub transfer_id: String,
+    pub timestamp: String,
+}
+
+/// `lockup_transfer`: `POST /api/tags/lockup/transfer`.
+pub struct LockupTransfer {
+    pub to_member_id: String,
+    pub notes: Option<String>,
+    /// A kiosk's badge proof (`sentinel_api::proof::actor_badge`); None for users.
+    pub actor_serial: Option<String>,
+    pub actor: Actor,
+}
+
+impl DbCall for LockupTransfer {
+    const CALL: &'static str = "lockup_transfer($1::text::uuid, $2::text, $3::text, $4::text::uuid, $5::text, $6::text)";
+    type Outcome = LockupOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.to_member_id.as_str().into(), self.notes.clone().into(), self.actor_serial.clone().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum LockupOutcome {
+    /// `moved`: null when the target held the tag already (nothing written, nothing pushed).
+    Ok { previous_holder: Option<Value>, new_holder: Value, moved: Option<LockupMove> },
+    TagNotFound,
+    MemberNotFound { member_id: String },
+    MemberNotActive { member_id: String, status: String },
+    BadgeProofRequired,
+}
+
+/// One call of a DDS write function (`dds_accept`, `dds_assign`, `dds_transfer`, `dds_release`, `dds_set_today`).
+pub struct DdsCall<const A: u8> {
+    /// The member (accept, assign, set-today) or the target (transfer); unused by release.
+    pub member_id: Option<String>,
+    pub notes: Option<String>,
+    /// A kiosk's badge proof (accept, release).
+    pub actor_serial: Option<String>,
+    pub zone: String,
+    /// The day rollover as an interval literal (`03:00`).
+    pub rollover: String,
+    pub actor: Actor,
+}
+
+/// `DdsCall<ACCEPT>` etc.: the function is part of the type, so each has its own `CALL`.
+pub const ACCEPT: u8 = 0;
+pub const ASSIGN: u8 = 1;
+pub const TRANSFER: u8 = 2;
+pub const RELEASE: u8 = 3;
+pub const SET_TODAY: u8 = 4;
+
+impl<const A: u8> DbCall for DdsCall<A> {
+    const CALL: &'static str = match A {
+        ACCEPT => "dds_accept($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        ASSIGN => "dds_assign($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        TRANSFER => "dds_transfer($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        RELEASE => "dds_release($1::text, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        SET_TODAY => "dds_set_today($1::text::uuid, $2::text, $3::text, $4::text::interval, $5::text::uuid, $6::text, $7::text)",
+        _ => panic!("DdsCall: A must be ACCEPT, ASSIGN, TRANSFER, RELEASE or SET_TODAY"),
+    };
+    type Outcome = DdsOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        let (first, second): (SqlParam, SqlParam) = match A {
+            ACCEPT => (self.member_id.clone().into(), self.actor_serial.clone().into()),
+            RELEASE => (self.notes.clone().into(), self.actor_serial.clone().into()),
+            _ => (self.member_id.clone().into(), self.notes.clone().into()),
+        };
+        vec![first, second, self.zone.as_str().into(), self.rollover.as_str().into(), user, key, ip]
+    }
+}
+
+/// The outcomes of the DDS write functions (they share their rules).
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum DdsOutcome {
+    /// `assignment`: today's current DdsAssignment after the call (null after a release); `action`: the
+    /// `dds:update` action (accepted | assigned | transferred | released), null when nothing changed;
+    /// `lockup`: the Lockup move that aligned it with the DDS; `replaced`: the assignment this call closed.
+    Ok {
+        assignment: Option<Value>,
+        action: Option<String>,
+        #[serde(default)]
+        lockup: Option<LockupMove>,
+        #[serde(default)]
+        replaced: Option<Value>,
+    },
+    MemberNotFound { member_id: String },
+    MemberNotActive { member_id: String, status: String },
+    BadgeProofRequired,
+    AlreadyAssigned,
+    NoCurrent,
+    SameMember,
+}
+
+/// `member_tag_add` (`add`) or `member_tag_remove`: a member's ordinary tags.
+pub struct MemberTagChange<const ADD: bool> {
+    pub member_id: String,
+    pub tag_id: String,
+    pub actor: Actor,
+}
+
+impl<const ADD: bool> DbCall for MemberTagChange<ADD> {
+    const CALL: &'static str = if ADD {
+        "member_tag_add($1::text::uuid, $2::text::uuid, $3::text::uuid, $4, $5)"
+    } else {
+        "member_tag_remove($1::text::uuid, $2::text::uuid, $3::text::uuid, $4, $5)"
+    };
+    type Outcome = MemberTagOutcome;
+    fn params(&self) -> Vec<SqlParam> {
+        let [user, key, ip] = self.actor.params();
+        vec![self.member_id.as_str().into(), self.tag_id.as_str().into(), user, key, ip]
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
+pub enum MemberTagOutcome {
+    /// `tag`: the MemberTag; `changed`: false when the member held it already (add).
+    Ok { tag: Value, changed: bool },
+    MemberNotFound { member_id: String },
+    TagNotFound { tag_id: String },
+    ProtectedTag { tag_name: String },
+    TagHeld { tag_name: String },
+    NotHeld { tag_name: String },
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1008,6 +1150,7 @@ mod tests {
         include_str!("../../../migrations/functions/70_badges_members.sql"),
         include_str!("../../../migrations/functions/80_visitors.sql"),
         include_str!("../../../migrations/functions/90_events.sql"),
+        include_str!("../../../migrations/functions/92_responsibilities.sql"),
         include_str!("../../../migrations/functions/94_lockup.sql"),
         include_str!("../../../migrations/functions/98_muster.sql"),
     ];
@@ -1066,6 +1209,14 @@ mod tests {
             ("attendee_save", known::<AttendeeOutcome>),
             ("attendee_remove", known::<AttendeeOutcome>),
             ("event_scan", known::<EventScanOutcome>),
+            ("lockup_transfer", known::<LockupOutcome>),
+            ("dds_accept", known::<DdsOutcome>),
+            ("dds_assign", known::<DdsOutcome>),
+            ("dds_transfer", known::<DdsOutcome>),
+            ("dds_release", known::<DdsOutcome>),
+            ("dds_set_today", known::<DdsOutcome>),
+            ("member_tag_add", known::<MemberTagOutcome>),
+            ("member_tag_remove", known::<MemberTagOutcome>),
             ("lockup_execute", known::<LockupExecuteOutcome>),
             ("building_open", known::<BuildingOpenOutcome>),
             ("muster_start", known::<MusterOutcome>),

@@ -377,7 +377,7 @@ fn valid_method(v: &str, _: &()) -> garde::Result {
 pub(crate) fn valid_instant(v: &str, _: &()) -> garde::Result {
     parse_instant(v).map(|_| ()).ok_or_else(|| garde::Error::new("must be an ISO-8601 timestamp"))
 }
-fn valid_serial(v: &str, _: &()) -> garde::Result {
+pub(crate) fn valid_serial(v: &str, _: &()) -> garde::Result {
     let n = sentinel_domain::badge::normalize_serial(v).chars().count();
     if (1..=100).contains(&n) { Ok(()) } else { Err(garde::Error::new("must be 1-100 characters")) }
 }

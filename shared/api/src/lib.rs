@@ -10,6 +10,7 @@ pub mod auth;
 pub mod badges;
 pub mod calls;
 pub mod checkins;
+pub mod dds;
 pub mod divisions;
 pub mod metrics;
 pub mod muster;
@@ -22,6 +23,7 @@ pub mod members;
 pub mod openapi;
 pub mod platform;
 pub mod proof;
+pub mod tags;
 pub mod users;
 pub mod visitors;
 
@@ -32,7 +34,7 @@ use sentinel_http::Router;
 pub fn components() -> Vec<(&'static str, Router)> {
     vec![("members", members_router()), ("auth", auth_router()), ("platform", platform::router()), ("admin", admin_router()),
          ("badges", badges_router()), ("checkins", checkins_router()), ("alerts", alerts_router()), ("events", events_router()),
-         ("visitors", visitors_router()), ("lockup", lockup_router()),
+         ("visitors", visitors_router()), ("dds", dds_router()), ("lockup", lockup_router()),
          ("muster", muster_router())]
 }
 
@@ -58,9 +60,15 @@ pub fn events_router() -> Router {
     events::routes(Router::new("events"))
 }
 
-/// Who is inside, the end-of-day lockup and the building's status.
+/// DDS — Duty Day Staff: today's assignment and its changes (with the Lockup responsibility following).
+pub fn dds_router() -> Router {
+    dds::routes(Router::new("dds"))
+}
+
+/// The Lockup responsibility and the general tags (`/api/tags/...`, `/api/members/:memberId/tags...`),
+/// who is inside, the end-of-day lockup and the building's status (`/api/lockup/...`).
 pub fn lockup_router() -> Router {
-    lockup::routes(Router::new("lockup"))
+    lockup::routes(tags::routes(Router::new("lockup")))
 }
 
 /// Evacuation roll calls.

@@ -86,18 +86,6 @@ pub struct LockupAuthorization {
     message: String,
 }
 
-/// The member holding the Lockup responsibility.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct LockupHolder {
-    #[schema(format = "uuid")]
-    id: String,
-    rank: String,
-    first_name: String,
-    last_name: String,
-}
-
 /// The building on one operational day. A day nobody opened is `secured`.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -122,7 +110,7 @@ pub struct BuildingStatus {
     #[schema(format = "uuid")]
     lockup_execution_id: Option<String>,
     /// The Lockup holder now (not per day).
-    current_holder: Option<LockupHolder>,
+    current_holder: Option<crate::tags::LockupHolder>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]

@@ -13,7 +13,7 @@ use serde_json::{json, Map, Value};
 use utoipa::openapi::schema::{AnyOfBuilder, ObjectBuilder, SchemaFormat, Type};
 use utoipa::OpenApi;
 
-use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events, kiosks, lockup, members, muster, platform, users, visitors};
+use crate::{alerts, audit_logs, auth, badges, checkins, dds, divisions, enums, events, kiosks, lockup, members, muster, platform, tags, users, visitors};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -45,6 +45,8 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         lockup::present, lockup::check_auth, lockup::execute, lockup::status_today, lockup::status_of_day, lockup::history,
         lockup::checkout_options, lockup::open,
         muster::start, muster::current, muster::get, muster::roll_csv, muster::account, muster::close,
+        dds::current, dds::exists, dds::audit_log, dds::kiosk_state, dds::accept, dds::assign, dds::transfer, dds::release, dds::set_today,
+        tags::lockup_holder, tags::lockup_transfer, tags::list, tags::member_tags, tags::add_member_tag, tags::remove_member_tag,
     ),
     components(schemas(
         ErrorEnvelope, Issue, Success, SuccessMessage, Message,
@@ -74,13 +76,17 @@ use crate::{alerts, audit_logs, auth, badges, checkins, divisions, enums, events
         events::AvailableBadge, events::AvailableBadges, events::EventCheckin, events::EventScanResult,
         events::CreateEvent, events::UpdateEvent, events::CreateAttendee, events::UpdateAttendee, events::AssignEventBadge,
         visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
-        lockup::PresentMember, lockup::PresentVisitor, lockup::PresentList, lockup::LockupAuthorization, lockup::LockupHolder,
+        lockup::PresentMember, lockup::PresentVisitor, lockup::PresentList, lockup::LockupAuthorization,
         lockup::BuildingStatus, lockup::CheckedOutIds, lockup::LockupStats, lockup::LockupResult, lockup::CheckedOutPerson,
         lockup::LockupExecution, lockup::LockupHistory, lockup::EligibleRecipient, lockup::CheckoutOptions,
         lockup::ExecuteLockup, lockup::OpenBuilding,
         muster::MusterPerson, muster::Muster, muster::CurrentMuster, muster::AccountedPerson, muster::StartMuster,
+        dds::DdsMember, dds::DdsAssignment, dds::CurrentDds, dds::DdsExists, dds::ResponsibilityLogEntry, dds::DdsAuditLog, dds::DdsKioskState,
+        dds::DdsResult, dds::DdsSetTodayResult, dds::DdsReleased, dds::AcceptDds, dds::AssignDds, dds::TransferDds, dds::ReleaseDds, dds::SetTodayDds,
+        tags::LockupHolder, tags::LockupHolderReply, tags::LockupTransferResult, tags::Tag, tags::TagList, tags::MemberTag, tags::MemberTagList,
+        tags::MemberTagEnvelope, tags::TransferLockup, tags::AddMemberTag,
     )),
-    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "lockup"), (name = "muster"))
+    tags((name = "auth"), (name = "divisions"), (name = "health"), (name = "docs"), (name = "admin"), (name = "enums"), (name = "audit-logs"), (name = "kiosks"), (name = "members"), (name = "badges"), (name = "checkins"), (name = "security-alerts"), (name = "events"), (name = "visitors"), (name = "lockup"), (name = "muster"), (name = "dds"), (name = "tags"))
 )]
 struct ApiDoc;
 
