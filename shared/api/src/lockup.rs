@@ -187,17 +187,6 @@ pub struct LockupHistory {
     total_pages: i64,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-#[allow(dead_code)]
-pub struct EligibleRecipient {
-    #[schema(format = "uuid")]
-    id: String,
-    rank: String,
-    first_name: String,
-    last_name: String,
-}
-
 /// What a member can do to leave: anyone checks out; the Lockup holder transfers the responsibility to a
 /// present member or executes the lockup.
 #[derive(Debug, Serialize, ToSchema)]
@@ -210,7 +199,7 @@ pub struct CheckoutOptions {
     /// checkout | transfer_lockup | execute_lockup
     available_options: Vec<String>,
     /// Present active members other than the holder (at most 50), by name.
-    eligible_recipients: Vec<EligibleRecipient>,
+    eligible_recipients: Vec<crate::tags::LockupHolder>,
 }
 
 // ------------------------------------------------------------------ requests

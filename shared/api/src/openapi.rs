@@ -78,7 +78,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, dds, divisions, enums, e
         visitors::Visitor, visitors::VisitorList, visitors::ActiveVisitors, visitors::CheckoutResult, visitors::SignInVisitor, visitors::UpdateVisitor,
         lockup::PresentMember, lockup::PresentVisitor, lockup::PresentList, lockup::LockupAuthorization,
         lockup::BuildingStatus, lockup::CheckedOutIds, lockup::LockupStats, lockup::LockupResult, lockup::CheckedOutPerson,
-        lockup::LockupExecution, lockup::LockupHistory, lockup::EligibleRecipient, lockup::CheckoutOptions,
+        lockup::LockupExecution, lockup::LockupHistory, lockup::CheckoutOptions,
         lockup::ExecuteLockup, lockup::OpenBuilding,
         muster::MusterPerson, muster::Muster, muster::CurrentMuster, muster::AccountedPerson, muster::StartMuster,
         dds::DdsMember, dds::DdsAssignment, dds::CurrentDds, dds::DdsExists, dds::ResponsibilityLogEntry, dds::DdsAuditLog, dds::DdsKioskState,
