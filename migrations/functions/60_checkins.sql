@@ -60,7 +60,12 @@ BEGIN
         RETURN jsonb_build_object('outcome', 'BADGE_UNASSIGNED', 'serialNumber', serial);
     END IF;
     IF b.assignment_type <> 'member' THEN
-        RETURN jsonb_build_object('outcome', 'BADGE_TYPE_NOT_SUPPORTED', 'serialNumber', serial, 'assignmentType', b.assignment_type);
+        -- A visitor's temporary badge checks nobody in, but during a muster it accounts for the visitor.
+        IF b.assignment_type = 'visitor' THEN
+            mustered := muster_scan(b.assigned_to_id);
+        END IF;
+        RETURN jsonb_build_object('outcome', 'BADGE_TYPE_NOT_SUPPORTED', 'serialNumber', serial, 'assignmentType', b.assignment_type,
+                                  'muster', mustered);
     END IF;
 
     -- Serialise per member before deciding anything.

@@ -79,16 +79,17 @@ BEGIN
                               'event', CASE WHEN changed THEN muster_event_json(p_muster, 'accounted', muster_person_json(p)) END);
 END $$;
 
--- A badge scan of member p_member during an open muster accounts for them: the `muster:update` payload,
--- or NULL when no open muster is waiting for them. Called by the scan paths.
-CREATE OR REPLACE FUNCTION muster_scan(p_member uuid) RETURNS jsonb
+-- A badge scan of person p_person (a member, or a visitor by their temporary badge) during an open muster
+-- accounts for them: the `muster:update` payload, or NULL when no open muster is waiting for them. Called by
+-- the scan path.
+CREATE OR REPLACE FUNCTION muster_scan(p_person uuid) RETURNS jsonb
 LANGUAGE plpgsql AS $$
 DECLARE
     p muster_people%ROWTYPE;
 BEGIN
     UPDATE muster_people mp SET accounted_at = clock_timestamp(), accounted_method = 'scan'
     FROM musters mu
-    WHERE mp.person_id = p_member AND mp.accounted_at IS NULL AND mu.id = mp.muster_id AND mu.status = 'open'
+    WHERE mp.person_id = p_person AND mp.accounted_at IS NULL AND mu.id = mp.muster_id AND mu.status = 'open'
     RETURNING mp.* INTO p;
     IF p.muster_id IS NULL THEN RETURN NULL; END IF;
     RETURN muster_event_json(p.muster_id, 'accounted', muster_person_json(p));

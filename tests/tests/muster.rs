@@ -35,6 +35,10 @@ fn a_muster_accounts_for_everyone_inside_by_hand_and_by_badge() {
     let guest = admin("POST", "/api/visitors", Some(&json!({ "name": "Visiting Vera", "visitType": "guest", "kioskId": "front-desk" })));
     assert_eq!(guest.status, 201, "{}", guest.text);
     let guest = guest.body["id"].as_str().unwrap().to_string();
+    let (pass, pass_serial) = badge("active");
+    let contractor = admin("POST", "/api/visitors", Some(&json!({ "name": "Contractor Cole", "visitType": "contractor", "kioskId": "front-desk", "temporaryBadgeId": pass })));
+    assert_eq!(contractor.status, 201, "{}", contractor.text);
+    let contractor = contractor.body["id"].as_str().unwrap().to_string();
     let outside = holder();
 
     let r = as_role("duty_watch", "POST", "/api/muster", Some(&json!({ "reason": "Fire alarm, drill hall" })));
@@ -63,14 +67,18 @@ fn a_muster_accounts_for_everyone_inside_by_hand_and_by_badge() {
     // The member scans their badge at the muster point's kiosk: accounted, and checked out.
     let r = scan(&key, &scanner.serial, None);
     assert_eq!((r.status, r.body["direction"].as_str()), (201, Some("out")), "{}", r.text);
+    // A visitor's temporary badge checks nobody in, but accounts for the visitor.
+    let r = scan(&key, &pass_serial, None);
+    assert_eq!((r.status, r.body["error"].as_str()), (400, Some("BADGE_TYPE_NOT_SUPPORTED")), "{}", r.text);
     let current = as_key("display", "GET", "/api/muster/current", None);
     assert_eq!(current.status, 200, "{}", current.text);
     let me = person(&current.body["muster"], &scanner.member);
     assert_eq!((me["accounted"].clone(), me["accountedMethod"].as_str()), (json!(true), Some("scan")));
-    assert_eq!(current.body["muster"]["accounted"].as_i64(), Some(2));
+    assert_eq!(person(&current.body["muster"], &contractor)["accountedMethod"], "scan");
+    assert_eq!(current.body["muster"]["accounted"].as_i64(), Some(3));
     let updates: Vec<Value> = stream("muster").into_iter().filter(|(e, d)| e == "muster:update" && d["musterId"] == json!(id)).map(|(_, d)| d).collect();
     let actions: Vec<&str> = updates.iter().map(|u| u["action"].as_str().unwrap()).collect();
-    assert_eq!(actions, ["started", "accounted", "accounted"], "a repeated mark pushes nothing");
+    assert_eq!(actions, ["started", "accounted", "accounted", "accounted"], "a repeated mark pushes nothing");
     assert_eq!(updates[2]["person"]["personId"], json!(scanner.member));
 
     // The roll as CSV: a header and one line per person, missing people first.
@@ -81,13 +89,13 @@ fn a_muster_accounts_for_everyone_inside_by_hand_and_by_badge() {
     assert_eq!(lines[0], "type,name,rank,division,organization,checked_in_at,accounted,accounted_at,accounted_method");
     assert_eq!(lines.len() as i64, expected + 1);
     assert!(lines.iter().any(|l| l.starts_with("visitor,Visiting Vera,,,,") && l.contains(",true,") && l.ends_with(",manual")));
-    if expected > 2 {
+    if expected > 3 {
         assert!(lines[1].contains(",false,"), "missing people first: {}", lines[1]);
     }
 
     // Close: the roll is kept; nothing more can be marked.
     let r = as_role("duty_watch", "POST", &format!("/api/muster/{id}/close"), None);
-    assert_eq!((r.status, r.body["status"].as_str(), r.body["missing"].as_i64()), (200, Some("closed"), Some(expected - 2)), "{}", r.text);
+    assert_eq!((r.status, r.body["status"].as_str(), r.body["missing"].as_i64()), (200, Some("closed"), Some(expected - 3)), "{}", r.text);
     assert_eq!(as_role("duty_watch", "POST", &format!("/api/muster/{id}/close"), None).status, 200, "closing again changes nothing");
     let r = as_role("duty_watch", "POST", &format!("/api/muster/{id}/account/{}", scanner.member), None);
     assert_eq!((r.status, r.body["error"].as_str()), (409, Some("MUSTER_CLOSED")));
