@@ -269,3 +269,14 @@ fn access_rules_per_route() {
     assert_eq!(as_role("quartermaster", "GET", "/api/members/not-a-uuid", None).status, 400);
     assert_eq!(as_role("developer", "GET", &format!("/api/members/{id}"), None).status, 404);
 }
+
+#[test]
+fn service_numbers_that_read_like_other_member_routes_are_searched_too() {
+    // `/api/members/:id/checkins` and `/api/members/:memberId/tags` belong to other components; a search
+    // for the service number `checkins` or `tags` must still reach the members component.
+    for number in ["checkins", "tags"] {
+        let r = sentinel_tests::fixtures::as_role("quartermaster", "GET", &format!("/api/members/search/{number}"), None);
+        assert_eq!((r.status, r.body["error"].as_str()), (404, Some("NOT_FOUND")), "{number}: {}", r.text);
+        assert!(r.body["message"].as_str().unwrap().contains(number), "{}", r.text);
+    }
+}
