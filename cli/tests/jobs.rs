@@ -99,15 +99,18 @@ fn evening_reminders_and_the_rollover_across_the_spring_dst_change_run_once_each
 }
 
 #[test]
-fn the_autumn_rollover_waits_for_offline_kiosks_and_expires_ended_events() {
+fn the_autumn_rollover_waits_a_while_for_offline_kiosks_and_expires_ended_events() {
     let stack = sentinel_tests::isolated_stack().expect("isolated stack");
     // Saturday 2026-10-31: one member came in at a kiosk that still holds offline scans, one at a kiosk that
     // has synced; a course ended on Friday with an attendee still holding an event badge; the building
     // was locked up on Saturday (so no building alert).
     let waiting = inside_since(&stack, "AUTUMNQ", "2026-10-31T19:00:00-05:00", "kiosk-offline");
     let synced = inside_since(&stack, "AUTUMNS", "2026-10-31T19:30:00-05:00", "kiosk-synced");
+    let silent = inside_since(&stack, "AUTUMNX", "2026-10-31T20:00:00-05:00", "kiosk-silent");
     stack.sql_exec(
         "INSERT INTO kiosk_status (kiosk_id, queue_size) VALUES ('kiosk-offline', 3), ('kiosk-synced', 0);
+         -- Not heard from since the evening: it may hold scans it could not upload.
+         INSERT INTO kiosk_status (kiosk_id, queue_size, last_seen_at) VALUES ('kiosk-silent', 0, '2026-10-31T21:00:00-05:00');
          INSERT INTO badges (serial_number, assignment_type, status) VALUES ('EVB-AUTUMN', 'unassigned', 'active');
          INSERT INTO events (name, code, start_date, end_date, status) VALUES ('Course', 'AUTUMN', '2026-10-29', '2026-10-30', 'active');
          INSERT INTO event_attendees (event_id, name, organization, role) SELECT id, 'Guest', 'Org', 'participant' FROM events;
@@ -118,21 +121,25 @@ fn the_autumn_rollover_waits_for_offline_kiosks_and_expires_ended_events() {
     // 01:30 happens twice on 2026-11-01 (CDT, then CST); the rollover is 03:00 CST = 09:00 UTC.
     assert!(jobs_ran(&jobs_at(&stack, "2026-11-01T01:30:00-06:00")).iter().all(|j| !j.starts_with("daily_reset 2026-10-31")));
     let r = jobs_at(&stack, "2026-11-01T03:00:00-06:00");
-    assert_eq!(r["ran"][0]["deferred"], 1, "the offline kiosk's member waits: {r}");
+    assert_eq!(r["ran"][0]["deferred"], 2, "the members of the kiosk with queued scans and of the silent one wait: {r}");
     assert_eq!((latest(&stack, &waiting)["direction"].as_str(), latest(&stack, &synced)["direction"].as_str()), (Some("in"), Some("out")));
     assert_eq!(latest(&stack, &synced)["at"], "2026-11-01T09:00:00.000Z");
-    // The kiosk syncs; the next tick finishes the day.
+    // The first kiosk syncs; the silent one still may hold scans.
     stack.sql_exec("UPDATE kiosk_status SET queue_size = 0 WHERE kiosk_id = 'kiosk-offline'");
     let r = jobs_at(&stack, "2026-11-01T03:01:00-06:00");
+    assert_eq!(r["ran"][0]["deferred"], 1, "{r}");
+    assert_eq!((latest(&stack, &waiting)["direction"].as_str(), latest(&stack, &silent)["direction"].as_str()), (Some("out"), Some("in")));
+    // Two hours after the rollover nobody is waited for any longer.
+    let r = jobs_at(&stack, "2026-11-01T05:00:00-06:00");
     assert_eq!(jobs_ran(&r), ["daily_reset 2026-10-31"], "{r}");
-    assert_eq!(latest(&stack, &waiting)["direction"], "out");
-    assert_eq!(alerts(&stack, "member_missed_checkout").len(), 2);
+    assert_eq!(latest(&stack, &silent)["at"], "2026-11-01T09:00:00.000Z", "forced at the rollover instant all the same");
+    assert_eq!(alerts(&stack, "member_missed_checkout").len(), 3);
     assert!(alerts(&stack, "building_not_secured").is_empty(), "the building was secured");
     let attendee = &stack.sql("SELECT status, badge_id IS NOT NULL AS kept FROM event_attendees")[0];
     assert_eq!((attendee["status"].as_str(), attendee["kept"].as_bool()), (Some("expired"), Some(true)));
     assert_eq!(stack.sql("SELECT assignment_type FROM badges WHERE serial_number = 'EVB-AUTUMN'")[0]["assignment_type"], "unassigned");
     assert!(stream(&stack, "badges").iter().any(|(_, d)| d["serialNumber"] == "EVB-AUTUMN" && d["assignmentType"] == "unassigned"));
-    assert!(jobs_ran(&jobs_at(&stack, "2026-11-01T04:00:00-06:00")).is_empty(), "done for the day");
+    assert!(jobs_ran(&jobs_at(&stack, "2026-11-01T05:30:00-06:00")).is_empty(), "done for the day");
 }
 
 #[test]

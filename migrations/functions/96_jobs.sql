@@ -29,9 +29,10 @@ $$;
 -- Everything due at instant p_at, each job once per operational day. Returns
 -- `{ ran: [{job, date, …}], events: [{channel, event, data}] }`: the realtime events to publish, in order.
 --  * daily_reset (for the day that ended at the last rollover): members still inside are checked out at the
---    rollover instant (method system, kiosk SYSTEM, flagged) with a member_missed_checkout alert each — except
---    those whose latest check-in came from a kiosk still holding offline scans (queueSize > 0 at its last
---    heartbeat): the job then stays unclaimed and runs again on the next tick; a day with check-ins and no
+--    rollover instant (method system, kiosk SYSTEM, flagged) with a member_missed_checkout alert each — except,
+--    for up to two hours after the rollover (sync_grace), those whose latest check-in came from a kiosk that may still hold
+--    offline scans (it reported queued scans at its last heartbeat, or has not been heard from since before the
+--    rollover): the job then stays unclaimed and runs again on the next tick; a day with check-ins and no
 --    lockup raises building_not_secured; attendees of events whose end date has passed expire and their
 --    badges return to the pool.
 --  * lockup_reminder at 22:00 and lockup_overdue at 23:00 local time of the current operational day, while
@@ -41,6 +42,7 @@ CREATE OR REPLACE FUNCTION run_scheduled_jobs(p_at timestamptz, p_zone text, p_r
 LANGUAGE plpgsql AS $$
 DECLARE
     today date := operational_date(p_at, p_zone, p_rollover);
+    sync_grace constant interval := interval '2 hours';
     ended date := today - 1;
     rollover_at timestamptz := local_instant(today, p_rollover, p_zone);
     ran jsonb := '[]'::jsonb;
@@ -65,9 +67,10 @@ BEGIN
             WHERE p.direction = 'in' AND m.status = 'active' AND p.since < rollover_at
             ORDER BY p.member_id
         LOOP
-            IF EXISTS (SELECT 1 FROM member_presence p JOIN checkins c ON c.id = p.last_checkin_id
-                       JOIN kiosk_status k ON k.kiosk_id = c.kiosk_id
-                       WHERE p.member_id = target AND k.queue_size > 0) THEN
+            IF p_at < rollover_at + sync_grace AND EXISTS (
+                   SELECT 1 FROM member_presence p JOIN checkins c ON c.id = p.last_checkin_id
+                   JOIN kiosk_status k ON k.kiosk_id = c.kiosk_id
+                   WHERE p.member_id = target AND (k.queue_size > 0 OR k.last_seen_at < rollover_at)) THEN
                 deferred := deferred + 1;
                 CONTINUE;
             END IF;
