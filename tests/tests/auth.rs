@@ -243,6 +243,13 @@ fn api_key_rules() {
     // Expired keys are refused.
     sql_exec(&format!("UPDATE api_keys SET expires_at = now() - interval '1 second' WHERE kiosk_id = '{kiosk}'"));
     assert_eq!(request("GET", "/api/auth/api-keys", &[("x-api-key", &key)], None).status, 401);
+    // ... and no longer hold their kiosk id: a replacement key can be issued, and the expired one is retired.
+    let r = admin("POST", "/api/auth/api-keys", Some(&json!({ "name": "replacement", "kind": "kiosk", "kioskId": kiosk })));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let retired = sql(&format!("SELECT count(*) AS n FROM api_keys WHERE kiosk_id = '{kiosk}' AND revoked_at IS NOT NULL"));
+    assert_eq!(retired[0]["n"], 1);
+    let audited = sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'api_key_retire_expired' AND details->>'kioskId' = '{kiosk}'"));
+    assert_eq!(audited[0]["n"], 1);
     // Keys may not administer keys.
     assert_eq!(as_key("kiosk", "GET", "/api/auth/api-keys", None).status, 403);
     assert_eq!(request("GET", "/api/auth/api-keys", &[], None).status, 401);

@@ -634,6 +634,19 @@ pub fn create_key(ctx: &Ctx) -> HandlerResult {
         }
         None => allowed.iter().map(|s| s.to_string()).collect(),
     };
+    if let Some(kiosk) = &kiosk_id {
+        // An expired key no longer admits its kiosk; it must not hold the kiosk id against a new key either.
+        let audit = audit::cte("api_key_retire_expired", "api_key", "r", "id", "jsonb_build_object('kioskId', r.kiosk_id, 'expiresAt', iso(r.expires_at))", 2);
+        let sql = format!(
+            "WITH r AS (
+                UPDATE api_keys SET revoked_at = now()
+                WHERE kind = 'kiosk' AND kiosk_id = $1 AND revoked_at IS NULL AND expires_at <= now() RETURNING *
+             ), {audit}
+             SELECT count(*) AS retired FROM r"
+        );
+        let [user, key, ip] = Actor::of(ctx).params();
+        ctx.db().query_row(&sql, &[kiosk.as_str().into(), user, key, ip])?;
+    }
     let new_key = api_key::generate();
     let audit = audit::cte("api_key_create", "api_key", "k", "id", "jsonb_build_object('name', k.name, 'kind', k.kind, 'kioskId', k.kiosk_id, 'keyPrefix', k.key_prefix)", 8);
     let sql = format!(
