@@ -25,6 +25,33 @@ LANGUAGE sql STABLE AS $$
                                                                           'lastName', last_name)) FROM recipients), '[]'::jsonb))
 $$;
 
+-- The first two checks of every badge scan (member or event scan): an unknown serial (BADGE_NOT_FOUND and a
+-- badge_unknown warning) and a badge that is not active (BADGE_INACTIVE and a critical badge_disabled alert
+-- naming its last holder). `b` is the badge read for `p_serial` (all NULL when none); `p_scan` is merged into
+-- the alert's details. NULL when the scan may go on.
+CREATE OR REPLACE FUNCTION badge_scan_refusal(p_serial text, b badges, p_kiosk text, p_ts timestamptz, p_window interval,
+                                              p_scan jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    alert jsonb;
+BEGIN
+    IF b.id IS NULL THEN
+        alert := raise_security_alert('badge_unknown', 'warning', p_serial, NULL, p_kiosk,
+                                      format('Unknown badge %s scanned at %s', p_serial, p_kiosk),
+                                      jsonb_build_object('scannedAt', iso(p_ts)) || p_scan, p_window);
+        RETURN jsonb_build_object('outcome', 'BADGE_NOT_FOUND', 'serialNumber', p_serial, 'alert', alert);
+    END IF;
+    IF b.status <> 'active' THEN
+        alert := raise_security_alert('badge_disabled', 'critical', p_serial, badge_alert_member(b), p_kiosk,
+                                      format('Badge %s is %s and was scanned at %s', p_serial, b.status, p_kiosk),
+                                      jsonb_build_object('badgeId', b.id, 'badgeStatus', b.status,
+                                                         'assignmentType', b.assignment_type, 'scannedAt', iso(p_ts)) || p_scan,
+                                      p_window);
+        RETURN jsonb_build_object('outcome', 'BADGE_INACTIVE', 'serialNumber', p_serial, 'status', b.status, 'alert', alert);
+    END IF;
+    RETURN NULL;
+END $$;
+
 CREATE OR REPLACE FUNCTION scan_badge(p_serial text, p_kiosk text, p_ts timestamptz, p_created_by uuid, p_api_key text, p_ip text,
                            p_alert_window interval DEFAULT interval '5 minutes',
                            p_duplicate_window interval DEFAULT interval '2 seconds') RETURNS jsonb
@@ -40,21 +67,12 @@ DECLARE
     alert jsonb;
     warning jsonb;
     mustered jsonb;
+    refusal jsonb;
 BEGIN
     SELECT * INTO b FROM badges WHERE serial_number = serial;
-    IF NOT FOUND THEN
-        alert := raise_security_alert('badge_unknown', 'warning', serial, NULL, p_kiosk,
-                                      format('Unknown badge %s scanned at %s', serial, p_kiosk),
-                                      jsonb_build_object('scannedAt', iso(p_ts)), p_alert_window);
-        RETURN jsonb_build_object('outcome', 'BADGE_NOT_FOUND', 'serialNumber', serial, 'alert', alert);
-    END IF;
-    IF b.status <> 'active' THEN
-        alert := raise_security_alert('badge_disabled', 'critical', serial, badge_alert_member(b), p_kiosk,
-                                      format('Badge %s is %s and was scanned at %s', serial, b.status, p_kiosk),
-                                      jsonb_build_object('badgeId', b.id, 'badgeStatus', b.status,
-                                                         'assignmentType', b.assignment_type, 'scannedAt', iso(p_ts)),
-                                      p_alert_window);
-        RETURN jsonb_build_object('outcome', 'BADGE_INACTIVE', 'serialNumber', serial, 'status', b.status, 'alert', alert);
+    refusal := badge_scan_refusal(serial, b, p_kiosk, p_ts, p_alert_window, '{}');
+    IF refusal IS NOT NULL THEN
+        RETURN refusal;
     END IF;
     IF b.assignment_type = 'unassigned' THEN
         RETURN jsonb_build_object('outcome', 'BADGE_UNASSIGNED', 'serialNumber', serial);

@@ -265,22 +265,12 @@ DECLARE
     c event_checkins%ROWTYPE;
     held_for uuid;
     dir text;
-    alert jsonb;
+    refusal jsonb;
 BEGIN
     SELECT * INTO b FROM badges WHERE serial_number = serial;
-    IF NOT FOUND THEN
-        alert := raise_security_alert('badge_unknown', 'warning', serial, NULL, p_kiosk,
-                                      format('Unknown badge %s scanned at %s', serial, p_kiosk),
-                                      jsonb_build_object('scannedAt', iso(p_ts), 'scan', 'event'), p_alert_window);
-        RETURN jsonb_build_object('outcome', 'BADGE_NOT_FOUND', 'serialNumber', serial, 'alert', alert);
-    END IF;
-    IF b.status <> 'active' THEN
-        alert := raise_security_alert('badge_disabled', 'critical', serial, badge_alert_member(b), p_kiosk,
-                                      format('Badge %s is %s and was scanned at %s', serial, b.status, p_kiosk),
-                                      jsonb_build_object('badgeId', b.id, 'badgeStatus', b.status, 'assignmentType', b.assignment_type,
-                                                         'scannedAt', iso(p_ts), 'scan', 'event'),
-                                      p_alert_window);
-        RETURN jsonb_build_object('outcome', 'BADGE_INACTIVE', 'serialNumber', serial, 'status', b.status, 'alert', alert);
+    refusal := badge_scan_refusal(serial, b, p_kiosk, p_ts, p_alert_window, '{"scan": "event"}');
+    IF refusal IS NOT NULL THEN
+        RETURN refusal;
     END IF;
     IF b.assignment_type = 'event' THEN
         -- Serialise with close and attendee writes (event, then attendee), then re-read the badge: a close

@@ -7,7 +7,7 @@
 -- (dds_lock_day), then the Lockup tag row (lockup_move). Every DDS change takes the first, every change
 -- of the Lockup holder the second, so concurrent changes serialise instead of failing on the indexes.
 -- The active DDS holds the Lockup responsibility: accept, assign, transfer and set-today move it in the
--- same transaction (api.md §11 rule 4).
+-- same transaction (docs/database.md, "DDS and the Lockup responsibility").
 -- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
 
 -- The current (pending or active) DDS assignment of operational day p_day, or no row.
@@ -61,7 +61,7 @@ BEGIN
         'transferId', log_id, 'timestamp', iso(now()));
 END $$;
 
--- POST /api/tags/lockup/transfer (api.md §9), the rules in order: the Lockup tag exists; the target exists and
+-- POST /api/tags/lockup/transfer, the rules in order: the Lockup tag exists; the target exists and
 -- is active; a kiosk's badge proof (p_actor_serial: a badge of the current holder, or of the target when nobody
 -- holds the tag); the target holding it already is OK with nothing written; else lockup_move grants or
 -- transfers it. The performer is derived from the caller: a user (p_user) as `admin`, a kiosk as `member`, the
@@ -105,7 +105,7 @@ BEGIN
                               'newHolder', moved->'newHolder', 'moved', moved);
 END $$;
 
--- POST /api/dds/accept/:id (api.md §11): member p_member takes today's DDS. Rules in order: the member exists;
+-- POST /api/dds/accept/:id: member p_member takes today's DDS. Rules in order: the member exists;
 -- a kiosk's badge proof of that member; the member is active; then, under the day's lock: the member's own
 -- active assignment is OK with nothing written (idempotent); the member's own pending assignment becomes
 -- active; another current assignment refuses; else a new active assignment (no assignedBy). Responsibility
@@ -152,7 +152,7 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'OK', 'assignment', dds_assignment_json(a), 'action', 'accepted', 'lockup', moved);
 END $$;
 
--- POST /api/dds/assign (api.md §11): an administrator (p_user) makes p_member today's DDS. Rules in order: the
+-- POST /api/dds/assign: an administrator (p_user) makes p_member today's DDS. Rules in order: the
 -- member exists and is active; under the day's lock, no current assignment; a new active assignment
 -- (assignedBy the caller, notes). Responsibility row `assigned`; Lockup follows.
 -- Outcomes: OK, MEMBER_NOT_FOUND, MEMBER_NOT_ACTIVE, ALREADY_ASSIGNED.
@@ -184,7 +184,7 @@ BEGIN
     RETURN jsonb_build_object('outcome', 'OK', 'assignment', dds_assignment_json(a), 'action', 'assigned', 'lockup', moved);
 END $$;
 
--- POST /api/dds/transfer (api.md §11): today's DDS passes to p_to. Rules in order: the target exists and is
+-- POST /api/dds/transfer: today's DDS passes to p_to. Rules in order: the target exists and is
 -- active; under the day's lock, a current assignment exists; it is not the target's. The current row closes
 -- (`transferred`, transferredTo, releasedAt) and a new active row opens for the target (assignedBy the caller,
 -- notes). Responsibility row `transferred`; Lockup follows.
@@ -224,7 +224,7 @@ BEGIN
                               'lockup', moved, 'replaced', dds_assignment_json(cur));
 END $$;
 
--- POST /api/dds/release (api.md §11): today's DDS ends. Rules in order: under the day's lock, a current
+-- POST /api/dds/release: today's DDS ends. Rules in order: under the day's lock, a current
 -- assignment exists; a kiosk's badge proof of its member. The row becomes `released` (releasedAt). Responsibility
 -- row `released` performed by the caller (a user as `admin`, a kiosk as the DDS member). The Lockup holder is
 -- unchanged. Outcomes: OK, NO_CURRENT, BADGE_PROOF_REQUIRED.

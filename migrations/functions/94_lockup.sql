@@ -74,7 +74,7 @@ DECLARE
     visitor_ids jsonb := '[]'::jsonb;
     visitor_names jsonb := '[]'::jsonb;
     checkin_events jsonb := '[]'::jsonb;
-    signouts jsonb := '[]'::jsonb;
+    signed_out jsonb := '[]'::jsonb;
     badges_changed jsonb := '[]'::jsonb;
     v visitors%ROWTYPE;
     n_members integer;
@@ -110,7 +110,7 @@ BEGIN
         IF (r->>'signedOut')::boolean THEN
             visitor_ids := visitor_ids || to_jsonb(v.id::text);
             visitor_names := visitor_names || jsonb_build_object('id', v.id, 'name', v.name);
-            signouts := signouts || jsonb_build_object('id', v.id, 'name', v.name, 'checkOutTime', r->'visitor'->'checkOutTime');
+            signed_out := signed_out || (r->'visitor');
             badges_changed := badges_changed || (r->'badges');
         END IF;
     END LOOP;
@@ -141,7 +141,7 @@ BEGIN
             'stats', jsonb_build_object('membersCheckedOut', n_members, 'visitorsCheckedOut', n_visitors,
                                         'totalCheckedOut', n_members + n_visitors)),
         'checkinEvents', checkin_events,
-        'visitorSignouts', signouts,
+        'signedOutVisitors', signed_out,
         'badges', badges_changed,
         'executed', jsonb_build_object('performedBy', performer.id, 'performedByName', performer.first_name || ' ' || performer.last_name,
                                        'membersCheckedOut', n_members, 'visitorsCheckedOut', n_visitors,

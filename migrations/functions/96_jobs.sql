@@ -26,8 +26,9 @@ LANGUAGE sql STABLE AS $$
        AND coalesce((SELECT status FROM building_status WHERE operational_date = p_day), 'open') <> 'secured'
 $$;
 
--- Everything due at instant p_at, each job once per operational day. Returns
--- `{ ran: [{job, date, …}], events: [{channel, event, data}] }`: the realtime events to publish, in order.
+-- Everything due at instant p_at, each job once per operational day. Returns `{ ran: [{job, date, …}],
+-- checkins, alerts, badges, presence }`: what to publish after the commit — checkin_event_json,
+-- alert_json and badge_json objects, and the presence figures when someone was checked out (else null).
 --  * daily_reset (for the day that ended at the last rollover): members still inside are checked out at the
 --    rollover instant (method system, kiosk SYSTEM, flagged) with a member_missed_checkout alert each — except,
 --    for up to two hours after the rollover (sync_grace), those whose latest check-in came from a kiosk that may still hold
@@ -46,7 +47,10 @@ DECLARE
     ended date := today - 1;
     rollover_at timestamptz := local_instant(today, p_rollover, p_zone);
     ran jsonb := '[]'::jsonb;
-    pushes jsonb := '[]'::jsonb;
+    checkin_events jsonb := '[]'::jsonb;
+    alerts jsonb := '[]'::jsonb;
+    badges jsonb := '[]'::jsonb;
+    evening record;
     target uuid;
     r jsonb;
     alert jsonb;
@@ -79,14 +83,14 @@ BEGIN
                                 jsonb_build_object('method', 'system', 'job', 'daily_reset'));
             IF r->>'outcome' = 'OK' THEN
                 forced := forced + 1;
-                pushes := pushes || jsonb_build_object('channel', 'checkins', 'event', 'checkin:new', 'data', r->'event');
+                checkin_events := checkin_events || (r->'event');
                 alert := raise_security_alert('member_missed_checkout', 'warning', NULL, target, 'SYSTEM',
                                               format('Missed checkout: %s was still checked in at the day rollover and was checked out',
                                                      r->'event'->>'memberName'),
                                               jsonb_build_object('title', 'Member missed checkout', 'operationalDate', iso_date(ended),
                                                                  'checkinId', r->'checkin'->'id'),
                                               interval '0');
-                pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+                alerts := alerts || alert;
             END IF;
         END LOOP;
         IF deferred = 0 THEN
@@ -96,7 +100,7 @@ BEGIN
                                               format('Building not secured: no lockup was executed on %s', ended),
                                               jsonb_build_object('title', 'Building not secured', 'operationalDate', iso_date(ended)),
                                               interval '0');
-                pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+                alerts := alerts || alert;
             END IF;
             FOR e IN SELECT ev.* FROM events ev WHERE ev.end_date < today AND EXISTS (
                          SELECT 1 FROM event_attendees a WHERE a.event_id = ev.id AND a.status <> 'expired') LOOP
@@ -104,11 +108,7 @@ BEGIN
                            WHERE event_id = e.id AND status <> 'expired' RETURNING 1)
                 SELECT expired + count(*) INTO expired FROM x;
                 released := event_release_badges(e.id);
-                SELECT pushes || coalesce(jsonb_agg(jsonb_build_object('channel', 'badges', 'event', 'badge:assignment',
-                                                                       'data', jsonb_build_object(
-                            'badgeId', b->'id', 'serialNumber', b->'serialNumber', 'assignmentType', 'unassigned',
-                            'assignedToId', NULL, 'timestamp', iso(clock_timestamp())))), '[]'::jsonb)
-                INTO pushes FROM jsonb_array_elements(released) b;
+                badges := badges || released;
             END LOOP;
             UPDATE scheduled_job_runs SET result = jsonb_build_object('forcedCheckouts', forced, 'expiredAttendees', expired)
             WHERE job = 'daily_reset' AND operational_date = ended;
@@ -118,33 +118,30 @@ BEGIN
             ran := ran || jsonb_build_object('job', 'daily_reset', 'date', iso_date(ended), 'forcedCheckouts', forced,
                                              'deferred', deferred);
         END IF;
-        IF forced > 0 THEN
-            pushes := pushes || jsonb_build_object('channel', 'presence', 'event', 'presence:update', 'data', presence_figures());
-        END IF;
     END IF;
 
-    -- Evening checks of the current operational day.
+    -- Evening checks of the current operational day: the reminder at 22:00, the overdue alert at 23:00.
     SELECT count(*) INTO present FROM present_members;
-    IF p_at >= local_instant(today, interval '22:00', p_zone) AND claim_job('lockup_reminder', today, p_at) THEN
-        IF present > 0 AND coalesce((SELECT status FROM building_status WHERE operational_date = today), 'open') <> 'secured' THEN
-            alert := raise_security_alert('lockup_reminder', 'warning', NULL, NULL, 'SYSTEM',
-                                          format('Lockup reminder: %s member(s) still inside and the building is not secured', present),
-                                          jsonb_build_object('title', 'Lockup reminder', 'operationalDate', iso_date(today), 'present', present),
-                                          interval '0');
-            pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
-        END IF;
-        ran := ran || jsonb_build_object('job', 'lockup_reminder', 'date', iso_date(today), 'alerted', alert IS NOT NULL);
+    FOR evening IN
+        SELECT * FROM (VALUES
+            ('lockup_reminder', interval '22:00', 'lockup_reminder', 'warning', 'Lockup reminder',
+             'Lockup reminder: %s member(s) still inside and the building is not secured'),
+            ('lockup_overdue', interval '23:00', 'lockup_not_executed', 'critical', 'Lockup overdue',
+             'Lockup overdue: %s member(s) still inside at 23:00 and no lockup executed')
+        ) AS x(job, at_time, alert_type, severity, title, message)
+    LOOP
+        -- Two statements: SQL does not promise to evaluate OR left to right, and claiming writes.
+        CONTINUE WHEN p_at < local_instant(today, evening.at_time, p_zone);
+        CONTINUE WHEN NOT claim_job(evening.job, today, p_at);
         alert := NULL;
-    END IF;
-    IF p_at >= local_instant(today, interval '23:00', p_zone) AND claim_job('lockup_overdue', today, p_at) THEN
         IF present > 0 AND coalesce((SELECT status FROM building_status WHERE operational_date = today), 'open') <> 'secured' THEN
-            alert := raise_security_alert('lockup_not_executed', 'critical', NULL, NULL, 'SYSTEM',
-                                          format('Lockup overdue: %s member(s) still inside at 23:00 and no lockup executed', present),
-                                          jsonb_build_object('title', 'Lockup overdue', 'operationalDate', iso_date(today), 'present', present),
+            alert := raise_security_alert(evening.alert_type, evening.severity, NULL, NULL, 'SYSTEM', format(evening.message, present),
+                                          jsonb_build_object('title', evening.title, 'operationalDate', iso_date(today), 'present', present),
                                           interval '0');
-            pushes := pushes || jsonb_build_object('channel', 'alerts', 'event', 'alert:new', 'data', alert);
+            alerts := alerts || alert;
         END IF;
-        ran := ran || jsonb_build_object('job', 'lockup_overdue', 'date', iso_date(today), 'alerted', alert IS NOT NULL);
-    END IF;
-    RETURN jsonb_build_object('ran', ran, 'events', pushes);
+        ran := ran || jsonb_build_object('job', evening.job, 'date', iso_date(today), 'alerted', alert IS NOT NULL);
+    END LOOP;
+    RETURN jsonb_build_object('ran', ran, 'checkins', checkin_events, 'alerts', alerts, 'badges', badges,
+                              'presence', CASE WHEN forced > 0 THEN presence_figures() END);
 END $$;

@@ -19,18 +19,19 @@ use crate::pg::Pg;
 
 const LEASE_KEY: &str = "sentinel:jobs:lease";
 
-/// One event a run asks to publish.
-#[derive(Debug, Deserialize)]
-struct Push {
-    channel: String,
-    event: String,
-    data: Value,
-}
-
+/// What a run did, and what to publish: entity JSON turned into each event's payload by the same
+/// functions the components use.
 #[derive(Debug, Deserialize)]
 struct Run {
     ran: Vec<Value>,
-    events: Vec<Push>,
+    /// `checkin:new` payloads (checkin_event_json).
+    checkins: Vec<Value>,
+    /// SecurityAlert objects.
+    alerts: Vec<Value>,
+    /// Badge objects returned to the pool.
+    badges: Vec<Value>,
+    /// The presence figures, when someone was checked out.
+    presence: Option<Value>,
 }
 
 /// Runs every job due at `at` once, publishes its events, and returns `{ at, ran: [...], published }`.
@@ -40,10 +41,16 @@ pub async fn run_due(pg: &Pg, redis: &RedisHandle, at: DateTime<Utc>, day: &sent
     let sql = "SELECT run_scheduled_jobs($1::text::timestamptz, $2::text, $3::text::interval) AS r";
     let result = pg.run(move |db| db.query_row(sql, &params).map(|row| row.json("r"))).await?;
     let run: Run = serde_json::from_value(result).context("run_scheduled_jobs: result does not decode")?;
+    let events = run
+        .checkins
+        .into_iter()
+        .map(|c| (Channel::Checkins, "checkin:new", c))
+        .chain(run.alerts.iter().map(|a| (Channel::Alerts, "alert:new", sentinel_api::alerts::event_payload(a))))
+        .chain(run.badges.iter().map(|b| (Channel::Badges, "badge:assignment", sentinel_api::badges::assignment_payload(b))))
+        .chain(run.presence.map(|p| (Channel::Presence, "presence:update", p)));
     let mut published = 0;
-    for push in &run.events {
-        let channel = Channel::parse(&push.channel).with_context(|| format!("run_scheduled_jobs: unknown channel {}", push.channel))?;
-        redis.publish(channel, &push.event, &push.data).await.with_context(|| format!("publishing {}", push.event))?;
+    for (channel, event, data) in events {
+        redis.publish(channel, event, &data).await.with_context(|| format!("publishing {event}"))?;
         published += 1;
     }
     Ok(json!({ "at": at_text, "ran": run.ran, "published": published }))

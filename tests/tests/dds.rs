@@ -1,4 +1,4 @@
-//! DDS — Duty Day Staff (api.md §11) through HTTP and WebSocket against the real host, components,
+//! DDS — Duty Day Staff through HTTP and WebSocket against the real host, components,
 //! PostgreSQL, Redis and relay: every endpoint and its rules in order, the Lockup responsibility following
 //! the DDS, badge proof at kiosks, audit rows, realtime events and concurrency. Today's DDS is one row of
 //! the process's database: every test that changes it holds `duty::serial()`.

@@ -1,6 +1,6 @@
-//! Tags through HTTP and WebSocket against the real stack: the Lockup responsibility (api.md §9) — its holder,
+//! Tags through HTTP and WebSocket against the real stack: the Lockup responsibility — its holder,
 //! the transfer rules in order, badge proof at kiosks, one holder under concurrency, the `LOCKUP_HELD` scan
-//! refusal — and the general member tags (api.md §17) with the protected Lockup tag. The Lockup holder is one
+//! refusal — and the general member tags with the protected Lockup tag. The Lockup holder is one
 //! row of the process's database: every test that changes it holds `duty::serial()`.
 
 #[path = "support/kiosk.rs"]

@@ -180,17 +180,25 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Badge with ID '{id}' not found"))
 }
 
+/// The `badge:assignment` payload of a Badge object (also published by the relay's scheduled jobs).
+pub fn assignment_payload(badge: &Value) -> Value {
+    json!({
+        "badgeId": badge["id"], "serialNumber": badge["serialNumber"], "assignmentType": badge["assignmentType"],
+        "assignedToId": badge["assignedToId"], "assignedToName": badge["assignedTo"]["name"],
+        "timestamp": sentinel_domain::time::now_iso(),
+    })
+}
+
 /// `badge:assignment` for a Badge object.
 pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
-    ctx.publish(
-        "badges",
-        "badge:assignment",
-        json!({
-            "badgeId": badge["id"], "serialNumber": badge["serialNumber"], "assignmentType": badge["assignmentType"],
-            "assignedToId": badge["assignedToId"], "assignedToName": badge["assignedTo"]["name"],
-            "timestamp": sentinel_domain::time::now_iso(),
-        }),
-    );
+    ctx.publish("badges", "badge:assignment", assignment_payload(badge));
+}
+
+/// `badge:assignment` for each Badge object whose holder changed.
+pub fn publish_assignments(ctx: &Ctx, badges: &[Value]) {
+    for badge in badges {
+        publish_assignment(ctx, badge);
+    }
 }
 
 /// A `badge_*` outcome as the response: the Badge (publishing `badge:assignment` when its

@@ -891,7 +891,8 @@ pub enum LockupExecuteOutcome {
     Ok {
         result: Value,
         checkin_events: Vec<Value>,
-        visitor_signouts: Vec<Value>,
+        /// Visitor objects.
+        signed_out_visitors: Vec<Value>,
         badges: Vec<Value>,
         executed: Value,
         status: Value,
@@ -1171,6 +1172,9 @@ mod tests {
         let mut codes = literals_after(&body, "'outcome', '");
         if body.contains("jsonb_build_object('outcome', outcome)") && body.contains("badge_link(") {
             codes.extend(literals_after(&body_of("badge_link"), "RETURN '"));
+        }
+        if body.contains("badge_scan_refusal(") {
+            codes.extend(literals_after(&body_of("badge_scan_refusal"), "'outcome', '"));
         }
         if body.contains("FROM visitor_check_refs(f)") {
             codes.extend(literals_after(&body_of("visitor_check_refs"), "'outcome', '"));

@@ -510,6 +510,43 @@ pub struct ManualCheckout {
 
 // ------------------------------------------------------------------ helpers
 
+// The refusals every badge scan shares, member scans here and event scans (events.rs).
+
+/// A scan's instant: the kiosk's clock when sent (default now), within the scan window (400 `INVALID_TIMESTAMP`).
+pub(crate) fn scan_instant(timestamp: Option<&str>) -> Result<chrono::DateTime<Utc>, ApiError> {
+    let now = Utc::now();
+    let ts = timestamp.and_then(parse_instant).unwrap_or(now);
+    rules::check_scan_timestamp(ts, now).map_err(|problem| ApiError::bad_request("INVALID_TIMESTAMP", problem.message()))?;
+    Ok(ts)
+}
+
+pub(crate) fn badge_not_found(serial: &str) -> ApiError {
+    ApiError::new(StatusCode::NOT_FOUND, "BADGE_NOT_FOUND", format!("Badge '{serial}' not found"))
+}
+
+pub(crate) fn badge_inactive(serial: &str, status: &str) -> ApiError {
+    ApiError::forbidden("BADGE_INACTIVE", format!("Badge '{serial}' is {status}"))
+}
+
+pub(crate) fn badge_unassigned(serial: &str) -> ApiError {
+    ApiError::bad_request("BADGE_UNASSIGNED", format!("Badge '{serial}' is not assigned"))
+}
+
+/// A badge of another kind than the endpoint checks in (`accepted`: member or event).
+pub(crate) fn badge_type_not_supported(serial: &str, assignment_type: &str, accepted: &str) -> ApiError {
+    ApiError::bad_request(
+        "BADGE_TYPE_NOT_SUPPORTED",
+        format!("Badge '{serial}' is assigned to a {assignment_type}; only {accepted} badges check in here"),
+    )
+}
+
+/// A scan within 2 seconds of the holder's latest one: nothing stored; `details` names that one.
+pub(crate) fn duplicate_scan(last_checkin_id: Value, last_timestamp: Value, last_direction: Value) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "DUPLICATE_SCAN", "Duplicate scan: this badge was just scanned").with_details(json!({
+        "lastCheckinId": last_checkin_id, "lastTimestamp": last_timestamp, "lastDirection": last_direction,
+    }))
+}
+
 fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Checkin with ID '{id}' not found"))
 }
@@ -829,14 +866,7 @@ pub fn bulk(ctx: &Ctx) -> HandlerResult {
               (status = 409, description = "`DUPLICATE_SCAN`: the same badge within 2 seconds, nothing stored (`details` names the last check-in); `CONFLICT`: a concurrent change won")))]
 pub fn scan(ctx: &Ctx) -> HandlerResult {
     let body: ScanRequest = ctx.json()?;
-    let now = Utc::now();
-    let ts = match &body.timestamp {
-        Some(raw) => parse_instant(raw).unwrap_or(now),
-        None => now,
-    };
-    if let Err(problem) = rules::check_scan_timestamp(ts, now) {
-        return Err(ApiError::bad_request("INVALID_TIMESTAMP", problem.message()));
-    }
+    let ts = scan_instant(body.timestamp.as_deref())?;
     let kiosk = kiosk_for(ctx, body.kiosk_id.as_deref());
     let result = run(ctx, &ScanBadge { serial_number: &body.serial_number, kiosk_id: &kiosk, timestamp: format_instant(ts), actor: Actor::of(ctx) })?;
     publish_alerts(ctx, &[result.alert.as_ref().unwrap_or(&Value::Null)]);
@@ -845,28 +875,17 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
     }
     let (checkin, member, direction, event, presence, warning) = match result.outcome {
         ScanOutcome::Ok { checkin, member, direction, event, presence, warning } => (checkin, member, direction, event, presence, warning),
-        ScanOutcome::BadgeNotFound { serial_number } => {
-            return Err(ApiError::new(StatusCode::NOT_FOUND, "BADGE_NOT_FOUND", format!("Badge '{serial_number}' not found")))
-        }
-        ScanOutcome::BadgeInactive { serial_number, status } => {
-            return Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge '{serial_number}' is {status}")))
-        }
-        ScanOutcome::BadgeUnassigned { serial_number } => {
-            return Err(ApiError::bad_request("BADGE_UNASSIGNED", format!("Badge '{serial_number}' is not assigned")))
-        }
+        ScanOutcome::BadgeNotFound { serial_number } => return Err(badge_not_found(&serial_number)),
+        ScanOutcome::BadgeInactive { serial_number, status } => return Err(badge_inactive(&serial_number, &status)),
+        ScanOutcome::BadgeUnassigned { serial_number } => return Err(badge_unassigned(&serial_number)),
         ScanOutcome::BadgeTypeNotSupported { serial_number, assignment_type } => {
-            return Err(ApiError::bad_request(
-                "BADGE_TYPE_NOT_SUPPORTED",
-                format!("Badge '{serial_number}' is assigned to a {assignment_type}; only member badges check in here"),
-            ))
+            return Err(badge_type_not_supported(&serial_number, &assignment_type, "member"))
         }
         ScanOutcome::MemberNotFound { member_id } => {
             return Err(ApiError::new(StatusCode::NOT_FOUND, "MEMBER_NOT_FOUND", format!("Member '{member_id}' not found")))
         }
         ScanOutcome::DuplicateScan { last_checkin_id, last_timestamp, last_direction } => {
-            return Err(ApiError::new(StatusCode::CONFLICT, "DUPLICATE_SCAN", "Duplicate scan: this badge was just scanned").with_details(json!({
-                "lastCheckinId": last_checkin_id, "lastTimestamp": last_timestamp, "lastDirection": last_direction,
-            })))
+            return Err(duplicate_scan(last_checkin_id, last_timestamp, last_direction))
         }
         ScanOutcome::LockupHeld { details } => return Err(lockup_held(details)),
     };

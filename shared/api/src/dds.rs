@@ -1,4 +1,4 @@
-//! DDS — Duty Day Staff (api.md §11): who holds today's duty. "Today" is the unit's operational day
+//! DDS — Duty Day Staff: who holds today's duty. "Today" is the unit's operational day
 //! (`ctx.operational_day()`, SQL `operational_date`). The writes are single calls of the functions of
 //! `migrations/functions/92_responsibilities.sql` (typed in `calls.rs`): the day's current assignment (at most
 //! one, held by the database), the responsibility-audit and audit rows, and the Lockup responsibility, which
@@ -249,7 +249,7 @@ pub struct SetTodayDds {
 // ------------------------------------------------------------------ helpers
 
 /// `dds:update`: `{ action, assignment: { id, memberId, memberName ("First Last"), rank, status } | null,
-/// timestamp }` (realtime.md §5), from the DdsAssignment object.
+/// timestamp }`, from the DdsAssignment object.
 pub fn update_payload(action: &str, assignment: Option<&Value>) -> Value {
     let summary = assignment.map(|a| {
         json!({ "id": a["id"], "memberId": a["memberId"], "memberName": a["member"]["name"], "rank": a["member"]["rank"], "status": a["status"] })

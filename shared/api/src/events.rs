@@ -3,10 +3,8 @@
 //! the lifecycle is the trigger `events_check_transition`, badge rules are the badges' own
 //! (docs/database.md, "Events").
 
-use chrono::Utc;
 use garde::Validate;
 use http::{Method, StatusCode};
-use sentinel_domain::checkin as scan_rules;
 use sentinel_domain::event as rules;
 use sentinel_domain::time::{format_instant, now_iso, parse_instant};
 use sentinel_domain::Role;
@@ -18,12 +16,15 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::{badge_refusal, publish_assignment};
+use crate::badges::{badge_refusal, publish_assignments};
 use crate::calls::{
     run, uuid_text, valid_uuid, AttendeeFields, AttendeeOutcome, AttendeeRemove, AttendeeSave, EventClose, EventCloseOutcome, EventDelete,
     EventDeleteOutcome, EventFields, EventOutcome, EventSave, EventScan, EventScanOutcome, Field,
 };
-use crate::checkins::{kiosk_for, publish_alerts, ScanRequest};
+use crate::checkins::{
+    badge_inactive, badge_not_found, badge_type_not_supported, badge_unassigned, duplicate_scan, kiosk_for, publish_alerts, scan_instant,
+    valid_instant, ScanRequest,
+};
 use crate::openapi::SuccessMessage;
 
 const KIOSK_OR_DW: Access = Access::Restricted(&[Allow::Kiosk, Allow::User(Role::DutyWatch)]);
@@ -215,9 +216,6 @@ pub struct EventScanResult {
 
 fn valid_date(v: &str, _: &()) -> garde::Result {
     sentinel_domain::time::parse_date(v).map(|_| ()).ok_or_else(|| garde::Error::new("must be a YYYY-MM-DD date or an ISO-8601 timestamp"))
-}
-fn valid_instant(v: &str, _: &()) -> garde::Result {
-    parse_instant(v).map(|_| ()).ok_or_else(|| garde::Error::new("must be an ISO-8601 timestamp"))
 }
 fn valid_new_status(v: &str, _: &()) -> garde::Result {
     if rules::is_initial_status(v) { Ok(()) } else { Err(garde::Error::new("must be draft or active (an event starts as one of them)")) }
@@ -415,12 +413,6 @@ fn publish_update(ctx: &Ctx, event: &Value, action: &str) {
     );
 }
 
-fn publish_badges(ctx: &Ctx, badges: &[Value]) {
-    for badge in badges {
-        publish_assignment(ctx, badge);
-    }
-}
-
 fn event_result(outcome: EventOutcome, id: &str) -> Result<Value, ApiError> {
     match outcome {
         EventOutcome::Ok { event } => Ok(event),
@@ -436,7 +428,7 @@ fn event_result(outcome: EventOutcome, id: &str) -> Result<Value, ApiError> {
 fn attendee_result(ctx: &Ctx, outcome: AttendeeOutcome, event_id: &str, badge_id: &str) -> Result<Value, ApiError> {
     match outcome {
         AttendeeOutcome::Ok { attendee, badges } => {
-            publish_badges(ctx, &badges);
+            publish_assignments(ctx, &badges);
             Ok(attendee)
         }
         AttendeeOutcome::EventNotFound { .. } => Err(not_found(event_id)),
@@ -587,7 +579,7 @@ pub fn close(ctx: &Ctx) -> HandlerResult {
     let call = EventClose { id: id.clone(), zone: day.zone.clone(), rollover: day.rollover_interval(), actor: Actor::of(ctx) };
     match run(ctx, &call)? {
         EventCloseOutcome::Ok { event, expired_count, changed, badges } => {
-            publish_badges(ctx, &badges);
+            publish_assignments(ctx, &badges);
             if changed {
                 publish_update(ctx, &event, "closed");
             }
@@ -608,7 +600,7 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     match run(ctx, &EventDelete { id: id.clone(), actor: Actor::of(ctx) })? {
         EventDeleteOutcome::Ok { event, badges } => {
-            publish_badges(ctx, &badges);
+            publish_assignments(ctx, &badges);
             publish_update(ctx, &event, "deleted");
             ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Event deleted successfully".into() }))
         }
@@ -794,11 +786,7 @@ pub fn delete_attendee(ctx: &Ctx) -> HandlerResult {
               (status = 409, description = "`EVENT_NOT_ACTIVE`: the event is not active; `EVENT_NOT_IN_PROGRESS`: the scan's day is outside the event's dates; `DUPLICATE_SCAN`: the same badge within 2 seconds, nothing stored; `CONFLICT`: a concurrent change won")))]
 pub fn scan(ctx: &Ctx) -> HandlerResult {
     let body: ScanRequest = ctx.json()?;
-    let now = Utc::now();
-    let ts = body.timestamp.as_deref().and_then(parse_instant).unwrap_or(now);
-    if let Err(problem) = scan_rules::check_scan_timestamp(ts, now) {
-        return Err(ApiError::bad_request("INVALID_TIMESTAMP", problem.message()));
-    }
+    let ts = scan_instant(body.timestamp.as_deref())?;
     let day = ctx.operational_day()?;
     let call = EventScan {
         serial_number: body.serial_number,
@@ -822,17 +810,12 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
             );
             created(json!({ "checkin": checkin, "attendee": attendee, "event": event, "direction": direction }))
         }
-        EventScanOutcome::BadgeNotFound { serial_number } => {
-            Err(ApiError::new(StatusCode::NOT_FOUND, "BADGE_NOT_FOUND", format!("Badge '{serial_number}' not found")))
+        EventScanOutcome::BadgeNotFound { serial_number } => Err(badge_not_found(&serial_number)),
+        EventScanOutcome::BadgeInactive { serial_number, status } => Err(badge_inactive(&serial_number, &status)),
+        EventScanOutcome::BadgeUnassigned { serial_number } => Err(badge_unassigned(&serial_number)),
+        EventScanOutcome::BadgeTypeNotSupported { serial_number, assignment_type } => {
+            Err(badge_type_not_supported(&serial_number, &assignment_type, "event"))
         }
-        EventScanOutcome::BadgeInactive { serial_number, status } => Err(ApiError::forbidden("BADGE_INACTIVE", format!("Badge '{serial_number}' is {status}"))),
-        EventScanOutcome::BadgeUnassigned { serial_number } => {
-            Err(ApiError::bad_request("BADGE_UNASSIGNED", format!("Badge '{serial_number}' is not assigned")))
-        }
-        EventScanOutcome::BadgeTypeNotSupported { serial_number, assignment_type } => Err(ApiError::bad_request(
-            "BADGE_TYPE_NOT_SUPPORTED",
-            format!("Badge '{serial_number}' is assigned to a {assignment_type}; only event badges check in here"),
-        )),
         EventScanOutcome::AttendeeNotFound { attendee_id } => {
             Err(ApiError::new(StatusCode::NOT_FOUND, "ATTENDEE_NOT_FOUND", format!("Attendee '{attendee_id}' not found")))
         }
@@ -854,9 +837,7 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
             format!("{attendee_name}'s access to the event starts on {}", date_of(&access_start)),
         )),
         EventScanOutcome::DuplicateScan { last_checkin_id, last_timestamp, last_direction } => {
-            Err(conflict("DUPLICATE_SCAN", "Duplicate scan: this badge was just scanned".into()).with_details(json!({
-                "lastCheckinId": last_checkin_id, "lastTimestamp": last_timestamp, "lastDirection": last_direction,
-            })))
+            Err(duplicate_scan(last_checkin_id, last_timestamp, last_direction))
         }
     }
 }

@@ -298,16 +298,14 @@ pub fn execute(ctx: &Ctx) -> HandlerResult {
         actor: Actor::of(ctx),
     };
     match run(ctx, &call)? {
-        LockupExecuteOutcome::Ok { result, checkin_events, visitor_signouts, badges, executed, status, presence } => {
+        LockupExecuteOutcome::Ok { result, checkin_events, signed_out_visitors, badges, executed, status, presence } => {
             for event in checkin_events {
                 ctx.publish("checkins", "checkin:new", event);
             }
-            for signout in visitor_signouts {
-                ctx.publish("visitors", "visitor:signout", signout);
+            for visitor in &signed_out_visitors {
+                ctx.publish("visitors", "visitor:signout", crate::visitors::signout_payload(visitor));
             }
-            for badge in &badges {
-                crate::badges::publish_assignment(ctx, badge);
-            }
+            crate::badges::publish_assignments(ctx, &badges);
             ctx.publish("lockup", "lockup:executed", executed);
             ctx.publish("lockup", "lockup:status", status);
             ctx.publish("presence", "presence:update", presence);

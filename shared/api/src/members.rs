@@ -319,9 +319,7 @@ fn save(ctx: &Ctx, id: Option<&str>, fields: MemberFields) -> Result<Value, ApiE
             return Err(ApiError::conflict(format!("Member with service number '{service_number}' already exists")))
         }
     };
-    for badge in &badges {
-        crate::badges::publish_assignment(ctx, badge);
-    }
+    crate::badges::publish_assignments(ctx, &badges);
     // Creating an active member, a status change or moving a member between divisions alters the presence
     // figures (totals, per-division rows).
     if presence_changed {

@@ -1,4 +1,4 @@
-//! Tags (api.md §9, §17): the Lockup responsibility — its holder and its transfer — and the general tags
+//! Tags: the Lockup responsibility — its holder and its transfer — and the general tags
 //! members hold. The writes are single calls of `lockup_transfer`, `member_tag_add` and `member_tag_remove`
 //! (migrations/functions/92_responsibilities.sql, typed in `calls.rs`). A system tag (`isSystem`: Lockup) changes
 //! holders only through its own flows — the transfer here and DDS (`crate::dds`) — never through the general
@@ -173,7 +173,7 @@ pub struct AddMemberTag {
 // ------------------------------------------------------------------ helpers
 
 /// `lockup:transferred`: `{ transferId, fromMemberId | null, fromMemberName | null, toMemberId, toMemberName,
-/// reason: manual | dds_handoff | granted, timestamp }` (realtime.md §5), names "First Last".
+/// reason: manual | dds_handoff | granted, timestamp }`, names "First Last".
 pub fn transferred_payload(moved: &LockupMove) -> Value {
     let name = |h: &Value| json!(format!("{} {}", h["firstName"].as_str().unwrap_or_default(), h["lastName"].as_str().unwrap_or_default()));
     let (from_id, from_name) = match &moved.previous_holder {

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::{badge_refusal, publish_assignment};
+use crate::badges::{badge_refusal, publish_assignments};
 use crate::calls::{run, uuid_text, valid_uuid, Field, VisitorFields, VisitorOutcome, VisitorSignIn, VisitorSignOut, VisitorUpdate};
 use crate::checkins::{canonical, valid_instant};
 use crate::members::publish_presence;
@@ -265,9 +265,7 @@ fn visitor_result(ctx: &Ctx, outcome: VisitorOutcome, id: &str, badge_id: Option
             if signed_out {
                 ctx.publish("visitors", "visitor:signout", signout_payload(&visitor));
             }
-            for badge in &badges {
-                publish_assignment(ctx, badge);
-            }
+            publish_assignments(ctx, &badges);
             if signing_in || signed_out {
                 publish_presence(ctx);
             }
