@@ -205,8 +205,11 @@ pub async fn run(args: BenchArgs, root: &Path) -> Result<()> {
     };
     let runtime_name = runtime.describe(args.spin_compat);
     println!("runtime: {runtime_name}");
+    // The relay's outbox publisher, as in production: every scan's events reach the streams.
+    let publisher = sentinel_relay::outbox::Publisher::start(&settings.database_url, &settings.redis_url, Duration::from_millis(20))?;
     let outcome = drive(&runtime.base_url(), &data, &args).await;
     runtime.stop().await;
+    drop(publisher);
     let report = outcome?;
 
     let client = sentinel_ops::connect(&database_url).await?;

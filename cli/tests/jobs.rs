@@ -46,6 +46,7 @@ fn latest(stack: &IsolatedStack, member: &str) -> Value {
 }
 
 fn stream(stack: &IsolatedStack, channel: &str) -> Vec<(String, Value)> {
+    sentinel_tests::wait_for_outbox_at(stack.database_url());
     let url = stack.redis_url().to_string();
     let channel = channel.to_string();
     sentinel_tests::block_on(async move {

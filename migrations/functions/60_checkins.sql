@@ -128,9 +128,7 @@ BEGIN
         'direction', dir,
         'warning', warning,
         'alert', alert,
-        'muster', mustered,
-        'event', checkin_event_json(c, m),
-        'presence', presence_figures());
+        'muster', mustered);
 END $$;
 
 CREATE OR REPLACE FUNCTION record_checkin(p_member uuid, p_badge uuid, p_direction text, p_kiosk text, p_method text,
@@ -228,7 +226,7 @@ BEGIN
     END LOOP;
     RETURN jsonb_build_object('success', created, 'failed', jsonb_array_length(errors),
                               'errors', (SELECT coalesce(jsonb_agg(e ORDER BY (e->>'index')::int), '[]'::jsonb) FROM jsonb_array_elements(errors) e),
-                              'events', events, 'presence', presence_figures());
+                              'events', events);
 END $$;
 
 -- The per-item result of a sync item that is already stored.
@@ -380,5 +378,5 @@ BEGIN
     END LOOP;
     RETURN jsonb_build_object(
         'results', (SELECT coalesce(jsonb_agg(value ORDER BY key::int), '[]'::jsonb) FROM jsonb_each(results)),
-        'events', events, 'alerts', alerts, 'presence', presence_figures());
+        'events', events, 'alerts', alerts);
 END $$;

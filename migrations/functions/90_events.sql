@@ -326,6 +326,9 @@ BEGIN
     PERFORM write_audit(p_user, p_api_key, p_ip, 'event_checkin_create', 'event_checkin', c.id,
                         jsonb_build_object('eventId', e.id, 'attendeeId', a.id, 'badgeSerial', serial,
                                            'direction', dir, 'kioskId', p_kiosk, 'timestamp', iso(p_ts)));
+    PERFORM emit_event('events', 'event:update', jsonb_build_object(
+        'id', e.id, 'action', 'checkin', 'name', e.name, 'status', e.status, 'attendeeId', a.id, 'attendeeName', a.name,
+        'direction', dir, 'kioskId', p_kiosk, 'timestamp', iso(p_ts)));
     RETURN jsonb_build_object('outcome', 'OK', 'checkin', event_checkin_json(c), 'attendee', attendee_json(a),
                               'event', event_json(e), 'direction', dir);
 END $$;

@@ -19,6 +19,18 @@ LANGUAGE sql STABLE AS $$
     LIMIT 1
 $$;
 
+-- `dds:update` for a DDS change: the action and a summary of the assignment it left (NULL after a release).
+CREATE OR REPLACE FUNCTION dds_announce(p_action text, p_assignment jsonb) RETURNS void
+LANGUAGE sql AS $$
+    SELECT emit_event('dds', 'dds:update', jsonb_build_object(
+        'action', p_action,
+        'assignment', CASE WHEN p_assignment IS NULL THEN NULL
+                           ELSE jsonb_build_object('id', p_assignment->'id', 'memberId', p_assignment->'memberId',
+                                                   'memberName', p_assignment->'member'->'name', 'rank', p_assignment->'member'->'rank',
+                                                   'status', p_assignment->'status') END,
+        'timestamp', iso(clock_timestamp())))
+$$;
+
 -- Serialises the DDS changes of one operational day until the transaction ends.
 CREATE OR REPLACE FUNCTION dds_lock_day(p_day date) RETURNS void
 LANGUAGE sql AS $$
@@ -37,6 +49,7 @@ DECLARE
     tag uuid;
     previous uuid;
     log_id uuid;
+    moved jsonb;
 BEGIN
     SELECT id INTO tag FROM tags WHERE name = 'Lockup' AND is_system FOR UPDATE;
     IF NOT FOUND THEN
@@ -54,11 +67,20 @@ BEGIN
     VALUES (p_to, 'Lockup', CASE WHEN previous IS NULL THEN 'assigned' ELSE 'transferred' END, previous, p_to,
             p_performed_by, p_performed_by_type, p_notes)
     RETURNING id INTO log_id;
-    RETURN jsonb_build_object(
+    moved := jsonb_build_object(
         'previousHolder', (SELECT lockup_holder_json(m) FROM members m WHERE m.id = previous),
         'newHolder', (SELECT lockup_holder_json(m) FROM members m WHERE m.id = p_to),
         'reason', CASE WHEN previous IS NULL AND p_reason = 'manual' THEN 'granted' ELSE p_reason END,
         'transferId', log_id, 'timestamp', iso(now()));
+    PERFORM emit_event('lockup', 'lockup:transferred', jsonb_build_object(
+        'transferId', log_id,
+        'fromMemberId', moved->'previousHolder'->'id',
+        'fromMemberName', CASE WHEN previous IS NULL THEN NULL
+                               ELSE (moved->'previousHolder'->>'firstName') || ' ' || (moved->'previousHolder'->>'lastName') END,
+        'toMemberId', moved->'newHolder'->'id',
+        'toMemberName', (moved->'newHolder'->>'firstName') || ' ' || (moved->'newHolder'->>'lastName'),
+        'reason', moved->'reason', 'timestamp', moved->'timestamp'));
+    RETURN moved;
 END $$;
 
 -- POST /api/tags/lockup/transfer, the rules in order: the Lockup tag exists; the target exists and
@@ -145,6 +167,7 @@ BEGIN
     INSERT INTO responsibility_audit_log (member_id, tag_name, action, to_member_id, performed_by, performed_by_type)
     VALUES (p_member, 'DDS', 'self_accepted', p_member, coalesce(p_user, p_member),
             CASE WHEN p_user IS NULL THEN 'member' ELSE 'admin' END);
+    PERFORM dds_announce('accepted', dds_assignment_json(a));
     moved := lockup_move(p_member, NULL, 'system', 'dds_handoff', 'Auto-transferred on DDS acceptance');
     PERFORM write_audit(p_user, p_api_key, p_ip, 'dds_accept', 'dds', a.id,
                         jsonb_build_object('memberId', p_member, 'assignedDate', a.assigned_date,
@@ -177,6 +200,7 @@ BEGIN
     VALUES (p_member, day, 'active', now(), p_user, p_notes) RETURNING * INTO a;
     INSERT INTO responsibility_audit_log (member_id, tag_name, action, to_member_id, performed_by, performed_by_type, notes)
     VALUES (p_member, 'DDS', 'assigned', p_member, p_user, 'admin', p_notes);
+    PERFORM dds_announce('assigned', dds_assignment_json(a));
     moved := lockup_move(p_member, NULL, 'system', 'dds_handoff', 'Auto-transferred on DDS assignment');
     PERFORM write_audit(p_user, p_api_key, p_ip, 'dds_assign', 'dds', a.id,
                         jsonb_build_object('memberId', p_member, 'assignedDate', a.assigned_date, 'notes', p_notes,
@@ -216,6 +240,7 @@ BEGIN
     INSERT INTO responsibility_audit_log (member_id, tag_name, action, from_member_id, to_member_id, performed_by,
                                           performed_by_type, notes)
     VALUES (p_to, 'DDS', 'transferred', cur.member_id, p_to, p_user, 'admin', p_notes);
+    PERFORM dds_announce('transferred', dds_assignment_json(a));
     moved := lockup_move(p_to, NULL, 'system', 'dds_handoff', 'Auto-transferred on DDS transfer');
     PERFORM write_audit(p_user, p_api_key, p_ip, 'dds_transfer', 'dds', a.id,
                         jsonb_build_object('fromMemberId', cur.member_id, 'toMemberId', p_to, 'closedId', cur.id,
@@ -248,6 +273,7 @@ BEGIN
             CASE WHEN p_user IS NULL THEN 'member' ELSE 'admin' END, p_notes);
     PERFORM write_audit(p_user, p_api_key, p_ip, 'dds_release', 'dds', cur.id,
                         jsonb_build_object('memberId', cur.member_id, 'notes', p_notes));
+    PERFORM dds_announce('released', NULL);
     RETURN jsonb_build_object('outcome', 'OK', 'assignment', NULL, 'action', 'released', 'replaced', dds_assignment_json(cur));
 END $$;
 
@@ -298,6 +324,7 @@ BEGIN
                                           performed_by_type, notes)
     VALUES (p_member, 'DDS', act, CASE WHEN replaced IS NULL THEN NULL ELSE cur.member_id END, p_member, p_user,
             'admin', p_notes);
+    PERFORM dds_announce(act, dds_assignment_json(a));
     moved := lockup_move(p_member, NULL, 'system', 'dds_handoff', 'Auto-transferred on DDS set for today');
     PERFORM write_audit(p_user, p_api_key, p_ip, 'dds_set_today', 'dds', a.id,
                         jsonb_build_object('memberId', p_member, 'assignedDate', a.assigned_date, 'action', act,

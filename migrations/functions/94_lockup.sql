@@ -50,6 +50,7 @@ BEGIN
     VALUES (today, 'open', now(), m.id)
     ON CONFLICT (operational_date) DO UPDATE SET status = 'open', opened_at = now(), opened_by = m.id;
     PERFORM write_audit(p_user, p_api_key, p_ip, 'building_open', 'lockup', m.id, jsonb_build_object('date', iso_date(today)));
+    PERFORM emit_event('lockup', 'lockup:status', lockup_status_event_json(today));
     RETURN jsonb_build_object('outcome', 'OK', 'status', building_status_json(today), 'event', lockup_status_event_json(today));
 END $$;
 
@@ -131,6 +132,10 @@ BEGIN
     PERFORM write_audit(p_user, p_api_key, p_ip, 'lockup_execute', 'lockup', execution_id,
                         jsonb_build_object('performedBy', performer.id, 'membersCheckedOut', n_members,
                                            'visitorsCheckedOut', n_visitors));
+    PERFORM emit_event('lockup', 'lockup:executed', jsonb_build_object(
+        'performedBy', performer.id, 'performedByName', performer.first_name || ' ' || performer.last_name,
+        'membersCheckedOut', n_members, 'visitorsCheckedOut', n_visitors, 'timestamp', iso(at), 'executionId', execution_id));
+    PERFORM emit_event('lockup', 'lockup:status', lockup_status_event_json(today));
     RETURN jsonb_build_object(
         'outcome', 'OK',
         'result', jsonb_build_object(
@@ -146,6 +151,5 @@ BEGIN
         'executed', jsonb_build_object('performedBy', performer.id, 'performedByName', performer.first_name || ' ' || performer.last_name,
                                        'membersCheckedOut', n_members, 'visitorsCheckedOut', n_visitors,
                                        'timestamp', iso(at), 'executionId', execution_id),
-        'status', lockup_status_event_json(today),
-        'presence', presence_figures());
+        'status', lockup_status_event_json(today));
 END $$;

@@ -142,6 +142,5 @@ BEGIN
         END IF;
         ran := ran || jsonb_build_object('job', evening.job, 'date', iso_date(today), 'alerted', alert IS NOT NULL);
     END LOOP;
-    RETURN jsonb_build_object('ran', ran, 'checkins', checkin_events, 'alerts', alerts, 'badges', badges,
-                              'presence', CASE WHEN forced > 0 THEN presence_figures() END);
+    RETURN jsonb_build_object('ran', ran, 'checkins', checkin_events, 'alerts', alerts, 'badges', badges);
 END $$;

@@ -34,6 +34,16 @@ LANGUAGE sql STABLE AS $$
     FROM musters mu WHERE mu.id = p_muster
 $$;
 
+-- Emits `muster:update` (docs/database.md, "Realtime outbox") and returns its payload.
+CREATE OR REPLACE FUNCTION muster_announce(p_muster uuid, p_action text, p_person jsonb) RETURNS jsonb
+LANGUAGE plpgsql AS $$
+DECLARE
+    payload jsonb := muster_event_json(p_muster, p_action, p_person);
+BEGIN
+    PERFORM emit_event('muster', 'muster:update', payload);
+    RETURN payload;
+END $$;
+
 -- POST /api/muster: a roll call of everyone inside now (present members, then visitors on site).
 -- Outcomes: OK, MUSTER_IN_PROGRESS.
 CREATE OR REPLACE FUNCTION muster_start(p_reason text, p_user uuid, p_api_key text, p_ip text) RETURNS jsonb
@@ -51,7 +61,7 @@ BEGIN
     SELECT mu.id, 'visitor', v.id, v.name, v.organization, v.check_in_time FROM visitors v WHERE v.check_out_time IS NULL;
     PERFORM write_audit(p_user, p_api_key, p_ip, 'muster_start', 'muster', mu.id,
                         jsonb_build_object('reason', p_reason, 'people', (SELECT count(*) FROM muster_people WHERE muster_id = mu.id)));
-    RETURN jsonb_build_object('outcome', 'OK', 'muster', muster_json(mu), 'event', muster_event_json(mu.id, 'started', NULL));
+    RETURN jsonb_build_object('outcome', 'OK', 'muster', muster_json(mu), 'event', muster_announce(mu.id, 'started', NULL));
 END $$;
 
 -- Marks person p_person of the open muster accounted for (idempotent: the first time stays), by staff
@@ -76,7 +86,7 @@ BEGIN
                             jsonb_build_object('personId', p_person, 'name', p.name, 'method', p_method));
     END IF;
     RETURN jsonb_build_object('outcome', 'OK', 'changed', changed, 'person', muster_person_json(p),
-                              'event', CASE WHEN changed THEN muster_event_json(p_muster, 'accounted', muster_person_json(p)) END);
+                              'event', CASE WHEN changed THEN muster_announce(p_muster, 'accounted', muster_person_json(p)) END);
 END $$;
 
 -- A badge scan of person p_person (a member, or a visitor by their temporary badge) during an open muster
@@ -92,7 +102,7 @@ BEGIN
     WHERE mp.person_id = p_person AND mp.accounted_at IS NULL AND mu.id = mp.muster_id AND mu.status = 'open'
     RETURNING mp.* INTO p;
     IF p.muster_id IS NULL THEN RETURN NULL; END IF;
-    RETURN muster_event_json(p.muster_id, 'accounted', muster_person_json(p));
+    RETURN muster_announce(p.muster_id, 'accounted', muster_person_json(p));
 END $$;
 
 -- POST /api/muster/:id/close (idempotent). Outcomes: OK, NOT_FOUND.
@@ -111,5 +121,5 @@ BEGIN
                             jsonb_build_object('missing', (SELECT count(*) FROM muster_people WHERE muster_id = mu.id AND accounted_at IS NULL)));
     END IF;
     RETURN jsonb_build_object('outcome', 'OK', 'muster', muster_json(mu),
-                              'event', CASE WHEN changed THEN muster_event_json(mu.id, 'closed', NULL) END);
+                              'event', CASE WHEN changed THEN muster_announce(mu.id, 'closed', NULL) END);
 END $$;

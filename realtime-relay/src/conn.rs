@@ -493,12 +493,8 @@ where
             .run(move |db| sentinel_api::backfill::kiosk_heartbeat(db, &kiosk, Some(&key_id), queue_size, None, ip.as_deref()))
             .await;
         match outcome {
-            Ok(transition) => {
-                if let Some(status) = transition {
-                    if let Err(err) = self.shared.redis.publish(Channel::Kiosks, "kiosk:status", &status).await {
-                        crate::log("error", "publishing kiosk:status failed", json!({ "error": err.to_string() }));
-                    }
-                }
+            // A transition to online is announced through the outbox by the same statement.
+            Ok(_) => {
                 self.socket_event("kiosk:heartbeat:ok", json!({ "kioskId": kiosk_id, "serverTime": crate::now_iso() })).await
             }
             Err(err) => {

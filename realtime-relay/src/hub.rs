@@ -115,7 +115,7 @@ fn sources() -> Vec<(Source, String)> {
     all
 }
 
-/// Redis access for everything but the blocking reader: replays and publishes.
+/// Redis access for everything but the blocking reader: replays, the outbox, leases.
 /// The connection is (re)made on demand, so a Redis restart heals by itself.
 pub struct RedisHandle {
     client: redis::Client,
@@ -139,25 +139,6 @@ impl RedisHandle {
         let manager = redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
         *slot = Some(manager.clone());
         Ok(manager)
-    }
-
-    /// Appends an event exactly as the components do (`XADD … MAXLEN ~ 10000 *`).
-    pub async fn publish(&self, channel: Channel, event: &str, data: &Value) -> redis::RedisResult<String> {
-        let mut conn = self.connection().await?;
-        redis::cmd("XADD")
-            .arg(channel.stream_key())
-            .arg("MAXLEN")
-            .arg("~")
-            .arg(10_000)
-            .arg("*")
-            .arg("event")
-            .arg(event)
-            .arg("ts")
-            .arg(crate::now_iso())
-            .arg("data")
-            .arg(data.to_string())
-            .query_async(&mut conn)
-            .await
     }
 
     /// Entries of `channel` strictly after `after`, in order, at most `count`.

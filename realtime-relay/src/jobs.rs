@@ -2,8 +2,8 @@
 //! overdue alert (the rules are the SQL function `run_scheduled_jobs`; docs/database.md, "Scheduled
 //! jobs"). Spin has no cron trigger on SpinKube, so every relay replica ticks; a Redis lease lets one
 //! replica run each tick, and the per-day job rows in PostgreSQL make each job run once however many
-//! replicas or operators (`sentinel jobs run`) trigger it. The events a run produces are published
-//! after its transaction committed, like a component's.
+//! replicas or operators (`sentinel jobs run`) trigger it. The events a run produces are written to the
+//! outbox by its transaction, like a component's.
 
 use std::time::Duration;
 
@@ -13,54 +13,35 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-use crate::channels::Channel;
 use crate::hub::RedisHandle;
 use crate::pg::Pg;
 
 const LEASE_KEY: &str = "sentinel:jobs:lease";
 
-/// What a run did, and what to publish: entity JSON turned into each event's payload by the same
-/// functions the components use.
+/// What a run did (its events are in the outbox, written by the same transaction).
 #[derive(Debug, Deserialize)]
 struct Run {
     ran: Vec<Value>,
-    /// `checkin:new` payloads (checkin_event_json).
-    checkins: Vec<Value>,
-    /// SecurityAlert objects.
-    alerts: Vec<Value>,
-    /// Badge objects returned to the pool.
-    badges: Vec<Value>,
-    /// The presence figures, when someone was checked out.
-    presence: Option<Value>,
 }
 
-/// Runs every job due at `at` once, publishes its events, and returns `{ at, ran: [...], published }`.
-pub async fn run_due(pg: &Pg, redis: &RedisHandle, at: DateTime<Utc>, day: &sentinel_domain::time::OperationalDay) -> anyhow::Result<Value> {
+/// Runs every job due at `at` once and returns `{ at, ran: [...] }`.
+pub async fn run_due(pg: &Pg, at: DateTime<Utc>, day: &sentinel_domain::time::OperationalDay) -> anyhow::Result<Value> {
     let at_text = sentinel_domain::time::format_instant(at);
     let params = [at_text.as_str().into(), day.zone.as_str().into(), day.rollover_interval().into()];
     let sql = "SELECT run_scheduled_jobs($1::text::timestamptz, $2::text, $3::text::interval) AS r";
     let result = pg.run(move |db| db.query_row(sql, &params).map(|row| row.json("r"))).await?;
     let run: Run = serde_json::from_value(result).context("run_scheduled_jobs: result does not decode")?;
-    let events = run
-        .checkins
-        .into_iter()
-        .map(|c| (Channel::Checkins, "checkin:new", c))
-        .chain(run.alerts.iter().map(|a| (Channel::Alerts, "alert:new", sentinel_api::alerts::event_payload(a))))
-        .chain(run.badges.iter().map(|b| (Channel::Badges, "badge:assignment", sentinel_api::badges::assignment_payload(b))))
-        .chain(run.presence.map(|p| (Channel::Presence, "presence:update", p)));
-    let mut published = 0;
-    for (channel, event, data) in events {
-        redis.publish(channel, event, &data).await.with_context(|| format!("publishing {event}"))?;
-        published += 1;
-    }
-    Ok(json!({ "at": at_text, "ran": run.ran, "published": published }))
+    Ok(json!({ "at": at_text, "ran": run.ran }))
 }
 
-/// `sentinel jobs run`: what is due at `at` (default now), once, from outside the relay.
+/// `sentinel jobs run`: what is due at `at` (default now), once, from outside the relay; then appends the
+/// outbox (`published`: rows appended), so its events go out even when no relay runs.
 pub async fn run_once(database_url: &str, redis_url: &str, at: Option<DateTime<Utc>>, day: &sentinel_domain::time::OperationalDay) -> anyhow::Result<Value> {
     let pg = Pg::new(database_url, 1)?;
     let redis = RedisHandle::new(redis_url)?;
-    run_due(&pg, &redis, at.unwrap_or_else(Utc::now), day).await
+    let mut report = run_due(&pg, at.unwrap_or_else(Utc::now), day).await?;
+    report["published"] = json!(crate::outbox::drain_all(&pg, &redis).await.context("publishing the outbox")?);
+    Ok(report)
 }
 
 /// The replica's ticker: every `interval`, the replica holding the lease runs what is due.
@@ -81,7 +62,7 @@ pub(crate) async fn schedule(shared: std::sync::Arc<crate::Shared>, interval: Du
                 continue;
             }
         }
-        match run_due(&shared.pg, &shared.redis, Utc::now(), &shared.config.operational_day).await {
+        match run_due(&shared.pg, Utc::now(), &shared.config.operational_day).await {
             Ok(report) if report["ran"].as_array().is_some_and(|r| !r.is_empty()) => crate::log("info", "scheduled jobs ran", report),
             Ok(_) => {}
             Err(err) => crate::log("error", "scheduled jobs failed", json!({ "error": format!("{err:#}") })),

@@ -1,7 +1,8 @@
-//! sentinel-relay: the realtime relay (README, "Realtime"). Components append events to
-//! per-channel Redis streams after their transactions commit; every relay replica
-//! reads all the streams and fans events out to its own WebSocket subscribers.
-//! Replicas share nothing but Redis (and PostgreSQL for authentication and
+//! sentinel-relay: the realtime relay (README, "Realtime"). Components write events to the
+//! database's outbox with their changes; every relay replica appends committed outbox rows to
+//! the per-channel Redis streams ([`outbox`], exactly once across replicas), reads all the
+//! streams and fans events out to its own WebSocket subscribers.
+//! Replicas share nothing but Redis and PostgreSQL (the outbox, authentication and
 //! backfill), so they scale horizontally behind any load balancer.
 //!
 //! ```no_run
@@ -21,6 +22,7 @@ pub mod config;
 pub mod hub;
 pub mod jobs;
 pub mod metrics;
+pub mod outbox;
 pub mod pg;
 mod server;
 
@@ -43,7 +45,7 @@ use crate::metrics::Metrics;
 pub(crate) struct Shared {
     pub config: RelayConfig,
     pub pg: pg::Pg,
-    pub redis: RedisHandle,
+    pub redis: Arc<RedisHandle>,
     pub events: broadcast::Sender<Arc<Event>>,
     pub metrics: Arc<Metrics>,
     pub drain: watch::Receiver<bool>,
@@ -154,9 +156,10 @@ pub async fn start(config: RelayConfig) -> anyhow::Result<RunningRelay> {
     let (stop_tx, stop_rx) = watch::channel(false);
     let (ready_tx, mut ready_rx) = watch::channel(false);
     let metrics = Arc::new(Metrics::new());
+    let metrics_for_outbox = metrics.clone();
     let shared = Arc::new(Shared {
         pg: pg::Pg::new(&config.database_url, 16)?,
-        redis: RedisHandle::new(&config.redis_url)?,
+        redis: Arc::new(RedisHandle::new(&config.redis_url)?),
         config,
         events: events.clone(),
         metrics: metrics.clone(),
@@ -189,12 +192,20 @@ pub async fn start(config: RelayConfig) -> anyhow::Result<RunningRelay> {
     if let Some(interval) = shared.config.limits.jobs_interval {
         tasks.push(tokio::spawn(jobs::schedule(shared.clone(), interval, stop_rx.clone())));
     }
+    tasks.push(tokio::spawn(outbox::run(
+        shared.pg.clone(),
+        shared.redis.clone(),
+        Some(metrics_for_outbox),
+        shared.config.limits.outbox_interval,
+        stop_rx.clone(),
+    )));
     tasks.push(tokio::spawn(kiosk_sweep(shared.clone(), stop_rx)));
     log("info", "relay started", json!({ "ws": format!("ws://{addr}/ws"), "metrics": format!("http://{metrics_addr}/metrics") }));
     Ok(RunningRelay { addr, metrics_addr, shared, drain: drain_tx, stop: stop_tx, tasks })
 }
 
-/// Publishes kiosk online/offline transitions (once across replicas: the SQL is conditional).
+/// Marks kiosk online/offline transitions, announced through the outbox (once across replicas: the SQL is
+/// conditional).
 async fn kiosk_sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
     let mut tick = tokio::time::interval(shared.config.limits.kiosk_sweep_interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -204,13 +215,7 @@ async fn kiosk_sweep(shared: Arc<Shared>, mut stop: watch::Receiver<bool>) {
             _ = stop.changed() => return,
         }
         match shared.pg.run(|db| sentinel_api::backfill::kiosk_transitions(db)).await {
-            Ok(transitions) => {
-                for status in transitions {
-                    if let Err(err) = shared.redis.publish(channels::Channel::Kiosks, "kiosk:status", &status).await {
-                        log("error", "publishing kiosk:status failed", json!({ "error": err.to_string() }));
-                    }
-                }
-            }
+            Ok(_) => {}
             Err(err) => log("warn", "kiosk sweep failed", json!({ "error": format!("{err:#}") })),
         }
     }

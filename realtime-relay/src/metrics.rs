@@ -35,6 +35,7 @@ pub struct Metrics {
     pub fanout_lag: Histogram,
     pub redis_reconnects: Counter,
     pub slow_consumers: Counter,
+    pub outbox_appended: Counter,
 }
 
 impl Metrics {
@@ -56,6 +57,8 @@ impl Metrics {
         registry.register("redis_reconnects", "Reconnections of the stream reader to Redis", redis_reconnects.clone());
         let slow_consumers = Counter::default();
         registry.register("slow_consumers_dropped", "Connections dropped for falling behind", slow_consumers.clone());
+        let outbox_appended = Counter::default();
+        registry.register("outbox_appended", "Outbox rows this replica appended to the channel streams", outbox_appended.clone());
         let label = |c: Channel| ChannelLabel { channel: c.name().to_string() };
         Self {
             subscriptions: Channel::ALL.iter().map(|c| subscriptions_family.get_or_create(&label(*c)).clone()).collect(),
@@ -67,6 +70,7 @@ impl Metrics {
             fanout_lag,
             redis_reconnects,
             slow_consumers,
+            outbox_appended,
         }
     }
 

@@ -203,11 +203,17 @@ struct ServerPair {
 
 /// Start a migrated PostgreSQL and a Redis under a fresh scratch directory.
 fn start_server_pair(label: &str) -> Result<ServerPair> {
+    start_server_pair_with(label, Durability::Throwaway)
+}
+
+/// [`start_server_pair`] with Redis of the given durability (persistent: append-only file, so a
+/// restart keeps the streams as a production Redis does).
+fn start_server_pair_with(label: &str, redis_durability: Durability) -> Result<ServerPair> {
     let dir = scratch_dir(label);
     let (pg_dir, redis_dir) = (dir.join("pg"), dir.join("redis"));
     let (postgres, redis) = on_service_thread(move || -> Result<_> {
         let postgres = PostgresServer::start(PostgresOptions { data_dir: pg_dir, port: free_port()?, durability: Durability::Throwaway })?;
-        let redis = RedisServer::start(RedisOptions { dir: redis_dir, port: free_port()?, durability: Durability::Throwaway })?;
+        let redis = RedisServer::start(RedisOptions { dir: redis_dir, port: free_port()?, durability: redis_durability })?;
         Ok((postgres, redis))
     })?;
     let database_url = postgres.database_url();
@@ -455,6 +461,16 @@ pub struct App {
     pub base_url: String,
     pub variables: HashMap<String, String>,
     host: HostHandle,
+    /// Appends the outbox to the streams, as every relay replica does (tests that start no relay see
+    /// the events in Redis too).
+    _outbox: sentinel_relay::outbox::Publisher,
+}
+
+/// An outbox publisher on the harness runtime (the relay's loop, without a relay).
+pub fn start_outbox_publisher(database_url: &str, redis_url: &str) -> sentinel_relay::outbox::Publisher {
+    let (database_url, redis_url) = (database_url.to_string(), redis_url.to_string());
+    block_on(async move { sentinel_relay::outbox::Publisher::start(&database_url, &redis_url, Duration::from_millis(20)) })
+        .expect("starting the outbox publisher")
 }
 
 impl App {
@@ -472,7 +488,8 @@ pub fn app() -> &'static App {
         let variables = app_variables(&services.database_url, &services.redis_url);
         let host = start_host(&workspace_root().join("spin.toml"), variables.clone())
             .unwrap_or_else(|err| panic!("\n\nsentinel_tests: cannot start the app: {err:#}\n\n"));
-        App { base_url: host.base_url.clone(), variables, host }
+        let outbox = start_outbox_publisher(&services.database_url, &services.redis_url);
+        App { base_url: host.base_url.clone(), variables, host, _outbox: outbox }
     })
 }
 
@@ -482,6 +499,7 @@ pub fn app() -> &'static App {
 /// disturb shared state. Everything is stopped and deleted on drop.
 pub struct IsolatedStack {
     host: Option<HostHandle>,
+    outbox: Option<sentinel_relay::outbox::Publisher>,
     postgres: Arc<Mutex<PostgresServer>>,
     redis: Arc<Mutex<RedisServer>>,
     dir: PathBuf,
@@ -492,13 +510,24 @@ pub struct IsolatedStack {
 
 /// Start an [`IsolatedStack`].
 pub fn isolated_stack() -> Result<IsolatedStack> {
+    isolated_stack_with(Durability::Throwaway)
+}
+
+/// An [`IsolatedStack`] whose Redis keeps its data across [`IsolatedStack::stop_redis`] and
+/// [`IsolatedStack::start_redis`], as a production Redis with an append-only file does.
+pub fn isolated_stack_with_durable_redis() -> Result<IsolatedStack> {
+    isolated_stack_with(Durability::Persistent)
+}
+
+fn isolated_stack_with(redis_durability: Durability) -> Result<IsolatedStack> {
     build_components();
-    let pair = start_server_pair("isolated")?;
+    let pair = start_server_pair_with("isolated", redis_durability)?;
     let database_url = pair.postgres.lock().unwrap().database_url();
     let redis_url = pair.redis.lock().unwrap().url();
     let variables = app_variables(&database_url, &redis_url);
     let mut stack = IsolatedStack {
         host: None,
+        outbox: None,
         postgres: pair.postgres,
         redis: pair.redis,
         dir: pair.dir,
@@ -507,6 +536,7 @@ pub fn isolated_stack() -> Result<IsolatedStack> {
         variables: variables.clone(),
     };
     stack.host = Some(start_host(&workspace_root().join("spin.toml"), variables)?);
+    stack.outbox = Some(start_outbox_publisher(&stack.database_url, &stack.redis_url));
     Ok(stack)
 }
 
@@ -534,7 +564,7 @@ impl IsolatedStack {
         let redis = self.redis.clone();
         on_service_thread(move || redis.lock().unwrap().stop());
     }
-    /// Start Redis again on the same port (throwaway: its data is gone).
+    /// Start Redis again on the same port (its data is gone unless the stack has durable Redis).
     pub fn start_redis(&self) {
         let redis = self.redis.clone();
         on_service_thread(move || redis.lock().unwrap().restart()).expect("restarting Redis");
@@ -551,6 +581,7 @@ impl IsolatedStack {
 impl Drop for IsolatedStack {
     fn drop(&mut self) {
         drop(self.host.take());
+        drop(self.outbox.take());
         self.redis.lock().unwrap().stop();
         self.postgres.lock().unwrap().stop();
         let mut cleanup = exit_cleanup().lock().unwrap();
@@ -763,4 +794,20 @@ mod tests {
              SELECT row_to_json(sentinel_rows) FROM sentinel_rows"
         );
     }
+}
+
+/// Waits until every event committed so far on [`services()`] has left the outbox for the channel
+/// streams (docs/architecture.md, "Realtime"); panics after 10 s.
+pub fn wait_for_outbox() {
+    wait_for_outbox_at(&services().database_url)
+}
+
+/// [`wait_for_outbox`] for another database (an isolated stack's).
+pub fn wait_for_outbox_at(database_url: &str) {
+    let newest = sql_at(database_url, "SELECT coalesce(max(id), 0) AS n FROM event_outbox").expect("reading the outbox")[0]["n"].as_i64().unwrap_or(0);
+    let drained = wait_until(Duration::from_secs(10), || {
+        sql_at(database_url, &format!("SELECT count(*) AS n FROM event_outbox WHERE id <= {newest}"))
+            .is_ok_and(|rows| rows[0]["n"].as_i64() == Some(0))
+    });
+    assert!(drained, "the outbox was not published within 10 s (is a publisher running?)");
 }

@@ -141,22 +141,6 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Security alert with ID '{id}' not found"))
 }
 
-/// The `alert:new` / `alert:acknowledged` payload of an alert object.
-pub fn event_payload(alert: &Value) -> Value {
-    let mut payload = json!({
-        "id": alert["id"], "alertType": alert["alertType"], "severity": alert["severity"], "badgeSerial": alert["badgeSerial"],
-        "kioskId": alert["kioskId"], "message": alert["message"], "createdAt": alert["createdAt"], "status": alert["status"],
-    });
-    if !alert["memberId"].is_null() {
-        payload["memberId"] = alert["memberId"].clone();
-    }
-    if alert["status"] != json!("active") {
-        payload["acknowledgedAt"] = alert["acknowledgedAt"].clone();
-        payload["acknowledgedBy"] = alert["acknowledgedBy"].clone();
-    }
-    payload
-}
-
 /// List active alerts
 ///
 /// The security alerts not yet acknowledged or dismissed, newest first, with their count.
@@ -205,9 +189,6 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
         actor: Actor::of(ctx),
     };
     let result = run(ctx, &call)?;
-    if result.created {
-        ctx.publish("alerts", "alert:new", event_payload(&result.alert));
-    }
     created(result.alert)
 }
 
@@ -236,7 +217,6 @@ fn close(ctx: &Ctx, status: &'static str) -> HandlerResult {
         let previous = row.text("previous").unwrap_or_default();
         return Err(ApiError::bad_request("VALIDATION_ERROR", format!("Security alert is already {previous}")));
     }
-    ctx.publish("alerts", "alert:acknowledged", event_payload(&alert));
     let verb = if status == "acknowledged" { "acknowledged" } else { "dismissed" };
     ok(json!({ "success": true, "message": format!("Security alert {verb} successfully"), "alert": alert }))
 }

@@ -318,7 +318,6 @@ pub fn logout(ctx: &Ctx) -> HandlerResult {
     );
     let [u, k, ip] = Actor::of(ctx).params();
     ctx.db().query(&sql, &[user.session_id.as_str().into(), u, k, ip])?;
-    ctx.publish("sessions", "session:revoked", json!({ "sessionId": user.session_id, "userId": user.id, "reason": "revoked" }));
     Ok(Reply::JsonWithHeaders(StatusCode::OK, json!({ "success": true }), vec![("set-cookie", session_cookie(ctx.platform, "", 0))]))
 }
 
@@ -700,6 +699,5 @@ pub fn revoke_key(ctx: &Ctx) -> HandlerResult {
     if row.map(|r| r.int("found")).unwrap_or(0) == 0 {
         return Err(ApiError::not_found(format!("API key with ID '{id}' not found")));
     }
-    ctx.publish("sessions", "api_key:revoked", json!({ "apiKeyId": id }));
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "API key revoked successfully".into() }))
 }

@@ -164,9 +164,9 @@ pub fn kiosks(db: &dyn Database) -> Result<Value, DbError> {
 }
 
 /// Records a kiosk heartbeat (upserts `kiosk_status`: last seen now, queue size, key, IP).
-/// Returns the `kiosk:status` payload `{ kioskId, status: "online", lastSeen }` when this
-/// heartbeat brought the kiosk online (it was offline or never reported), else `None`.
-/// The row lock makes the transition happen once even with concurrent heartbeats.
+/// When this heartbeat brought the kiosk online (it was offline or never reported) it writes
+/// `kiosk:status` `{ kioskId, status: "online", lastSeen }` to the outbox in the same statement and
+/// returns true. The row lock makes the transition happen once even with concurrent heartbeats.
 pub fn kiosk_heartbeat(
     db: &dyn Database,
     kiosk_id: &str,
@@ -174,7 +174,7 @@ pub fn kiosk_heartbeat(
     queue_size: Option<i32>,
     app_version: Option<&str>,
     ip: Option<&str>,
-) -> Result<Option<Value>, DbError> {
+) -> Result<bool, DbError> {
     // `previous` locks the existing row (FOR UPDATE re-reads it after a racing
     // heartbeat commits), so only one of several racing calls sees the
     // offline -> online transition; a kiosk that went quiet for longer than the
@@ -193,18 +193,20 @@ pub fn kiosk_heartbeat(
                 last_ip = COALESCE(EXCLUDED.last_ip, s.last_ip),
                 last_reported_status = 'online'
             RETURNING iso(s.last_seen_at) AS last_seen
+        ), transition AS (
+            SELECT u.last_seen FROM upserted u
+            WHERE COALESCE((SELECT last_reported_status IS DISTINCT FROM 'online'
+                                   OR last_seen_at < now() - make_interval(secs => $6::int8) FROM previous), true)
+        ), announced AS (
+            INSERT INTO event_outbox (channel, event, data)
+            SELECT 'kiosks', 'kiosk:status', jsonb_build_object('kioskId', $1::text, 'status', 'online', 'lastSeen', t.last_seen)
+            FROM transition t
+            RETURNING id
         )
-        SELECT u.last_seen,
-               COALESCE((SELECT last_reported_status IS DISTINCT FROM 'online'
-                                OR last_seen_at < now() - make_interval(secs => $6::int8) FROM previous), true) AS came_online
-        FROM upserted u";
+        SELECT EXISTS (SELECT 1 FROM announced) AS came_online";
     let params: [SqlParam; 6] =
         [kiosk_id.into(), api_key_id.into(), queue_size.into(), app_version.into(), ip.into(), KIOSK_ONLINE_WINDOW_SECS.into()];
-    let Some(row) = db.query_one(SQL, &params)? else { return Ok(None) };
-    if !row.bool("came_online") {
-        return Ok(None);
-    }
-    Ok(Some(json!({ "kioskId": kiosk_id, "status": "online", "lastSeen": row.json("last_seen") })))
+    Ok(db.query_one(SQL, &params)?.is_some_and(|row| row.bool("came_online")))
 }
 
 pub fn kiosk_transitions(db: &dyn Database) -> Result<Vec<Value>, DbError> {
@@ -230,9 +232,14 @@ pub fn kiosk_transitions(db: &dyn Database) -> Result<Vec<Value>, DbError> {
               -- a heartbeat that committed after this statement's snapshot keeps the kiosk online
               AND (EXCLUDED.last_reported_status = 'online' OR s.last_seen_at <= now() - make_interval(secs => $1::int8))
             RETURNING s.kiosk_id, s.last_reported_status
+        ), announced AS (
+            INSERT INTO event_outbox (channel, event, data)
+            SELECT 'kiosks', 'kiosk:status', jsonb_build_object('kioskId', c.kiosk_id, 'status', c.last_reported_status,
+                                                                'lastSeen', iso(w.last_seen))
+            FROM changed c JOIN wanted w ON w.kiosk_id = c.kiosk_id
+            ORDER BY c.kiosk_id
+            RETURNING data
         )
-        SELECT COALESCE(jsonb_agg(jsonb_build_object('kioskId', c.kiosk_id, 'status', c.last_reported_status,
-                                                     'lastSeen', iso(w.last_seen)) ORDER BY c.kiosk_id), '[]'::jsonb) AS transitions
-        FROM changed c JOIN wanted w ON w.kiosk_id = c.kiosk_id";
+        SELECT COALESCE(jsonb_agg(data), '[]'::jsonb) AS transitions FROM announced";
     Ok(json_list(single_json(db, SQL, &[KIOSK_ONLINE_WINDOW_SECS.into()], "transitions")?))
 }

@@ -180,38 +180,11 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Badge with ID '{id}' not found"))
 }
 
-/// The `badge:assignment` payload of a Badge object (also published by the relay's scheduled jobs).
-pub fn assignment_payload(badge: &Value) -> Value {
-    json!({
-        "badgeId": badge["id"], "serialNumber": badge["serialNumber"], "assignmentType": badge["assignmentType"],
-        "assignedToId": badge["assignedToId"], "assignedToName": badge["assignedTo"]["name"],
-        "timestamp": sentinel_domain::time::now_iso(),
-    })
-}
-
-/// `badge:assignment` for a Badge object.
-pub fn publish_assignment(ctx: &Ctx, badge: &Value) {
-    ctx.publish("badges", "badge:assignment", assignment_payload(badge));
-}
-
-/// `badge:assignment` for each Badge object whose holder changed.
-pub fn publish_assignments(ctx: &Ctx, badges: &[Value]) {
-    for badge in badges {
-        publish_assignment(ctx, badge);
-    }
-}
-
-/// A `badge_*` outcome as the response: the Badge (publishing `badge:assignment` when its
-/// assignment changed), or the refusal. Visitors answer `badge_assign`'s refusals of a temporary
+/// A `badge_*` outcome as the response: the Badge, or the refusal. Visitors answer `badge_assign`'s refusals of a temporary
 /// badge through it too, so a badge is refused with the same code and message everywhere.
-pub(crate) fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result<Value, ApiError> {
+pub(crate) fn badge_result(outcome: BadgeOutcome, id: &str) -> Result<Value, ApiError> {
     match outcome {
-        BadgeOutcome::Ok { badge, assignment_changed } => {
-            if assignment_changed {
-                publish_assignment(ctx, &badge);
-            }
-            Ok(badge)
-        }
+        BadgeOutcome::Ok { badge, .. } => Ok(badge),
         BadgeOutcome::NotFound => Err(not_found(id)),
         BadgeOutcome::DuplicateSerial { serial_number } => Err(ApiError::conflict(format!("Badge with serial number '{serial_number}' already exists"))),
         BadgeOutcome::BadgeStatusNotFound { badge_status_id } => Err(ApiError::not_found(format!("Badge status with ID '{badge_status_id}' not found"))),
@@ -228,8 +201,8 @@ pub(crate) fn badge_result(ctx: &Ctx, outcome: BadgeOutcome, id: &str) -> Result
 
 /// A `badge_assign` refusal passed on by another resource's write (a visitor's temporary badge, an
 /// attendee's event badge) as the error the badges component gives for it.
-pub(crate) fn badge_refusal(ctx: &Ctx, refusal: BadgeOutcome, badge_id: &str) -> ApiError {
-    badge_result(ctx, refusal, badge_id).err().unwrap_or_else(|| ApiError::internal("badge_assign refusal decoded as OK"))
+pub(crate) fn badge_refusal(refusal: BadgeOutcome, badge_id: &str) -> ApiError {
+    badge_result(refusal, badge_id).err().unwrap_or_else(|| ApiError::internal("badge_assign refusal decoded as OK"))
 }
 
 /// List badges
@@ -323,7 +296,7 @@ pub fn get(ctx: &Ctx) -> HandlerResult {
 
 fn save(ctx: &Ctx, id: Option<&str>, fields: BadgeFields) -> Result<Value, ApiError> {
     let outcome = run(ctx, &BadgeSave { id: id.map(str::to_string), fields, actor: Actor::of(ctx) })?;
-    badge_result(ctx, outcome, id.unwrap_or_default())
+    badge_result(outcome, id.unwrap_or_default())
 }
 
 /// Create a badge
@@ -389,7 +362,7 @@ pub fn assign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let body: AssignBadge = ctx.json()?;
     let call = BadgeAssign { id: id.clone(), assignment_type: body.assignment_type, holder_id: uuid_text(&body.assigned_to_id), actor: Actor::of(ctx) };
-    ok(badge_result(ctx, run(ctx, &call)?, &id)?)
+    ok(badge_result(run(ctx, &call)?, &id)?)
 }
 
 /// Unassign a badge
@@ -401,7 +374,7 @@ pub fn assign(ctx: &Ctx) -> HandlerResult {
 pub fn unassign(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let outcome = run(ctx, &BadgeUnassign { id: id.clone(), actor: Actor::of(ctx) })?;
-    ok(badge_result(ctx, outcome, &id)?)
+    ok(badge_result(outcome, &id)?)
 }
 
 /// Delete a badge

@@ -129,22 +129,17 @@ impl DbCall for ScanBadge<'_> {
     }
 }
 
-/// A scan's outcome plus the security alert it raised, if any (raised for refusals too).
+/// A scan's outcome (its alert, muster and realtime events are written by the database: docs/database.md, "Realtime outbox").
 #[derive(Debug, Deserialize)]
 pub struct ScanResult {
     #[serde(flatten)]
     pub outcome: ScanOutcome,
-    #[serde(default)]
-    pub alert: Option<Value>,
-    /// During a muster: the `muster:update` of the member the scan accounted for (refused scans too).
-    #[serde(default)]
-    pub muster: Option<Value>,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum ScanOutcome {
-    Ok { checkin: Value, member: Value, direction: String, event: Value, presence: Value, warning: Option<Value> },
+    Ok { checkin: Value, member: Value, direction: String, warning: Option<Value> },
     BadgeNotFound { serial_number: String },
     BadgeInactive { serial_number: String, status: String },
     BadgeUnassigned { serial_number: String },
@@ -249,8 +244,6 @@ pub struct BulkOutcome {
     pub success: i64,
     pub failed: i64,
     pub errors: Value,
-    pub events: Vec<Value>,
-    pub presence: Value,
 }
 
 /// `sync_scans`: a kiosk's offline queue, replayed in the order the API planned.
@@ -284,9 +277,6 @@ impl DbCall for SyncScans {
 pub struct SyncOutcome {
     /// One per item, in request order: `{index, success, …}`.
     pub results: Vec<Value>,
-    pub events: Vec<Value>,
-    pub alerts: Vec<Value>,
-    pub presence: Value,
 }
 
 // ------------------------------------------------------------------ security alerts (50_alerts.sql)
@@ -887,17 +877,8 @@ impl DbCall for LockupExecute {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum LockupExecuteOutcome {
-    /// `result`: the response; the rest are the pushes, in the order they go out.
-    Ok {
-        result: Value,
-        checkin_events: Vec<Value>,
-        /// Visitor objects.
-        signed_out_visitors: Vec<Value>,
-        badges: Vec<Value>,
-        executed: Value,
-        status: Value,
-        presence: Value,
-    },
+    /// `result`: the response (the pushes are written by the database).
+    Ok { result: Value },
     NotFound,
     BadgeProofRequired,
     NotAuthorized,
@@ -924,7 +905,7 @@ impl DbCall for BuildingOpen {
 #[derive(Debug, Deserialize)]
 #[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE", rename_all_fields = "camelCase")]
 pub enum BuildingOpenOutcome {
-    Ok { status: Value, event: Value },
+    Ok { status: Value },
     NotFound,
     BadgeProofRequired,
     MemberNotActive { status: String },

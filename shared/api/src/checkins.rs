@@ -23,7 +23,6 @@ use utoipa::ToSchema;
 
 use crate::audit::{self, Actor};
 use crate::calls::{self, map_db_error, run, uuid_text, valid_uuid, BulkItem, RecordCheckin, RecordOutcome, ScanBadge, ScanOutcome, SyncScans};
-use crate::members::publish_presence;
 use crate::openapi::SuccessMessage;
 
 const QM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
@@ -557,18 +556,6 @@ pub(crate) fn canonical(ts: &str) -> String {
     parse_instant(ts).map(format_instant).unwrap_or_default()
 }
 
-fn publish_checkins(ctx: &Ctx, events: &Value) {
-    for event in events.as_array().into_iter().flatten() {
-        ctx.publish("checkins", "checkin:new", event.clone());
-    }
-}
-
-pub(crate) fn publish_alerts(ctx: &Ctx, alerts: &[&Value]) {
-    for alert in alerts.iter().filter(|a| a.is_object()) {
-        ctx.publish("alerts", "alert:new", crate::alerts::event_payload(alert));
-    }
-}
-
 /// The kiosk id a write records: the key's own for kiosks, else the caller's choice.
 pub(crate) fn kiosk_for(ctx: &Ctx, requested: Option<&str>) -> String {
     ctx.principal.kiosk_id().map(str::to_string).or_else(|| requested.map(str::to_string)).unwrap_or_else(|| MANUAL_ENTRY_KIOSK.to_string())
@@ -762,15 +749,9 @@ pub fn activity(ctx: &Ctx) -> HandlerResult {
 // ------------------------------------------------------------------ writes
 
 /// A `record_checkin` outcome as the response: the check-in, or the refusal.
-fn recorded(ctx: &Ctx, outcome: RecordOutcome) -> HandlerResult {
+fn recorded(outcome: RecordOutcome) -> HandlerResult {
     match outcome {
-        RecordOutcome::Ok { checkin, event, .. } => {
-            if let Some(event) = event {
-                publish_checkins(ctx, &json!([event]));
-                publish_presence(ctx);
-            }
-            created(checkin)
-        }
+        RecordOutcome::Ok { checkin, .. } => created(checkin),
         RecordOutcome::MemberNotFound { member_id } => Err(ApiError::not_found(format!("Member not found: '{member_id}'"))),
         RecordOutcome::BadgeNotFound { badge_id } => Err(ApiError::not_found(format!("Badge with ID '{badge_id}' not found"))),
         RecordOutcome::BadgeMemberMismatch { badge_id, member_id } => {
@@ -815,7 +796,7 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
         audit_details: json!({ "method": method }),
         method,
     };
-    recorded(ctx, run(ctx, &call)?)
+    recorded(run(ctx, &call)?)
 }
 
 /// Record check-ins in bulk
@@ -846,10 +827,6 @@ pub fn bulk(ctx: &Ctx) -> HandlerResult {
         })
         .collect();
     let result = run(ctx, &calls::BulkCheckins { items, actor: Actor::of(ctx) })?;
-    if !result.events.is_empty() {
-        publish_checkins(ctx, &Value::Array(result.events));
-        ctx.publish("presence", "presence:update", result.presence);
-    }
     created(json!({ "success": result.success, "failed": result.failed, "errors": result.errors }))
 }
 
@@ -869,12 +846,8 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
     let ts = scan_instant(body.timestamp.as_deref())?;
     let kiosk = kiosk_for(ctx, body.kiosk_id.as_deref());
     let result = run(ctx, &ScanBadge { serial_number: &body.serial_number, kiosk_id: &kiosk, timestamp: format_instant(ts), actor: Actor::of(ctx) })?;
-    publish_alerts(ctx, &[result.alert.as_ref().unwrap_or(&Value::Null)]);
-    if let Some(muster) = result.muster {
-        ctx.publish("muster", "muster:update", muster);
-    }
-    let (checkin, member, direction, event, presence, warning) = match result.outcome {
-        ScanOutcome::Ok { checkin, member, direction, event, presence, warning } => (checkin, member, direction, event, presence, warning),
+    let (checkin, member, direction, warning) = match result.outcome {
+        ScanOutcome::Ok { checkin, member, direction, warning } => (checkin, member, direction, warning),
         ScanOutcome::BadgeNotFound { serial_number } => return Err(badge_not_found(&serial_number)),
         ScanOutcome::BadgeInactive { serial_number, status } => return Err(badge_inactive(&serial_number, &status)),
         ScanOutcome::BadgeUnassigned { serial_number } => return Err(badge_unassigned(&serial_number)),
@@ -889,8 +862,6 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
         }
         ScanOutcome::LockupHeld { details } => return Err(lockup_held(details)),
     };
-    ctx.publish("checkins", "checkin:new", event);
-    ctx.publish("presence", "presence:update", presence);
     let mut body = json!({ "checkin": checkin, "member": member, "direction": direction });
     if let Some(warning) = warning.filter(Value::is_object) {
         body["warning"] = warning;
@@ -930,12 +901,6 @@ pub fn sync(ctx: &Ctx) -> HandlerResult {
         Err(e) if e.status == StatusCode::CONFLICT => run(ctx, &call)?,
         other => other?,
     };
-    publish_alerts(ctx, &result.alerts.iter().collect::<Vec<_>>());
-    let any_event = !result.events.is_empty();
-    publish_checkins(ctx, &Value::Array(result.events));
-    if any_event {
-        ctx.publish("presence", "presence:update", result.presence);
-    }
     let failed = result.results.iter().filter(|r| r["success"] != json!(true)).count() as i64;
     let processed = result.results.len() as i64 - failed;
     ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": result.results }))
@@ -967,7 +932,7 @@ pub fn manual_checkout(ctx: &Ctx) -> HandlerResult {
         audit_action: "checkin_manual_checkout",
         audit_details: json!({ "method": "override", "reason": body.reason }),
     };
-    recorded(ctx, run(ctx, &call)?)
+    recorded(run(ctx, &call)?)
 }
 
 /// Correct a check-in
@@ -1017,7 +982,6 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         ip,
     ];
     let row = ctx.db().query_one(&sql, &params).map_err(map_db_error)?.ok_or_else(|| not_found(&id))?;
-    publish_presence(ctx);
     ok(row.json("checkin"))
 }
 
@@ -1033,6 +997,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     let sql = format!("WITH removed AS (DELETE FROM checkins WHERE id = $1::text::uuid RETURNING *), {audit} SELECT id FROM removed");
     let [user, key, ip] = Actor::of(ctx).params();
     ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip]).map_err(map_db_error)?.ok_or_else(|| not_found(&id))?;
-    publish_presence(ctx);
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Checkin deleted successfully".into() }))
 }

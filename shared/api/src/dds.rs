@@ -17,7 +17,6 @@ use utoipa::ToSchema;
 use crate::audit::Actor;
 use crate::calls::{run, uuid_text, valid_uuid, DdsCall, DdsOutcome, ACCEPT, ASSIGN, RELEASE, SET_TODAY, TRANSFER};
 use crate::checkins::valid_serial;
-use crate::tags::publish_lockup_move;
 
 const QM_KIOSK_DISPLAY: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk, Allow::Display]);
 const QM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
@@ -248,32 +247,15 @@ pub struct SetTodayDds {
 
 // ------------------------------------------------------------------ helpers
 
-/// `dds:update`: `{ action, assignment: { id, memberId, memberName ("First Last"), rank, status } | null,
-/// timestamp }`, from the DdsAssignment object.
-pub fn update_payload(action: &str, assignment: Option<&Value>) -> Value {
-    let summary = assignment.map(|a| {
-        json!({ "id": a["id"], "memberId": a["memberId"], "memberName": a["member"]["name"], "rank": a["member"]["rank"], "status": a["status"] })
-    });
-    json!({ "action": action, "assignment": summary, "timestamp": sentinel_domain::time::now_iso() })
-}
-
 fn member_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Member with ID '{id}' not found"))
 }
 
-/// A DDS outcome as the changed assignment (null after a release) and what it closed, publishing after the
-/// commit: `dds:update` when something changed, `lockup:transferred` (`dds_handoff`) when the Lockup moved.
-fn dds_result(ctx: &Ctx, outcome: DdsOutcome) -> Result<(Value, Value), ApiError> {
+/// A DDS outcome as the changed assignment (null after a release) and what it closed. Its pushes (`dds:update`,
+/// `lockup:transferred` with `dds_handoff`) are written by the database with the change (docs/database.md).
+fn dds_result(outcome: DdsOutcome) -> Result<(Value, Value), ApiError> {
     match outcome {
-        DdsOutcome::Ok { assignment, action, lockup, replaced } => {
-            if let Some(action) = action {
-                ctx.publish("dds", "dds:update", update_payload(&action, assignment.as_ref()));
-            }
-            if let Some(moved) = lockup {
-                publish_lockup_move(ctx, &moved);
-            }
-            Ok((assignment.unwrap_or(Value::Null), replaced.unwrap_or(Value::Null)))
-        }
+        DdsOutcome::Ok { assignment, replaced, .. } => Ok((assignment.unwrap_or(Value::Null), replaced.unwrap_or(Value::Null))),
         DdsOutcome::MemberNotFound { member_id } => Err(member_not_found(&member_id)),
         DdsOutcome::MemberNotActive { member_id, status } => Err(ApiError::bad_request(
             "MEMBER_NOT_ACTIVE",
@@ -296,7 +278,7 @@ fn call<const A: u8>(ctx: &Ctx, member_id: Option<String>, notes: Option<String>
         rollover: day.rollover_interval(),
         actor: Actor::of(ctx),
     };
-    dds_result(ctx, run(ctx, &input)?)
+    dds_result(run(ctx, &input)?)
 }
 
 // ------------------------------------------------------------------ reads
@@ -496,19 +478,4 @@ pub fn set_today(ctx: &Ctx) -> HandlerResult {
     let body: SetTodayDds = ctx.json()?;
     let (assignment, replaced) = call::<SET_TODAY>(ctx, Some(uuid_text(&body.member_id)), body.notes, None)?;
     ok(json!({ "success": true, "message": "DDS set for today", "assignment": assignment, "replaced": replaced }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn update_payload_summarises_the_assignment() {
-        let a = json!({ "id": "a", "memberId": "m", "status": "active", "member": { "id": "m", "name": "Ada Lovelace", "rank": "PO2", "division": "Ops" } });
-        let p = update_payload("accepted", Some(&a));
-        assert_eq!(p["action"], "accepted");
-        assert_eq!(p["assignment"], json!({ "id": "a", "memberId": "m", "memberName": "Ada Lovelace", "rank": "PO2", "status": "active" }));
-        assert!(p["timestamp"].as_str().unwrap().ends_with('Z'));
-        assert_eq!(update_payload("released", None)["assignment"], Value::Null);
-    }
 }

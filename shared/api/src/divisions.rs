@@ -198,8 +198,6 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
     let [user, key, ip] = Actor::of(ctx).params();
     let params = [code.as_str().into(), body.name.trim().into(), body.description.into(), body.color.into(), user, key, ip];
     let row = ctx.db().query_one(&sql, &params)?.ok_or_else(|| duplicate_code(&code))?;
-    // Presence lists every division.
-    crate::members::publish_presence(ctx);
     created(to_json(&division_from(&row, false)))
 }
 
@@ -254,10 +252,6 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         e => ApiError::from(e),
     })?;
     let division = division_from(&row.ok_or_else(|| not_found(&id))?, false);
-    if body.name.is_some() {
-        // Presence carries division names.
-        crate::members::publish_presence(ctx);
-    }
     ok(to_json(&division))
 }
 
@@ -295,6 +289,5 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     if member_count > 0 {
         return Err(blocked(member_count));
     }
-    crate::members::publish_presence(ctx);
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Division deleted successfully".into() }))
 }

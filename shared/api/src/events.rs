@@ -6,7 +6,7 @@
 use garde::Validate;
 use http::{Method, StatusCode};
 use sentinel_domain::event as rules;
-use sentinel_domain::time::{format_instant, now_iso, parse_instant};
+use sentinel_domain::time::{format_instant, parse_instant};
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, not_blank};
 use sentinel_http::pagination::PageRequest;
@@ -16,13 +16,13 @@ use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::{badge_refusal, publish_assignments};
+use crate::badges::badge_refusal;
 use crate::calls::{
     run, uuid_text, valid_uuid, AttendeeFields, AttendeeOutcome, AttendeeRemove, AttendeeSave, EventClose, EventCloseOutcome, EventDelete,
     EventDeleteOutcome, EventFields, EventOutcome, EventSave, EventScan, EventScanOutcome, Field,
 };
 use crate::checkins::{
-    badge_inactive, badge_not_found, badge_type_not_supported, badge_unassigned, duplicate_scan, kiosk_for, publish_alerts, scan_instant,
+    badge_inactive, badge_not_found, badge_type_not_supported, badge_unassigned, duplicate_scan, kiosk_for, scan_instant,
     valid_instant, ScanRequest,
 };
 use crate::openapi::SuccessMessage;
@@ -404,15 +404,6 @@ fn attendee_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Attendee with ID '{id}' not found in this event"))
 }
 
-/// `event:update` for an Event object.
-fn publish_update(ctx: &Ctx, event: &Value, action: &str) {
-    ctx.publish(
-        "events",
-        "event:update",
-        json!({ "id": event["id"], "action": action, "name": event["name"], "status": event["status"], "timestamp": now_iso() }),
-    );
-}
-
 fn event_result(outcome: EventOutcome, id: &str) -> Result<Value, ApiError> {
     match outcome {
         EventOutcome::Ok { event } => Ok(event),
@@ -425,19 +416,16 @@ fn event_result(outcome: EventOutcome, id: &str) -> Result<Value, ApiError> {
 }
 
 /// An attendee write's outcome: the attendee (badge changes pushed), or the refusal.
-fn attendee_result(ctx: &Ctx, outcome: AttendeeOutcome, event_id: &str, badge_id: &str) -> Result<Value, ApiError> {
+fn attendee_result(outcome: AttendeeOutcome, event_id: &str, badge_id: &str) -> Result<Value, ApiError> {
     match outcome {
-        AttendeeOutcome::Ok { attendee, badges } => {
-            publish_assignments(ctx, &badges);
-            Ok(attendee)
-        }
+        AttendeeOutcome::Ok { attendee, .. } => Ok(attendee),
         AttendeeOutcome::EventNotFound { .. } => Err(not_found(event_id)),
         AttendeeOutcome::NotFound { attendee_id } => Err(attendee_not_found(&attendee_id)),
         AttendeeOutcome::EventClosed { status } => {
             Err(ApiError::new(StatusCode::CONFLICT, "EVENT_CLOSED", format!("The event is {status}: it takes no new attendees or badges")))
         }
         AttendeeOutcome::InvalidAccessWindow => Err(ApiError::invalid("accessEnd", "must be on or after accessStart")),
-        AttendeeOutcome::BadgeRefused { refusal } => Err(badge_refusal(ctx, refusal, badge_id)),
+        AttendeeOutcome::BadgeRefused { refusal } => Err(badge_refusal(refusal, badge_id)),
     }
 }
 
@@ -526,7 +514,6 @@ pub fn create(ctx: &Ctx) -> HandlerResult {
         custom_roles: Field::when(body.custom_roles.filter(Value::is_object)),
     };
     let event = event_result(run(ctx, &EventSave { id: None, fields, actor: Actor::of(ctx) })?, "")?;
-    publish_update(ctx, &event, "created");
     created(event)
 }
 
@@ -560,7 +547,6 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
     let event = event_result(run(ctx, &EventSave { id: Some(id.clone()), fields, actor: Actor::of(ctx) })?, &id)?;
-    publish_update(ctx, &event, "updated");
     ok(event)
 }
 
@@ -578,13 +564,7 @@ pub fn close(ctx: &Ctx) -> HandlerResult {
     let day = ctx.operational_day()?;
     let call = EventClose { id: id.clone(), zone: day.zone.clone(), rollover: day.rollover_interval(), actor: Actor::of(ctx) };
     match run(ctx, &call)? {
-        EventCloseOutcome::Ok { event, expired_count, changed, badges } => {
-            publish_assignments(ctx, &badges);
-            if changed {
-                publish_update(ctx, &event, "closed");
-            }
-            ok(json!({ "event": event, "expiredCount": expired_count }))
-        }
+        EventCloseOutcome::Ok { event, expired_count, .. } => ok(json!({ "event": event, "expiredCount": expired_count })),
         EventCloseOutcome::NotFound => Err(not_found(&id)),
         EventCloseOutcome::EventCancelled => Err(ApiError::new(StatusCode::CONFLICT, "EVENT_CANCELLED", "A cancelled event cannot be closed")),
     }
@@ -599,11 +579,7 @@ pub fn close(ctx: &Ctx) -> HandlerResult {
 pub fn delete(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     match run(ctx, &EventDelete { id: id.clone(), actor: Actor::of(ctx) })? {
-        EventDeleteOutcome::Ok { event, badges } => {
-            publish_assignments(ctx, &badges);
-            publish_update(ctx, &event, "deleted");
-            ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Event deleted successfully".into() }))
-        }
+        EventDeleteOutcome::Ok { .. } => ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Event deleted successfully".into() })),
         EventDeleteOutcome::NotFound => Err(not_found(&id)),
     }
 }
@@ -683,7 +659,7 @@ pub fn add_attendee(ctx: &Ctx) -> HandlerResult {
         status: Field::when(body.status),
     };
     let call = AttendeeSave { event_id: event_id.clone(), id: None, fields, actor: Actor::of(ctx) };
-    created(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
+    created(attendee_result(run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Update an attendee
@@ -717,7 +693,7 @@ pub fn update_attendee(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
     let call = AttendeeSave { event_id: event_id.clone(), id: Some(attendee_id), fields, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
+    ok(attendee_result(run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Give an attendee an event badge
@@ -738,7 +714,7 @@ pub fn assign_badge(ctx: &Ctx) -> HandlerResult {
     let badge_id = uuid_text(&body.badge_id);
     let fields = AttendeeFields { badge_id: Field::value(badge_id.clone()), ..Default::default() };
     let call = AttendeeSave { event_id: event_id.clone(), id: Some(attendee_id), fields, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, &badge_id)?)
+    ok(attendee_result(run(ctx, &call)?, &event_id, &badge_id)?)
 }
 
 /// Take an attendee's badge back
@@ -753,7 +729,7 @@ pub fn remove_badge(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let call = AttendeeRemove { event_id: event_id.clone(), id: attendee_id, delete: false, actor: Actor::of(ctx) };
-    ok(attendee_result(ctx, run(ctx, &call)?, &event_id, "")?)
+    ok(attendee_result(run(ctx, &call)?, &event_id, "")?)
 }
 
 /// Remove an attendee
@@ -767,7 +743,7 @@ pub fn delete_attendee(ctx: &Ctx) -> HandlerResult {
     let event_id = ctx.uuid_param("id")?;
     let attendee_id = ctx.uuid_param("attendeeId")?;
     let call = AttendeeRemove { event_id: event_id.clone(), id: attendee_id, delete: true, actor: Actor::of(ctx) };
-    attendee_result(ctx, run(ctx, &call)?, &event_id, "")?;
+    attendee_result(run(ctx, &call)?, &event_id, "")?;
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Attendee removed successfully".into() }))
 }
 
@@ -797,17 +773,9 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
         actor: Actor::of(ctx),
     };
     let result = run(ctx, &call)?;
-    publish_alerts(ctx, &[result.alert.as_ref().unwrap_or(&Value::Null)]);
     let conflict = |code, message: String| ApiError::new(StatusCode::CONFLICT, code, message);
     match result.outcome {
         EventScanOutcome::Ok { checkin, attendee, event, direction } => {
-            ctx.publish(
-                "events",
-                "event:update",
-                json!({ "id": event["id"], "action": "checkin", "name": event["name"], "status": event["status"],
-                        "attendeeId": attendee["id"], "attendeeName": attendee["name"], "direction": direction,
-                        "kioskId": checkin["kioskId"], "timestamp": checkin["timestamp"] }),
-            );
             created(json!({ "checkin": checkin, "attendee": attendee, "event": event, "direction": direction }))
         }
         EventScanOutcome::BadgeNotFound { serial_number } => Err(badge_not_found(&serial_number)),

@@ -73,7 +73,7 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
     let body: Heartbeat = ctx.json()?;
     let sentinel_http::Principal::ApiKey(key) = &ctx.principal else { return Err(ApiError::unauthorized("Kiosk key required")) };
     let kiosk_id = ctx.principal.kiosk_id().ok_or_else(|| ApiError::forbidden("FORBIDDEN", "Only kiosk keys send heartbeats"))?.to_string();
-    let came_online = crate::backfill::kiosk_heartbeat(
+    crate::backfill::kiosk_heartbeat(
         ctx.db(),
         &kiosk_id,
         Some(&key.id),
@@ -81,9 +81,6 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
         body.app_version.as_deref(),
         client_ip(ctx.req).as_deref(),
     )?;
-    if let Some(status) = came_online {
-        ctx.publish("kiosks", "kiosk:status", status);
-    }
     ok(json!({ "kioskId": kiosk_id, "serverTime": sentinel_domain::time::now_iso() }))
 }
 
@@ -94,8 +91,8 @@ pub fn heartbeat(ctx: &Ctx) -> HandlerResult {
 #[utoipa::path(get, path = "/api/kiosks", tag = "kiosks", responses((status = 200, body = KioskList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     // Kiosks that went quiet while reported online are marked offline here
-    // (once: the update re-checks the locked row) and pushed, since no
-    // heartbeat will arrive to notice it.
+    // (once: the update re-checks the locked row) and announced (`kiosk:status`
+    // through the outbox), since no heartbeat will arrive to notice it.
     let window = format!("interval '{ONLINE_WINDOW_SECS} seconds'");
     let sql = format!(
         "WITH k AS (
@@ -105,12 +102,15 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
             UPDATE kiosk_status s SET last_reported_status = 'offline'
             FROM k WHERE s.kiosk_id = k.kiosk_id AND s.last_reported_status = 'online'
               AND GREATEST(s.last_seen_at, k.last_used_at) < now() - {window}
-            RETURNING s.kiosk_id
+            RETURNING s.kiosk_id, GREATEST(s.last_seen_at, k.last_used_at) AS last_seen
+         ), announced AS (
+            INSERT INTO event_outbox (channel, event, data)
+            SELECT 'kiosks', 'kiosk:status', jsonb_build_object('kioskId', w.kiosk_id, 'status', 'offline', 'lastSeen', iso(w.last_seen))
+            FROM went_offline w ORDER BY w.kiosk_id
          )
          SELECT k.kiosk_id, k.name, iso(GREATEST(s.last_seen_at, k.last_used_at)) AS last_seen,
                 COALESCE(GREATEST(s.last_seen_at, k.last_used_at) >= now() - {window}, false) AS online,
-                s.queue_size::int8 AS queue_size, s.queue_size IS NULL AS no_queue,
-                EXISTS (SELECT 1 FROM went_offline w WHERE w.kiosk_id = k.kiosk_id) AS went_offline
+                s.queue_size::int8 AS queue_size, s.queue_size IS NULL AS no_queue
          FROM k LEFT JOIN kiosk_status s ON s.kiosk_id = k.kiosk_id
          ORDER BY k.kiosk_id"
     );
@@ -124,9 +124,6 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
             last_seen: r.text("last_seen"),
             queue_size: (!r.bool("no_queue")).then(|| r.int("queue_size")),
         };
-        if r.bool("went_offline") {
-            ctx.publish("kiosks", "kiosk:status", json!({ "kioskId": kiosk.kiosk_id, "status": "offline", "lastSeen": kiosk.last_seen }));
-        }
         kiosks.push(kiosk);
     }
     ok(json!({ "kiosks": serde_json::to_value(kiosks).unwrap_or_default() }))

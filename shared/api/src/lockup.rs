@@ -298,19 +298,7 @@ pub fn execute(ctx: &Ctx) -> HandlerResult {
         actor: Actor::of(ctx),
     };
     match run(ctx, &call)? {
-        LockupExecuteOutcome::Ok { result, checkin_events, signed_out_visitors, badges, executed, status, presence } => {
-            for event in checkin_events {
-                ctx.publish("checkins", "checkin:new", event);
-            }
-            for visitor in &signed_out_visitors {
-                ctx.publish("visitors", "visitor:signout", crate::visitors::signout_payload(visitor));
-            }
-            crate::badges::publish_assignments(ctx, &badges);
-            ctx.publish("lockup", "lockup:executed", executed);
-            ctx.publish("lockup", "lockup:status", status);
-            ctx.publish("presence", "presence:update", presence);
-            ok(result)
-        }
+        LockupExecuteOutcome::Ok { result } => ok(result),
         LockupExecuteOutcome::NotFound => Err(member_not_found(&id)),
         LockupExecuteOutcome::BadgeProofRequired => Err(proof_required()),
         LockupExecuteOutcome::NotAuthorized => Err(ApiError::forbidden("LOCKUP_NOT_AUTHORIZED", "Member is not authorized to perform lockup")),
@@ -407,10 +395,7 @@ pub fn open(ctx: &Ctx) -> HandlerResult {
     let day = ctx.operational_day()?;
     let call = BuildingOpen { member_id: id.clone(), actor_serial, zone: day.zone.clone(), rollover: day.rollover_interval(), actor: Actor::of(ctx) };
     match run(ctx, &call)? {
-        BuildingOpenOutcome::Ok { status, event } => {
-            ctx.publish("lockup", "lockup:status", event);
-            ok(status)
-        }
+        BuildingOpenOutcome::Ok { status } => ok(status),
         BuildingOpenOutcome::NotFound => Err(member_not_found(&id)),
         BuildingOpenOutcome::BadgeProofRequired => Err(proof_required()),
         BuildingOpenOutcome::MemberNotActive { status } => {

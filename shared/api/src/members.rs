@@ -295,11 +295,11 @@ pub fn search(ctx: &Ctx) -> HandlerResult {
     ok(row.ok_or_else(|| ApiError::not_found(format!("Member with service number '{number}' not found")))?.json("member"))
 }
 
-/// Runs `member_save` and answers its outcome: the Member (publishing what changed), or the refusal.
+/// Runs `member_save` and answers its outcome: the Member, or the refusal.
 fn save(ctx: &Ctx, id: Option<&str>, fields: MemberFields) -> Result<Value, ApiError> {
     let outcome = run(ctx, &MemberSave { id: id.map(str::to_string), fields, actor: Actor::of(ctx) })?;
-    let (member, badges, presence_changed) = match outcome {
-        MemberOutcome::Ok { member, badges, presence_changed } => (member, badges, presence_changed),
+    let member = match outcome {
+        MemberOutcome::Ok { member, .. } => member,
         MemberOutcome::NotFound => return Err(not_found(id.unwrap_or_default())),
         MemberOutcome::InvalidRank { rank } => return Err(ApiError::invalid("rank", &format!("'{rank}' is not a known rank code"))),
         MemberOutcome::DivisionNotFound { id } => return Err(ApiError::not_found(format!("Division with ID '{id}' not found"))),
@@ -319,21 +319,7 @@ fn save(ctx: &Ctx, id: Option<&str>, fields: MemberFields) -> Result<Value, ApiE
             return Err(ApiError::conflict(format!("Member with service number '{service_number}' already exists")))
         }
     };
-    crate::badges::publish_assignments(ctx, &badges);
-    // Creating an active member, a status change or moving a member between divisions alters the presence
-    // figures (totals, per-division rows).
-    if presence_changed {
-        publish_presence(ctx);
-    }
     Ok(member)
-}
-
-/// `presence:update` with the figures as committed now.
-pub fn publish_presence(ctx: &Ctx) {
-    match crate::backfill::presence(ctx.db()) {
-        Ok(figures) => ctx.publish("presence", "presence:update", figures),
-        Err(e) => eprintln!("{}", json!({"level": "error", "op": "presence figures", "error": e.detail})),
-    }
 }
 
 /// Create a member
@@ -423,9 +409,6 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
          SELECT (SELECT count(*) FROM m) AS changed FROM target"
     );
     let [user, key, ip] = Actor::of(ctx).params();
-    let row = ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip])?.ok_or_else(|| not_found(&id))?;
-    if row.int("changed") > 0 {
-        publish_presence(ctx);
-    }
+    ctx.db().query_one(&sql, &[id.as_str().into(), user, key, ip])?.ok_or_else(|| not_found(&id))?;
     ok(crate::openapi::to_json(&SuccessMessage { success: true, message: "Member deleted successfully".into() }))
 }

@@ -122,12 +122,7 @@ fn muster_by_id(ctx: &Ctx, id: &str) -> Result<Value, ApiError> {
 pub fn start(ctx: &Ctx) -> HandlerResult {
     let body: StartMuster = ctx.json()?;
     match run(ctx, &MusterStart { reason: body.reason, actor: Actor::of(ctx) })? {
-        MusterOutcome::Ok { muster, event } => {
-            if let Some(event) = event {
-                ctx.publish("muster", "muster:update", event);
-            }
-            created(muster)
-        }
+        MusterOutcome::Ok { muster, .. } => created(muster),
         MusterOutcome::MusterInProgress { muster_id } => Err(ApiError::new(StatusCode::CONFLICT, "MUSTER_IN_PROGRESS", "A muster is already open; close it first")
             .with_details(json!({ "musterId": muster_id }))),
         MusterOutcome::NotFound => Err(ApiError::internal("muster_start answered NOT_FOUND")),
@@ -198,12 +193,7 @@ pub fn account(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let person_id = ctx.uuid_param("personId")?;
     match run(ctx, &MusterAccount { id: id.clone(), person_id, actor: Actor::of(ctx) })? {
-        MusterAccountOutcome::Ok { person, event } => {
-            if let Some(event) = event {
-                ctx.publish("muster", "muster:update", event);
-            }
-            ok(json!({ "person": person }))
-        }
+        MusterAccountOutcome::Ok { person, .. } => ok(json!({ "person": person })),
         MusterAccountOutcome::NotFound => Err(not_found(&id)),
         MusterAccountOutcome::MusterClosed => Err(ApiError::new(StatusCode::CONFLICT, "MUSTER_CLOSED", "The muster is closed")),
         MusterAccountOutcome::PersonNotFound { person_id } => Err(ApiError::not_found(format!("Person '{person_id}' is not on this muster's roll"))),
@@ -219,12 +209,7 @@ pub fn account(ctx: &Ctx) -> HandlerResult {
 pub fn close(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     match run(ctx, &MusterClose { id: id.clone(), actor: Actor::of(ctx) })? {
-        MusterOutcome::Ok { muster, event } => {
-            if let Some(event) = event {
-                ctx.publish("muster", "muster:update", event);
-            }
-            ok(muster)
-        }
+        MusterOutcome::Ok { muster, .. } => ok(muster),
         MusterOutcome::NotFound => Err(not_found(&id)),
         MusterOutcome::MusterInProgress { .. } => Err(ApiError::internal("muster_close answered MUSTER_IN_PROGRESS")),
     }

@@ -13,7 +13,7 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::calls::{run, uuid_text, valid_uuid, LockupMove, LockupOutcome, LockupTransfer, MemberTagChange, MemberTagOutcome};
+use crate::calls::{run, uuid_text, valid_uuid, LockupOutcome, LockupTransfer, MemberTagChange, MemberTagOutcome};
 use crate::checkins::valid_serial;
 
 const QM_KIOSK_DISPLAY: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk, Allow::Display]);
@@ -172,26 +172,6 @@ pub struct AddMemberTag {
 
 // ------------------------------------------------------------------ helpers
 
-/// `lockup:transferred`: `{ transferId, fromMemberId | null, fromMemberName | null, toMemberId, toMemberName,
-/// reason: manual | dds_handoff | granted, timestamp }`, names "First Last".
-pub fn transferred_payload(moved: &LockupMove) -> Value {
-    let name = |h: &Value| json!(format!("{} {}", h["firstName"].as_str().unwrap_or_default(), h["lastName"].as_str().unwrap_or_default()));
-    let (from_id, from_name) = match &moved.previous_holder {
-        Some(h) => (h["id"].clone(), name(h)),
-        None => (Value::Null, Value::Null),
-    };
-    json!({
-        "transferId": moved.transfer_id, "fromMemberId": from_id, "fromMemberName": from_name,
-        "toMemberId": moved.new_holder["id"], "toMemberName": name(&moved.new_holder),
-        "reason": moved.reason, "timestamp": moved.timestamp,
-    })
-}
-
-/// Pushes `lockup:transferred` for a move of the Lockup responsibility (after the commit).
-pub fn publish_lockup_move(ctx: &Ctx, moved: &LockupMove) {
-    ctx.publish("lockup", "lockup:transferred", transferred_payload(moved));
-}
-
 fn member_not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Member with ID '{id}' not found"))
 }
@@ -245,10 +225,7 @@ pub fn lockup_transfer(ctx: &Ctx) -> HandlerResult {
     let serial = crate::proof::actor_badge(ctx, body.actor_badge_serial.as_deref())?;
     let input = LockupTransfer { to_member_id: uuid_text(&body.to_member_id), notes: body.notes, actor_serial: serial, actor: Actor::of(ctx) };
     match run(ctx, &input)? {
-        LockupOutcome::Ok { previous_holder, new_holder, moved } => {
-            if let Some(moved) = moved {
-                publish_lockup_move(ctx, &moved);
-            }
+        LockupOutcome::Ok { previous_holder, new_holder, .. } => {
             ok(json!({ "success": true, "previousHolder": previous_holder, "newHolder": new_holder }))
         }
         LockupOutcome::TagNotFound => Err(ApiError::not_found("Tag with name Lockup not found")),
@@ -326,28 +303,4 @@ pub fn remove_member_tag(ctx: &Ctx) -> HandlerResult {
     let outcome = run(ctx, &MemberTagChange::<false> { member_id: member, tag_id: tag_id.clone(), actor: Actor::of(ctx) })?;
     let (tag, _) = member_tag_result(outcome, &tag_id)?;
     ok(json!({ "success": true, "message": format!("Tag '{}' removed from the member", tag["name"].as_str().unwrap_or_default()) }))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn transferred_payload_names_both_holders() {
-        let moved = LockupMove {
-            previous_holder: Some(json!({ "id": "a", "rank": "S1", "firstName": "Ada", "lastName": "One" })),
-            new_holder: json!({ "id": "b", "rank": "S2", "firstName": "Bo", "lastName": "Two" }),
-            reason: "manual".into(),
-            transfer_id: "t".into(),
-            timestamp: "2026-01-01T00:00:00.000Z".into(),
-        };
-        assert_eq!(
-            transferred_payload(&moved),
-            json!({ "transferId": "t", "fromMemberId": "a", "fromMemberName": "Ada One", "toMemberId": "b", "toMemberName": "Bo Two",
-                    "reason": "manual", "timestamp": "2026-01-01T00:00:00.000Z" })
-        );
-        let granted = LockupMove { previous_holder: None, reason: "granted".into(), ..moved };
-        let p = transferred_payload(&granted);
-        assert_eq!((p["fromMemberId"].clone(), p["fromMemberName"].clone(), p["reason"].clone()), (Value::Null, Value::Null, json!("granted")));
-    }
 }

@@ -492,9 +492,6 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         }
         return Err(ApiError::conflict("The user was changed concurrently; retry"));
     }
-    if row.bool("role_changed") {
-        ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
-    }
     ok(user_envelope(&row))
 }
 
@@ -548,7 +545,6 @@ pub fn delete(ctx: &Ctx) -> HandlerResult {
     if !outcome.changed {
         return Err(refusal(ctx, &outcome, "delete"));
     }
-    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
     ok(crate::openapi::to_json(&Message { message: "User deleted successfully".into() }))
 }
 
@@ -589,7 +585,6 @@ pub fn disable(ctx: &Ctx) -> HandlerResult {
     if !outcome.changed {
         return Err(refusal(ctx, &outcome, "disable"));
     }
-    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "disabled" }));
     ok(crate::openapi::to_json(&Message { message: "User disabled successfully".into() }))
 }
 
@@ -633,7 +628,6 @@ pub fn reset_password(ctx: &Ctx) -> HandlerResult {
     if !outcome.changed {
         return Err(refusal(ctx, &outcome, "reset the password of"));
     }
-    ctx.publish("sessions", "session:revoked", json!({ "userId": id, "reason": "revoked" }));
     ok(crate::openapi::to_json(&Message { message: "Password reset successfully".into() }))
 }
 
@@ -746,9 +740,6 @@ pub fn revoke_session(ctx: &Ctx) -> HandlerResult {
     let role = row.text("role");
     if !manages(actor, Role::parse_lenient(role.as_deref())) {
         return Err(cannot_manage(actor, role.as_deref()));
-    }
-    if row.int("revoked") > 0 {
-        ctx.publish("sessions", "session:revoked", json!({ "sessionId": id, "userId": row.text("user_id"), "reason": "revoked" }));
     }
     ok(crate::openapi::to_json(&Message { message: "Session revoked successfully".into() }))
 }

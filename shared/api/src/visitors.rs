@@ -15,10 +15,9 @@ use serde_json::{json, Value};
 use utoipa::ToSchema;
 
 use crate::audit::Actor;
-use crate::badges::{badge_refusal, publish_assignments};
+use crate::badges::badge_refusal;
 use crate::calls::{run, uuid_text, valid_uuid, Field, VisitorFields, VisitorOutcome, VisitorSignIn, VisitorSignOut, VisitorUpdate};
 use crate::checkins::{canonical, valid_instant};
-use crate::members::publish_presence;
 
 const QM_KIOSK: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk]);
 const QM_KIOSK_DISPLAY: Access = Access::Restricted(&[Allow::User(Role::Quartermaster), Allow::Kiosk, Allow::Display]);
@@ -235,42 +234,10 @@ fn not_found(id: &str) -> ApiError {
     ApiError::not_found(format!("Visitor with ID '{id}' not found"))
 }
 
-/// `visitor:signin`: `{ id, name, organization ("N/A" when none), visitType, checkInTime, hostName? }`.
-pub fn signin_payload(visitor: &Value, host_name: Option<&str>) -> Value {
-    let organization = visitor["organization"].as_str().filter(|o| !o.is_empty()).unwrap_or("N/A");
-    let mut payload = json!({
-        "id": visitor["id"], "name": visitor["name"], "organization": organization,
-        "visitType": visitor["visitType"], "checkInTime": visitor["checkInTime"],
-    });
-    if let Some(host) = host_name {
-        payload["hostName"] = json!(host);
-    }
-    payload
-}
-
-/// `visitor:signout`: `{ id, name, checkOutTime }`.
-pub fn signout_payload(visitor: &Value) -> Value {
-    json!({ "id": visitor["id"], "name": visitor["name"], "checkOutTime": visitor["checkOutTime"] })
-}
-
-/// A `visitor_*` outcome as the response's Visitor, publishing after the commit: `visitor:signin`
-/// (sign-in), `visitor:signout` (first sign-out only), `badge:assignment` per badge that changed
-/// hands, `presence:update` when the visitors on site changed.
-fn visitor_result(ctx: &Ctx, outcome: VisitorOutcome, id: &str, badge_id: Option<&str>, signing_in: bool) -> Result<Value, ApiError> {
+/// A `visitor_*` outcome as the response's Visitor, or the refusal.
+fn visitor_result(outcome: VisitorOutcome, id: &str, badge_id: Option<&str>) -> Result<Value, ApiError> {
     match outcome {
-        VisitorOutcome::Ok { visitor, host_name, signed_out, badges } => {
-            if signing_in {
-                ctx.publish("visitors", "visitor:signin", signin_payload(&visitor, host_name.as_deref()));
-            }
-            if signed_out {
-                ctx.publish("visitors", "visitor:signout", signout_payload(&visitor));
-            }
-            publish_assignments(ctx, &badges);
-            if signing_in || signed_out {
-                publish_presence(ctx);
-            }
-            Ok(visitor)
-        }
+        VisitorOutcome::Ok { visitor, .. } => Ok(visitor),
         VisitorOutcome::NotFound => Err(not_found(id)),
         VisitorOutcome::EventNotFound { event_id } => Err(ApiError::not_found(format!("Event with ID '{event_id}' not found"))),
         VisitorOutcome::HostNotFound { host_member_id } => Err(ApiError::not_found(format!("Host member with ID '{host_member_id}' not found"))),
@@ -279,7 +246,7 @@ fn visitor_result(ctx: &Ctx, outcome: VisitorOutcome, id: &str, badge_id: Option
         VisitorOutcome::CheckOutBeforeCheckIn => Err(ApiError::invalid("checkOutTime", "must not be before checkInTime")),
         VisitorOutcome::CheckOutCleared => Err(ApiError::invalid("checkOutTime", "cannot be cleared once set: a signed-out visitor signs in again")),
         VisitorOutcome::BadgeForSignedOut => Err(ApiError::invalid("temporaryBadgeId", "only a visitor on site can be given a temporary badge")),
-        VisitorOutcome::BadgeRefused { refusal } => Err(badge_refusal(ctx, refusal, badge_id.unwrap_or_default())),
+        VisitorOutcome::BadgeRefused { refusal } => Err(badge_refusal(refusal, badge_id.unwrap_or_default())),
     }
 }
 
@@ -369,7 +336,7 @@ pub fn sign_in(ctx: &Ctx) -> HandlerResult {
         check_in_method: Field::value(method.to_string()),
     };
     let outcome = run(ctx, &VisitorSignIn { fields, actor: Actor::of(ctx) })?;
-    created(visitor_result(ctx, outcome, "", badge_id.as_deref(), true)?)
+    created(visitor_result(outcome, "", badge_id.as_deref())?)
 }
 
 /// Sign a visitor out
@@ -383,7 +350,7 @@ pub fn sign_in(ctx: &Ctx) -> HandlerResult {
 pub fn checkout(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let outcome = run(ctx, &VisitorSignOut { id: id.clone(), actor: Actor::of(ctx) })?;
-    let visitor = visitor_result(ctx, outcome, &id, None, false)?;
+    let visitor = visitor_result(outcome, &id, None)?;
     ok(json!({ "success": true, "message": "Visitor checked out successfully", "visitor": visitor }))
 }
 
@@ -421,23 +388,5 @@ pub fn update(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("", "At least one field must be provided"));
     }
     let outcome = run(ctx, &VisitorUpdate { id: id.clone(), fields, actor: Actor::of(ctx) })?;
-    ok(visitor_result(ctx, outcome, &id, badge_id.as_deref(), false)?)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn signin_payload_names_the_host_and_fills_a_missing_organization() {
-        let visitor = json!({ "id": "v", "name": "Vera", "organization": null, "visitType": "guest", "checkInTime": "t" });
-        assert_eq!(
-            signin_payload(&visitor, Some("PO2 Host Member")),
-            json!({ "id": "v", "name": "Vera", "organization": "N/A", "visitType": "guest", "checkInTime": "t", "hostName": "PO2 Host Member" })
-        );
-        let with_org = json!({ "id": "v", "name": "Vera", "organization": "ACME", "visitType": "guest", "checkInTime": "t" });
-        let payload = signin_payload(&with_org, None);
-        assert_eq!(payload["organization"], "ACME");
-        assert!(payload.get("hostName").is_none(), "no host, no hostName");
-    }
+    ok(visitor_result(outcome, &id, badge_id.as_deref())?)
 }

@@ -34,10 +34,10 @@ pub trait Config {
     fn var(&self, name: &str) -> Option<String>;
 }
 
-/// Where realtime events go once their transaction has committed
-/// (Redis streams in production). Publishing never fails a request.
+/// The realtime bus (Redis streams in production). Components never append to it: realtime events are
+/// written to the database's outbox in the transaction of their change, and the relay appends them
+/// (docs/architecture.md, "Realtime").
 pub trait EventBus {
-    fn publish(&self, channel: &str, event: &str, data: serde_json::Value);
     /// Whether the bus is reachable (health checks).
     fn ping(&self) -> Result<(), String>;
 }
@@ -98,10 +98,6 @@ impl<'a> Ctx<'a> {
     pub fn operational_day(&self) -> Result<sentinel_domain::time::OperationalDay, ApiError> {
         sentinel_domain::time::OperationalDay::parse(self.config("unit_timezone").as_deref(), self.config("day_rollover").as_deref())
             .map_err(ApiError::internal)
-    }
-
-    pub fn publish(&self, channel: &str, event: &str, data: serde_json::Value) {
-        self.platform.events.publish(channel, event, data)
     }
 
     /// A raw path parameter.

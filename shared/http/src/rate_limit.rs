@@ -165,7 +165,6 @@ mod tests {
             }
         }
         impl crate::EventBus for Nothing {
-            fn publish(&self, _: &str, _: &str, _: serde_json::Value) {}
             fn ping(&self) -> Result<(), String> {
                 Ok(())
             }

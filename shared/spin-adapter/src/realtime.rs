@@ -1,7 +1,6 @@
-//! [`EventBus`] that appends events to per-channel Redis streams
-//! through spin-sdk's Redis
-//! interface. A failure is logged and never fails the request: the
-//! database is the truth.
+//! Redis through spin-sdk's interface: the shared rate-limit counters, and the realtime bus's health
+//! check. Realtime events do not pass here: they are written to the database's outbox with their change
+//! and the relay appends them to the channel streams (docs/architecture.md, "Realtime").
 
 use std::cell::OnceCell;
 
@@ -9,9 +8,6 @@ use sentinel_http::context::{EventBus, RateCounter};
 use spin_sdk::redis::{Connection, RedisParameter};
 
 use crate::LazyVar;
-
-/// Streams keep roughly this many entries per channel (approximate trimming).
-pub const STREAM_MAX_LEN: i64 = 10_000;
 
 pub struct RedisStreams<'a> {
     address: LazyVar<'a>,
@@ -34,28 +30,6 @@ impl<'a> RedisStreams<'a> {
 }
 
 impl EventBus for RedisStreams<'_> {
-    fn publish(&self, channel: &str, event: &str, data: serde_json::Value) {
-        let Some(connection) = self.connection() else { return };
-        let ts = sentinel_http::domain::time::now_iso();
-        let args = [
-            format!("sentinel:rt:{channel}"),
-            "MAXLEN".into(),
-            "~".into(),
-            STREAM_MAX_LEN.to_string(),
-            "*".into(),
-            "event".into(),
-            event.into(),
-            "ts".into(),
-            ts,
-            "data".into(),
-            data.to_string(),
-        ];
-        let args: Vec<RedisParameter> = args.into_iter().map(|a| RedisParameter::Binary(a.into_bytes())).collect();
-        if let Err(e) = connection.execute("XADD", &args) {
-            log_failure("xadd", &format!("{e:?}"));
-        }
-    }
-
     fn ping(&self) -> Result<(), String> {
         let connection = self.connection().ok_or("redis unreachable")?;
         connection.execute("PING", &[]).map(|_| ()).map_err(|e| format!("{e:?}"))

@@ -114,8 +114,10 @@ pub fn assert_validation_error(r: &Resp, context: &str) {
     assert!(r.body["issues"].as_array().is_some_and(|i| !i.is_empty()), "{context}: {}", r.text);
 }
 
-/// Entries of a realtime channel stream (`sentinel:rt:<channel>`) as (event, data).
+/// Entries of a realtime channel stream (`sentinel:rt:<channel>`) as (event, data), once everything committed
+/// so far has been published.
 pub fn stream(channel: &str) -> Vec<(String, Value)> {
+    sentinel_tests::wait_for_outbox();
     let url = sentinel_tests::services().redis_url.clone();
     let channel = channel.to_string();
     sentinel_tests::block_on(async move {
