@@ -116,42 +116,60 @@ fn sources() -> Vec<(Source, String)> {
 }
 
 /// Redis access for everything but the blocking reader: replays, the outbox, leases.
-/// The connection is (re)made on demand, so a Redis restart heals by itself.
+/// One multiplexed connection, made on demand and dropped after any failure but an error reply; every
+/// command is bounded by a timeout, so a Redis restart heals by itself and nothing waits on a dead socket.
 pub struct RedisHandle {
     client: redis::Client,
-    manager: Mutex<Option<redis::aio::ConnectionManager>>,
+    connection: Mutex<Option<redis::aio::MultiplexedConnection>>,
 }
+
+/// The longest any one command (connecting included) may take.
+const COMMAND_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl RedisHandle {
     pub fn new(redis_url: &str) -> anyhow::Result<Self> {
-        Ok(Self { client: redis::Client::open(redis_url)?, manager: Mutex::new(None) })
+        Ok(Self { client: redis::Client::open(redis_url)?, connection: Mutex::new(None) })
     }
 
-    pub async fn connection(&self) -> redis::RedisResult<redis::aio::ConnectionManager> {
-        let mut slot = self.manager.lock().await;
+    async fn connection(&self) -> redis::RedisResult<redis::aio::MultiplexedConnection> {
+        let mut slot = self.connection.lock().await;
         if let Some(existing) = slot.as_ref() {
             return Ok(existing.clone());
         }
-        let config = redis::aio::ConnectionManagerConfig::new()
+        let config = redis::AsyncConnectionConfig::new()
             .set_connection_timeout(Duration::from_secs(2))
-            .set_response_timeout(Duration::from_secs(5))
-            .set_number_of_retries(2);
-        let manager = redis::aio::ConnectionManager::new_with_config(self.client.clone(), config).await?;
-        *slot = Some(manager.clone());
-        Ok(manager)
+            .set_response_timeout(COMMAND_TIMEOUT);
+        let connection = self.client.get_multiplexed_async_connection_with_config(&config).await?;
+        *slot = Some(connection.clone());
+        Ok(connection)
+    }
+
+    /// Runs `cmd`; after any failure but an error reply the next call connects afresh.
+    pub async fn query<T: redis::FromRedisValue>(&self, cmd: &redis::Cmd) -> redis::RedisResult<T> {
+        let attempt = async { cmd.query_async(&mut self.connection().await?).await };
+        let result = match tokio::time::timeout(COMMAND_TIMEOUT, attempt).await {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from(std::io::Error::new(std::io::ErrorKind::TimedOut, "Redis command timed out"))),
+        };
+        if let Err(err) = &result {
+            if err.kind() != redis::ErrorKind::ResponseError {
+                *self.connection.lock().await = None;
+            }
+        }
+        result
     }
 
     /// Entries of `channel` strictly after `after`, in order, at most `count`.
     pub async fn range_after(&self, channel: Channel, after: StreamId, count: usize) -> redis::RedisResult<Vec<RedisEntry>> {
-        let mut conn = self.connection().await?;
-        let reply: StreamRangeReply = conn.xrange_count(channel.stream_key(), format!("({after}"), "+", count).await?;
+        let reply: StreamRangeReply =
+            self.query(redis::cmd("XRANGE").arg(channel.stream_key()).arg(format!("({after}")).arg("+").arg("COUNT").arg(count)).await?;
         Ok(reply.ids)
     }
 
     /// Whether the stream still holds the entry `id` (resume completeness).
     pub async fn holds(&self, channel: Channel, id: StreamId) -> redis::RedisResult<bool> {
-        let mut conn = self.connection().await?;
-        let reply: StreamRangeReply = conn.xrange_count(channel.stream_key(), id.to_string(), id.to_string(), 1).await?;
+        let reply: StreamRangeReply =
+            self.query(redis::cmd("XRANGE").arg(channel.stream_key()).arg(id.to_string()).arg(id.to_string()).arg("COUNT").arg(1)).await?;
         Ok(!reply.ids.is_empty())
     }
 }

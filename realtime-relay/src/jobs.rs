@@ -72,8 +72,7 @@ pub(crate) async fn schedule(shared: std::sync::Arc<crate::Shared>, interval: Du
 
 /// `SET sentinel:jobs:lease <replica> NX PX <most of the interval>`: one replica per tick.
 async fn take_lease(redis: &RedisHandle, replica: &str, interval: Duration) -> redis::RedisResult<bool> {
-    let mut conn = redis.connection().await?;
     let ttl = (interval.as_millis() as u64 * 9 / 10).max(1);
-    let reply: Option<String> = redis::cmd("SET").arg(LEASE_KEY).arg(replica).arg("NX").arg("PX").arg(ttl).query_async(&mut conn).await?;
+    let reply: Option<String> = redis.query(redis::cmd("SET").arg(LEASE_KEY).arg(replica).arg("NX").arg("PX").arg(ttl)).await?;
     Ok(reply.is_some())
 }

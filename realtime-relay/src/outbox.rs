@@ -94,8 +94,7 @@ pub async fn drain_once(pg: &Pg, redis: &RedisHandle) -> anyhow::Result<Pass> {
             .arg(row.get::<_, &str>("data"));
         ids.push(id);
     }
-    let mut conn = redis.connection().await?;
-    let appended: i64 = script.query_async(&mut conn).await?;
+    let appended: i64 = redis.query(&script).await?;
     let delete = client.prepare_cached(DELETE).await?;
     client.execute(&delete, &[&ids]).await?;
     Ok(Pass { rows: rows.len(), appended: appended.max(0) as usize })
@@ -119,12 +118,14 @@ pub async fn drain_all(pg: &Pg, redis: &RedisHandle) -> anyhow::Result<usize> {
 pub(crate) async fn run(pg: Pg, redis: Arc<RedisHandle>, metrics: Option<Arc<Metrics>>, interval: Duration, mut stop: watch::Receiver<bool>) {
     let mut backoff = interval;
     let mut failing = false;
+    let mut last_logged = None;
     loop {
         let wait = match drain_once(&pg, &redis).await {
             Ok(pass) => {
                 if failing {
                     crate::log("info", "outbox publisher recovered", json!({}));
                     failing = false;
+                    last_logged = None;
                 }
                 if let Some(metrics) = &metrics {
                     metrics.outbox_appended.inc_by(pass.appended as u64);
@@ -137,8 +138,10 @@ pub(crate) async fn run(pg: Pg, redis: Arc<RedisHandle>, metrics: Option<Arc<Met
                 }
             }
             Err(err) => {
-                if !failing {
+                // Logged when the outage starts and every 10 s while it lasts, with the latest error.
+                if !failing || last_logged.is_none_or(|at: std::time::Instant| at.elapsed() >= Duration::from_secs(10)) {
                     crate::log("warn", "outbox publisher cannot publish; retrying", json!({ "error": format!("{err:#}") }));
+                    last_logged = Some(std::time::Instant::now());
                     failing = true;
                 }
                 backoff = (backoff * 2).clamp(Duration::from_millis(50), Duration::from_secs(2));

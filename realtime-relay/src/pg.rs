@@ -87,7 +87,8 @@ pub fn refs<'a>(params: &'a [Param<'a>]) -> Vec<&'a (dyn ToSql + Sync)> {
 pub fn db_error(e: tokio_postgres::Error) -> DbError {
     let db = e.as_db_error();
     DbError {
-        sqlstate: e.code().map(|c| c.code().to_string()),
+        // A connection that broke has no SQLSTATE; it is PostgreSQL's "connection failure" (a 503 upstream).
+        sqlstate: e.code().map(|c| c.code().to_string()).or_else(|| e.is_closed().then(|| sentinel_http::db::CONNECTION_FAILURE.to_string())),
         constraint: db.and_then(|d| d.constraint()).map(str::to_string),
         detail: match e.source() {
             Some(cause) => format!("{e}: {cause}"),

@@ -171,9 +171,11 @@ async fn handle(mut request: Request<Incoming>, peer: SocketAddr, shared: Arc<Sh
                 auth::AuthError::Invalid => "invalid_credential",
                 auth::AuthError::Failed => "auth_failure",
             });
-            let status = if err == auth::AuthError::Failed { StatusCode::INTERNAL_SERVER_ERROR } else { StatusCode::UNAUTHORIZED };
-            let code = if err == auth::AuthError::Failed { "INTERNAL_ERROR" } else { "UNAUTHORIZED" };
-            return json_response(status, code, err.message());
+            // The credential could not be checked (PostgreSQL away): a retryable 503, as the API answers.
+            if err == auth::AuthError::Failed {
+                return json_response(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "Authentication is unavailable; retry shortly");
+            }
+            return json_response(StatusCode::UNAUTHORIZED, "UNAUTHORIZED", err.message());
         }
     };
     let slot = match &principal {

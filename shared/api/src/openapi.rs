@@ -276,16 +276,19 @@ fn common_answers(route: &sentinel_http::router::Route, op: &Value) -> Vec<Commo
             out.push(common(403, "FORBIDDEN", "the caller's role or key kind is not admitted (`x-sentinel-access`)"));
             out.push(common(429, "RATE_LIMIT_EXCEEDED", "the caller's request budget is spent (`Retry-After`, `details.retryAfter`); credentials that fail authentication spend the client address's anonymous budget"));
             out.push(common(500, "DATABASE_ERROR", "the database failed"));
+            out.push(common(503, "SERVICE_UNAVAILABLE", "the database cannot be reached; retry shortly"));
             out.push(common(500, "INTERNAL_ERROR", "an unexpected server fault (e.g. a misconfigured session secret)"));
         }
         Access::Token(variable) => {
             out.push(common(401, "UNAUTHORIZED", format!("the bearer token is missing or is not the `{variable}` variable's value (unset: the route is closed)")));
             out.push(common(429, "RATE_LIMIT_EXCEEDED", "failed tokens spend the client address's anonymous budget, which is spent"));
             out.push(common(500, "DATABASE_ERROR", "the database failed"));
+            out.push(common(503, "SERVICE_UNAVAILABLE", "the database cannot be reached; retry shortly"));
         }
         Access::Public if api => {
             out.push(common(429, "RATE_LIMIT_EXCEEDED", "the client address's anonymous request budget is spent (`Retry-After`, `details.retryAfter`)"));
             out.push(common(500, "DATABASE_ERROR", "the database failed"));
+            out.push(common(503, "SERVICE_UNAVAILABLE", "the database cannot be reached; retry shortly"));
             out.push(common(500, "INTERNAL_ERROR", "an unexpected server fault"));
         }
         Access::Public => {}

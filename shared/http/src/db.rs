@@ -145,9 +145,23 @@ pub const UNIQUE_VIOLATION: &str = "23505";
 pub const FOREIGN_KEY_VIOLATION: &str = "23503";
 pub const CHECK_VIOLATION: &str = "23514";
 
+/// PostgreSQL's "connection failure": what adapters report when the database cannot be reached.
+pub const CONNECTION_FAILURE: &str = "08006";
+
 impl DbError {
     pub fn is(&self, sqlstate: &str) -> bool {
         self.sqlstate.as_deref() == Some(sqlstate)
+    }
+
+    /// The database could not be reached or is going away (SQLSTATE class 08 "connection exception",
+    /// 57P01–57P03 shutdown / cannot connect now): a 503, not a fault of the request.
+    pub fn is_unavailable(&self) -> bool {
+        self.sqlstate.as_deref().is_some_and(|s| s.starts_with("08") || matches!(s, "57P01" | "57P02" | "57P03"))
+    }
+
+    /// A failure to reach the database, with the driver's text for the logs.
+    pub fn unavailable(detail: impl Into<String>) -> Self {
+        Self { sqlstate: Some(CONNECTION_FAILURE.to_string()), constraint: None, detail: detail.into() }
     }
 
     pub fn is_unique_violation_of(&self, constraint: &str) -> bool {
@@ -171,6 +185,10 @@ impl DbError {
                     ("duplicate key value violates unique constraint", UNIQUE_VIOLATION),
                     ("violates foreign key constraint", FOREIGN_KEY_VIOLATION),
                     ("violates check constraint", CHECK_VIOLATION),
+                    // A pooled connection that broke mid-call (Spin: `query-failed(text("Error { kind: Closed|Io, … }"))`).
+                    ("kind: Closed", CONNECTION_FAILURE),
+                    ("kind: Io", CONNECTION_FAILURE),
+                    ("kind: Connect", CONNECTION_FAILURE),
                 ]
                 .iter()
                 .find(|(needle, _)| text.contains(needle))

@@ -94,10 +94,12 @@ impl ApiError {
 /// handlers map the failures they expect (unique violations…) themselves.
 impl From<DbError> for ApiError {
     fn from(e: DbError) -> Self {
-        Self {
-            internal: Some(format!("database: sqlstate={:?} constraint={:?} {}", e.sqlstate, e.constraint, e.detail)),
-            ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "DATABASE_ERROR", "A database error occurred")
+        let internal = Some(format!("database: sqlstate={:?} constraint={:?} {}", e.sqlstate, e.constraint, e.detail));
+        if e.is_unavailable() {
+            // PostgreSQL cannot be reached (or is shutting down): nothing is wrong with the request; retry.
+            return Self { internal, ..Self::new(StatusCode::SERVICE_UNAVAILABLE, "SERVICE_UNAVAILABLE", "The database is unavailable; retry shortly") };
         }
+        Self { internal, ..Self::new(StatusCode::INTERNAL_SERVER_ERROR, "DATABASE_ERROR", "A database error occurred") }
     }
 }
 

@@ -104,7 +104,7 @@ fn convert_error(e: pg4::PgError) -> DbError {
             constraint: db.extras.iter().find(|(k, _)| k == "constraint").map(|(_, v)| v.clone()),
             detail: db.as_text,
         },
-        pg4::PgError::ConnectionFailed(t) => plain(&format!("connection failed: {t}")),
+        pg4::PgError::ConnectionFailed(t) => DbError::unavailable(format!("connection failed: {t}")),
         pg4::PgError::BadParameter(t) => plain(&format!("bad parameter: {t}")),
         pg4::PgError::ValueConversionFailed(t) => plain(&format!("value conversion failed: {t}")),
         pg4::PgError::Other(t) => plain(&t),
