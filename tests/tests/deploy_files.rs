@@ -450,3 +450,39 @@ fn the_pgbouncer_config_map_carries_the_shipped_pgbouncer_ini() {
     let config_map = doc_of_kind("ConfigMap", "sentinel-pgbouncer");
     assert_eq!(config_map["data"]["pgbouncer.ini"].as_str(), Some(shipped.as_str()), "infra/spinkube/pgbouncer.yaml and infra/pgbouncer/pgbouncer.ini differ");
 }
+
+// ------------------------------------------------------------------ compose.yaml (single host)
+
+#[test]
+fn compose_names_the_variables_spin_toml_and_the_programs_read() {
+    let text = std::fs::read_to_string(root().join("compose.yaml")).unwrap();
+    let compose = parse_yaml_documents(&text, "compose.yaml").remove(0).value;
+    let services = compose["services"].as_object().unwrap();
+    for name in ["postgres", "redis", "pgbouncer", "migrate", "app", "relay"] {
+        assert!(services.contains_key(name), "compose.yaml has no service {name}");
+    }
+    let declared = spin_variables();
+    let env_names = |service: &str| -> Vec<String> { services[service]["environment"].as_object().map(|e| e.keys().cloned().collect()).unwrap_or_default() };
+    for name in env_names("app") {
+        let variable = name.strip_prefix("SPIN_VARIABLE_").unwrap_or_else(|| panic!("app: {name} is not a Spin variable")).to_ascii_lowercase();
+        assert!(declared.contains_key(&variable), "app: {name} names no spin.toml variable");
+    }
+    for (name, spec) in &declared {
+        if spec.get("required").and_then(|r| r.as_bool()) == Some(true) {
+            assert!(env_names("app").contains(&format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase())), "app: required {name} missing");
+        }
+    }
+    let relay = std::fs::read_to_string(root().join("realtime-relay/src/main.rs")).unwrap();
+    let cli = std::fs::read_to_string(root().join("cli/src/main.rs")).unwrap();
+    for (service, source) in [("relay", &relay), ("migrate", &cli), ("seed", &cli)] {
+        for name in env_names(service) {
+            assert!(source.contains(&format!("\"{name}\"")), "{service}: {name} is not read by its program");
+        }
+    }
+    // The app reaches PostgreSQL through PgBouncer, whose config is the shipped file.
+    let app_env = &services["app"]["environment"];
+    assert!(app_env["SPIN_VARIABLE_DATABASE_URL"].as_str().unwrap().contains(app_env["SPIN_VARIABLE_DATABASE_HOST"].as_str().unwrap()));
+    assert!(app_env["SPIN_VARIABLE_DATABASE_HOST"].as_str().unwrap().starts_with("pgbouncer:"));
+    let mounts: Vec<&str> = services["pgbouncer"]["volumes"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    assert!(mounts.iter().any(|m| m.starts_with("./infra/pgbouncer/pgbouncer.ini:")), "{mounts:?}");
+}
