@@ -15,6 +15,7 @@ fn root() -> PathBuf {
 
 const K8S_SCHEMAS: &str = "infra/schemas/kubernetes-v1.32.2-standalone-strict";
 const SPINAPP_CRD: &str = "infra/schemas/spinkube-v0.4.0/core.spinkube.dev_spinapps.yaml";
+const COMPOSE_SPEC: &str = "infra/schemas/compose-spec-a08f8d5/compose-spec.json";
 
 /// One YAML document of a file under infra/.
 #[derive(Clone)]
@@ -452,6 +453,24 @@ fn the_pgbouncer_config_map_carries_the_shipped_pgbouncer_ini() {
 }
 
 // ------------------------------------------------------------------ compose.yaml (single host)
+
+fn compose_errors(compose: &Value) -> Vec<String> {
+    let validator = jsonschema::options()
+        .with_draft(jsonschema::Draft::Draft7)
+        .build(&read_json(COMPOSE_SPEC))
+        .unwrap_or_else(|e| panic!("{COMPOSE_SPEC} does not compile: {e}"));
+    validator.iter_errors(compose).map(|e| format!("{} at {}", e, e.instance_path())).collect()
+}
+
+#[test]
+fn compose_yaml_matches_the_compose_specification() {
+    let text = std::fs::read_to_string(root().join("compose.yaml")).unwrap();
+    let compose = parse_yaml_documents(&text, "compose.yaml").remove(0).value;
+    assert_eq!(compose_errors(&compose), Vec::<String>::new());
+    let mut misspelt = compose;
+    misspelt["services"]["relay"]["enviroment"] = json!({});
+    assert!(compose_errors(&misspelt).iter().any(|e| e.contains("enviroment")));
+}
 
 #[test]
 fn compose_names_the_variables_spin_toml_and_the_programs_read() {

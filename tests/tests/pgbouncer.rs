@@ -57,37 +57,62 @@ impl Drop for PgBouncer {
     }
 }
 
-/// The shipped pgbouncer.ini, included verbatim, then only what differs on this machine: where it
-/// listens, where PostgreSQL is, the user list, and a server pool of [`SERVER_POOL`].
+/// The shipped pgbouncer.ini with only what differs on this machine replaced: where it listens,
+/// where PostgreSQL is, the user list, and a server pool of [`SERVER_POOL`]. (Not `%include`: settings
+/// of an included file's `[pgbouncer]` section do not survive a second `[pgbouncer]` header.)
+fn test_config(shipped: &str, pg_port: u16, port: u16, users: &std::path::Path) -> String {
+    let mut overrides: Vec<(&str, String)> = vec![
+        ("listen_addr", "127.0.0.1".into()),
+        ("listen_port", port.to_string()),
+        ("unix_socket_dir", String::new()),
+        ("auth_file", users.display().to_string()),
+        ("admin_users", "postgres".into()),
+        ("default_pool_size", SERVER_POOL.to_string()),
+        ("reserve_pool_size", "0".into()),
+        ("max_db_connections", SERVER_POOL.to_string()),
+    ];
+    let mut out = String::new();
+    let mut section = String::new();
+    let mut database_lines = 0;
+    for line in shipped.lines() {
+        let trimmed = line.trim();
+        if trimmed.starts_with('[') {
+            section = trimmed.to_string();
+        }
+        let key = trimmed.split('=').next().unwrap_or_default().trim();
+        if section == "[databases]" && key == "sentinel" {
+            out.push_str(&format!("sentinel = host=127.0.0.1 port={pg_port} dbname=sentinel\n"));
+            database_lines += 1;
+            continue;
+        }
+        if section == "[pgbouncer]" && !trimmed.starts_with(';') {
+            if let Some(at) = overrides.iter().position(|(k, _)| *k == key) {
+                let (k, v) = overrides.remove(at);
+                out.push_str(&format!("{k} = {v}\n"));
+                continue;
+            }
+        }
+        out.push_str(line);
+        out.push('\n');
+    }
+    assert_eq!(database_lines, 1, "the shipped pgbouncer.ini defines the database `sentinel` once");
+    assert!(out.trim_end().lines().any(|l| l.trim() == "[pgbouncer]") && section == "[pgbouncer]", "[pgbouncer] is the last section");
+    for (k, v) in overrides {
+        out.push_str(&format!("{k} = {v}\n"));
+    }
+    out
+}
+
 fn start_pgbouncer(pg_port: u16) -> PgBouncer {
     let dir = tempfile::tempdir().unwrap();
     // PgBouncer refuses to run as root; started as root it switches to `-u postgres`, which must read these.
     std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let port = sentinel_ops::services::free_port().unwrap();
-    let shipped = sentinel_tests::workspace_root().join("infra/pgbouncer/pgbouncer.ini");
+    let shipped = std::fs::read_to_string(sentinel_tests::workspace_root().join("infra/pgbouncer/pgbouncer.ini")).unwrap();
     let users = dir.path().join("userlist.txt");
     std::fs::write(&users, format!("\"postgres\" \"{PASSWORD}\"\n")).unwrap();
     let config = dir.path().join("pgbouncer.ini");
-    std::fs::write(
-        &config,
-        format!(
-            "%include {shipped}\n\
-             [databases]\n\
-             sentinel = host=127.0.0.1 port={pg_port} dbname=sentinel\n\
-             [pgbouncer]\n\
-             listen_addr = 127.0.0.1\n\
-             listen_port = {port}\n\
-             unix_socket_dir =\n\
-             auth_file = {users}\n\
-             admin_users = postgres\n\
-             default_pool_size = {SERVER_POOL}\n\
-             reserve_pool_size = 0\n\
-             max_db_connections = {SERVER_POOL}\n",
-            shipped = shipped.display(),
-            users = users.display(),
-        ),
-    )
-    .unwrap();
+    std::fs::write(&config, test_config(&shipped, pg_port, port, &users)).unwrap();
     let log = dir.path().join("pgbouncer.log");
     let mut command = Command::new(pgbouncer_binary());
     // SAFETY: getuid has no preconditions.
@@ -211,5 +236,9 @@ fn scans_and_lists_work_through_pgbouncer_in_transaction_mode() {
     assert!(servers <= SERVER_POOL as i64, "{pools:?}");
     assert!(clients > SERVER_POOL as i64, "expected more client than server connections: {pools:?}");
     assert!(!bouncer.log().contains("does not exist"), "{}", bouncer.log());
+    // The host's connections stay open; PgBouncer tracks the statements they prepared (1.21+).
+    let clients = bouncer.admin("SHOW CLIENTS");
+    let prepared: i64 = clients.iter().filter(|c| c["database"] == "sentinel").map(|c| c["prepared_statements"].parse::<i64>().unwrap_or(0)).sum();
+    assert!(prepared > 0, "{clients:?}");
     drop(host);
 }
