@@ -1,6 +1,7 @@
 //! `sentinel`: the operator CLI. `sentinel up` runs the whole backend locally with zero configuration.
 
 mod bench;
+mod manifest;
 
 use anyhow::{Context, Result};
 use clap::{Args, Parser, Subcommand};
@@ -52,6 +53,28 @@ enum Command {
     /// runs them every minute; this runs what is due once (operators, a Kubernetes CronJob, tests).
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Render spin.toml with concrete outbound hosts for platforms that do not resolve variable templates in
+    /// `allowed_outbound_hosts` (Fermyon/Akamai cloud); everything else of the manifest is kept as it is.
+    #[command(after_help = "Write the result next to spin.toml (component sources are relative to the manifest), e.g.\n  \
+        sentinel manifest --database-host db.example.com:5432 --redis-host cache.example.com:6379 --output spin.cloud.toml\n  \
+        spin cloud deploy -f spin.cloud.toml --variable database_url=… --variable redis_url=… --variable jwt_secret=…")]
+    Manifest(ManifestArgs),
+}
+
+#[derive(Args)]
+struct ManifestArgs {
+    /// host:port of PostgreSQL as the components reach it (the host of database_url)
+    #[arg(long)]
+    database_host: String,
+    /// host:port of Redis as the components reach it (the host of redis_url)
+    #[arg(long)]
+    redis_host: String,
+    /// The manifest to render [default: <repo>/spin.toml]
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Where to write the rendered manifest [default: standard output]
+    #[arg(long, short)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -191,6 +214,12 @@ fn main() {
             Command::Serve(args) => serve(args).await,
             Command::Bench(args) => bench::run(args, &repo_root()).await,
             Command::Jobs(JobsCommand::Run(args)) => jobs_run(args).await,
+            Command::Manifest(args) => manifest::run(
+                &args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")),
+                &args.database_host,
+                &args.redis_host,
+                args.output.as_deref(),
+            ),
         }
     });
     if let Err(err) = outcome {

@@ -63,6 +63,76 @@ ensure_prerequisites() {
     fi
 }
 
+# PgBouncer >= 1.21 (protocol-level prepared statements in transaction pooling, `max_prepared_statements`)
+# for tests/tests/pgbouncer.rs; scripts/test calls this, scripts/up does not need it.
+# Debian's package when the release has one that new (trixie: 1.24); on bookworm (1.18) Debian trixie's
+# source package of pgbouncer is fetched with apt-get (a private source list; the system's is untouched)
+# and built once into /usr/local (about a minute).
+pgbouncer_binary() {
+    local candidate
+    for candidate in "${SENTINEL_PGBOUNCER_BIN:-}" "$(command -v pgbouncer 2> /dev/null)" /usr/sbin/pgbouncer /usr/local/bin/pgbouncer; do
+        [ -n "$candidate" ] && [ -x "$candidate" ] && pgbouncer_new_enough "$("$candidate" --version 2> /dev/null | sed -n 's/^PgBouncer \([0-9.]*\).*/\1/p' | head -1)" && {
+            echo "$candidate"
+            return 0
+        }
+    done
+    return 1
+}
+
+# True when version $1 (e.g. 1.24.1, or Debian's 1.24.1-1+deb13u2) is at least 1.21.
+pgbouncer_new_enough() {
+    local version="${1#*:}"
+    version="${version%%-*}"
+    [ -n "$version" ] && printf '1.21\n%s\n' "$version" | sort -V -C
+}
+
+ensure_pgbouncer() {
+    pgbouncer_binary > /dev/null && return 0
+    if ! command -v apt-get > /dev/null; then
+        echo "error: PgBouncer >= 1.21 is missing and there is no apt-get; install it and set SENTINEL_PGBOUNCER_BIN" >&2
+        exit 1
+    fi
+    as_root apt-get update -q > /dev/null
+    local candidate
+    candidate="$(apt-cache policy pgbouncer | sed -n 's/^ *Candidate: //p')"
+    if pgbouncer_new_enough "$candidate"; then
+        apt_install pgbouncer
+        return 0
+    fi
+    echo "==> PgBouncer ${candidate:-none} from apt is older than 1.21: building Debian trixie's pgbouncer source package" >&2
+    local missing=()
+    command -v make > /dev/null || missing+=(make)
+    command -v pkg-config > /dev/null || missing+=(pkg-config)
+    dpkg -s libevent-dev > /dev/null 2>&1 || missing+=(libevent-dev)
+    dpkg -s libssl-dev > /dev/null 2>&1 || missing+=(libssl-dev)
+    [ ${#missing[@]} -eq 0 ] || apt_install "${missing[@]}"
+    local work
+    work="$(mktemp -d)"
+    chmod 755 "$work"
+    mkdir -p "$work/lists/partial"
+    printf 'deb-src [signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] http://deb.debian.org/debian trixie main\n' > "$work/sources.list"
+    local apt_options=(-o "Dir::Etc::sourcelist=$work/sources.list" -o "Dir::Etc::sourceparts=-" -o "Dir::State::Lists=$work/lists")
+    (
+        set -e
+        cd "$work"
+        as_root apt-get "${apt_options[@]}" update -q > /dev/null
+        as_root apt-get "${apt_options[@]}" source --download-only -q pgbouncer 2> /dev/null
+        tar xzf pgbouncer_*.orig.tar.gz
+        cd pgbouncer-*/
+        ./configure --prefix=/usr/local --without-cares --with-openssl > configure.log
+        make -j"$(nproc)" > make.log
+        as_root make install > install.log
+    ) || {
+        echo "error: building PgBouncer failed (logs in $work)" >&2
+        exit 1
+    }
+    as_root rm -rf "$work"
+    pgbouncer_binary > /dev/null || {
+        echo "error: the built PgBouncer is not usable" >&2
+        exit 1
+    }
+}
+
 # Cargo packages of the Wasm components the given manifests build (`-p <pkg>` of each build command).
 component_packages() {
     local manifest
