@@ -150,6 +150,7 @@
       state.everOpened = true;
       state.attempt = 0;
       state.lastHeard = Date.now();
+      document.body.dataset.resumed = "";
       for (const channel of state.channels) subscribe(channel);
       document.body.dataset.channels = state.channels.join(" ");
       startHeartbeat();
@@ -227,6 +228,10 @@
 
   function onFrame(frame) {
     if (frame.type === "recovered") {
+      // Which channels resumed from `since` on the latest connection (a hook for tests and support).
+      const resumed = new Set((document.body.dataset.resumed || "").split(" ").filter(Boolean));
+      resumed.add(frame.channel + (frame.complete ? "" : ":incomplete"));
+      document.body.dataset.resumed = [...resumed].join(" ");
       if (frame.complete) {
         markSynced(frame.channel);
       } else {

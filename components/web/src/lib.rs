@@ -19,7 +19,7 @@ const DEFAULT_RELAY_URL: &str = "/ws";
 
 #[spin_sdk::http_component]
 fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let host = req.headers().get(header::HOST).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let host = page_host(&req);
     let setting = sentinel_spin::SpinVariables::default().var("relay_public_url");
     let mut response = sentinel_spin::handle("web", &router(), req);
     // The API's policy lets pages connect to their own origin only; the board also talks to the relay.
@@ -31,6 +31,21 @@ fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
         }
     }
     response
+}
+
+/// The `host[:port]` the browser asked for: Spin passes it as the request's authority (wasi-http
+/// has no Host header) and in `spin-full-url`.
+fn page_host(req: &http::Request<Vec<u8>>) -> Option<String> {
+    let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
+    header(header::HOST.as_str())
+        .map(str::to_string)
+        .or_else(|| req.uri().authority().map(|a| a.to_string()))
+        .or_else(|| {
+            let full = header("spin-full-url")?;
+            let rest = full.split_once("://")?.1;
+            Some(rest.split(['/', '?', '#']).next()?.to_string())
+        })
+        .filter(|h| !h.is_empty())
 }
 
 fn router() -> Router {
