@@ -179,7 +179,9 @@ async fn a_scan_through_http_appears_on_the_board_within_a_second() {
     let scanned = scan(&kiosk.key, &serial).await;
     assert_eq!(scanned["direction"], "in", "{scanned}");
     // From the scan's response to the DOM: within the second.
+    let answered = tokio::time::Instant::now();
     let view = browser.wait_for("the check-in on the board", LIVE, VIEW, |v| activity_has(v, &name)).await;
+    eprintln!("scan → board: seen {:?} after the scan's response (bound {LIVE:?})", answered.elapsed());
     assert!(activity_has(&view, "IN"), "{view}");
     // The member is listed under their division once the presence figures arrive (coalesced to 1/s).
     let card = format!("[...document.querySelectorAll('.division')].filter(d => d.dataset.division === {}).map(d => d.innerText).join('')", json!(division));
