@@ -338,11 +338,15 @@ async fn start_host(
     listen: SocketAddr,
     settings: &Settings,
     spin_compat: sentinel_host::SpinCompat,
+    relay_public_url: Option<String>,
 ) -> Result<sentinel_host::RunningHost> {
     settings.validate()?;
     let mut variables = settings.host_variables()?;
+    if let Some(url) = relay_public_url {
+        variables.insert("relay_public_url".into(), url);
+    }
     // The static map outranks SPIN_VARIABLE_* in the host; derived values must not hide explicit ones.
-    for derived in ["database_host", "redis_host"] {
+    for derived in ["database_host", "redis_host", "relay_public_url"] {
         if std::env::var_os(format!("SPIN_VARIABLE_{}", derived.to_ascii_uppercase())).is_some() {
             variables.remove(derived);
         }
@@ -400,7 +404,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .or_else(|| env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]))
             .unwrap_or_else(|| "production".into()),
     };
-    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings, args.spin_compat).await?;
+    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings, args.spin_compat, None).await?;
     print_routes(&host);
     println!("\nPress Ctrl-C to stop.");
     shutdown_signal().await;
@@ -514,13 +518,30 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
         .await??;
     }
 
+    // The presence board opens with a local display key (kept in .sentinel/, reused while valid).
+    let display_key = match sentinel_ops::connect(&database_url).await {
+        Ok(client) => sentinel_ops::seed::local_display_key(&client, &state_dir.join("display-key.txt")).await,
+        Err(err) => Err(err),
+    };
     let settings = Settings { database_url, redis_url, jwt_secret, environment };
-    let host = start_host(manifest, args.listen, &settings, args.spin_compat).await?;
+    // Locally the relay has its own port; the board reaches it on the page's host name.
+    let relay_public_url = format!(":{}/ws", args.relay_listen.port());
+    let host = start_host(manifest, args.listen, &settings, args.spin_compat, Some(relay_public_url)).await?;
     let relay = start_relay(args, &settings).await?;
     print_routes(&host);
     println!("\nRealtime relay");
     println!("  WebSocket  ws://{}/ws", relay.addr());
     println!("  Metrics    http://{}/metrics", relay.metrics_addr());
+    let board = format!("http://{}/board", host.addr());
+    println!("\nPresence board");
+    match display_key {
+        Ok(key) => {
+            println!("  Lobby display  {board}#key={key}");
+            println!("                 (a local display key, saved in .sentinel/display-key.txt)");
+        }
+        Err(err) => eprintln!("warning: no local display key: {err:#}"),
+    }
+    println!("  Signed in      {board}   (sign in with a Sentinel account, e.g. the administrator's)");
     match admin_line {
         Some(line) => println!("\n{line}   (also saved in .sentinel/admin-credentials.txt)"),
         None => {
@@ -574,12 +595,27 @@ async fn start_relay(args: &UpArgs, settings: &Settings) -> Result<sentinel_rela
     config.operational_day = configured_operational_day(None, None)?;
     if let Some(origins) = env_first(&["SENTINEL_CORS_ORIGINS", "SPIN_VARIABLE_CORS_ORIGINS"]) {
         config.cors_origins = origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
+    } else {
+        // The presence board is served by the host itself: its origin may open the relay.
+        config.cors_origins.extend(local_origins(args.listen));
     }
     if settings.environment != "production" {
         // The spec's development allowance: 100 new connections per IP per minute.
         config.limits.connections_per_ip_per_minute = 100;
     }
     sentinel_relay::start(config).await.context("starting the realtime relay")
+}
+
+/// The browser origins of pages the host serves on `listen` (loopback also as `localhost`).
+fn local_origins(listen: SocketAddr) -> Vec<String> {
+    let port = listen.port();
+    let mut origins = vec![format!("http://{listen}")];
+    if listen.ip().is_loopback() || listen.ip().is_unspecified() {
+        origins.push(format!("http://127.0.0.1:{port}"));
+        origins.push(format!("http://localhost:{port}"));
+    }
+    origins.dedup();
+    origins
 }
 
 fn write_private(path: &Path, text: &str) -> Result<()> {

@@ -133,6 +133,20 @@ ensure_pgbouncer() {
     }
 }
 
+# The browser tests (tests/tests/board.rs) drive Debian's chromium through chromium-driver (WebDriver).
+have_browser() {
+    { command -v chromium > /dev/null || [ -x /usr/bin/chromium ]; } && { command -v chromedriver > /dev/null || [ -x /usr/bin/chromedriver ]; }
+}
+
+ensure_browser() {
+    have_browser && return 0
+    if ! command -v apt-get > /dev/null; then
+        echo "error: chromium and chromium-driver are missing and there is no apt-get to install them; install them by hand" >&2
+        exit 1
+    fi
+    apt_install chromium chromium-driver
+}
+
 # Cargo packages of the Wasm components the given manifests build (`-p <pkg>` of each build command).
 component_packages() {
     local manifest

@@ -10,6 +10,7 @@
 //! Prerequisites (scripts/test installs them): PostgreSQL server binaries, redis-server, and the
 //! wasm32-wasip2 Rust target.
 
+pub mod browser;
 mod contract;
 pub mod fixtures;
 pub mod relay;

@@ -226,3 +226,44 @@ mod tests {
         assert!(!looks_like_email("a b@example.org"));
     }
 }
+
+/// The display key `sentinel up` opens the presence board with: the key saved in `saved` (mode 0600)
+/// while the database still accepts it, else a new `display` key (created here, saved there). Local
+/// development only; deployments issue keys through `POST /api/auth/api-keys`.
+pub async fn local_display_key(client: &tokio_postgres::Client, saved: &std::path::Path) -> Result<String> {
+    if let Ok(existing) = std::fs::read_to_string(saved) {
+        let existing = existing.trim();
+        if sentinel_auth::api_key::looks_like_key(existing) {
+            let valid = client
+                .query_opt(
+                    "SELECT 1 FROM api_keys WHERE key_hash = $1 AND kind = 'display' AND revoked_at IS NULL AND expires_at > now()",
+                    &[&sentinel_auth::secret_hash(existing)],
+                )
+                .await?
+                .is_some();
+            if valid {
+                return Ok(existing.to_string());
+            }
+        }
+    }
+    let key = sentinel_auth::api_key::generate();
+    client
+        .execute(
+            "INSERT INTO api_keys (name, kind, key_hash, key_prefix) VALUES ('Presence board (sentinel up)', 'display', $1, $2)",
+            &[&key.key_hash, &key.key_prefix],
+        )
+        .await?;
+    {
+        use std::io::Write;
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(saved)
+            .with_context(|| format!("writing {}", saved.display()))?;
+        writeln!(file, "{}", key.key)?;
+    }
+    Ok(key.key)
+}
