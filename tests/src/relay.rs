@@ -1,6 +1,6 @@
 //! Realtime relay helpers: relays started against the test services (or a private
 //! Redis), principals inserted with sentinel-auth, a small WebSocket client and a
-//! publisher that appends exactly like the components' `ctx.publish`.
+//! publisher that appends exactly like the relay's outbox publisher (`realtime-relay/src/outbox.rs`).
 
 use std::path::PathBuf;
 use std::time::Duration;
