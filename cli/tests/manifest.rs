@@ -26,9 +26,10 @@ fn outbound_hosts(manifest: &toml::Table) -> Vec<(String, Vec<String>)> {
         .as_table()
         .unwrap()
         .iter()
-        .map(|(id, c)| {
-            let hosts = c.get("allowed_outbound_hosts").and_then(|h| h.as_array()).cloned().unwrap_or_default();
-            (id.clone(), hosts.iter().map(|h| h.as_str().unwrap().to_string()).collect())
+        // Components that reach nothing (the web component) have no allow-list to render.
+        .filter_map(|(id, c)| {
+            let hosts = c.get("allowed_outbound_hosts").and_then(|h| h.as_array())?;
+            Some((id.clone(), hosts.iter().map(|h| h.as_str().unwrap().to_string()).collect()))
         })
         .collect()
 }

@@ -54,8 +54,9 @@ pub struct Limits {
     pub presence_interval: Duration,
     /// How often the replica checks for due scheduled jobs (`None`: never; `sentinel jobs run` still works).
     pub jobs_interval: Option<Duration>,
-    /// How often an idle replica looks for committed events in the outbox (docs/architecture.md, "Realtime").
-    pub outbox_interval: Duration,
+    /// How often an idle replica looks for committed events in the outbox (docs/architecture.md,
+    /// "Realtime"); `None`: this replica does not publish (another process does).
+    pub outbox_interval: Option<Duration>,
 }
 
 impl Default for Limits {
@@ -77,7 +78,7 @@ impl Default for Limits {
             write_timeout: Duration::from_secs(10),
             presence_interval: Duration::from_secs(1),
             jobs_interval: Some(Duration::from_secs(60)),
-            outbox_interval: Duration::from_millis(20),
+            outbox_interval: Some(Duration::from_millis(20)),
         }
     }
 }

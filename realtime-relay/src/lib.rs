@@ -192,13 +192,9 @@ pub async fn start(config: RelayConfig) -> anyhow::Result<RunningRelay> {
     if let Some(interval) = shared.config.limits.jobs_interval {
         tasks.push(tokio::spawn(jobs::schedule(shared.clone(), interval, stop_rx.clone())));
     }
-    tasks.push(tokio::spawn(outbox::run(
-        shared.pg.clone(),
-        shared.redis.clone(),
-        Some(metrics_for_outbox),
-        shared.config.limits.outbox_interval,
-        stop_rx.clone(),
-    )));
+    if let Some(interval) = shared.config.limits.outbox_interval {
+        tasks.push(tokio::spawn(outbox::run(shared.pg.clone(), shared.redis.clone(), Some(metrics_for_outbox), interval, stop_rx.clone())));
+    }
     tasks.push(tokio::spawn(kiosk_sweep(shared.clone(), stop_rx)));
     log("info", "relay started", json!({ "ws": format!("ws://{addr}/ws"), "metrics": format!("http://{metrics_addr}/metrics") }));
     Ok(RunningRelay { addr, metrics_addr, shared, drain: drain_tx, stop: stop_tx, tasks })

@@ -25,6 +25,11 @@ pub fn relay_config(redis_url: &str) -> RelayConfig {
     config.limits.connections_per_ip_per_minute = 100_000;
     // Scheduled jobs act on the shared database at the real clock; tests run them at chosen instants.
     config.limits.jobs_interval = None;
+    // The shared database's outbox belongs to the shared Redis: a relay on a private Redis must not
+    // drain it there (other tests would miss their events).
+    if redis_url != services().redis_url {
+        config.limits.outbox_interval = None;
+    }
     config
 }
 

@@ -616,9 +616,9 @@ async fn sessions_are_revalidated() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn kiosk_heartbeats_publish_online_and_the_sweep_publishes_offline_once() {
-    let redis = PrivateRedis::start();
+    // The shared Redis: kiosk:status goes through the shared database's outbox.
     let config = || {
-        let mut c = relay_config(&redis.url());
+        let mut c = relay_config(&sentinel_tests::services().redis_url);
         c.limits.kiosk_sweep_interval = Duration::from_millis(200);
         c
     };

@@ -286,9 +286,17 @@ mod tests {
 
     #[test]
     fn unknown_text_has_no_code() {
-        let e = DbError::from_text("Error { kind: Closed, cause: None }");
+        let e = DbError::from_text("Error { kind: Parse, cause: None }");
         assert_eq!(e.sqlstate, None);
         assert_eq!(e.constraint, None);
+    }
+
+    #[test]
+    fn a_broken_connection_is_unavailable() {
+        let e = DbError::from_text("Error { kind: Closed, cause: None }");
+        assert_eq!(e.sqlstate.as_deref(), Some(CONNECTION_FAILURE));
+        assert!(e.is_unavailable());
+        assert!(!DbError::from_text("db error: ERROR: duplicate key value violates unique constraint \"x\"").is_unavailable());
     }
 
     #[test]
