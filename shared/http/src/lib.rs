@@ -33,6 +33,9 @@ pub enum Reply {
     JsonWithHeaders(http::StatusCode, serde_json::Value, Vec<(&'static str, String)>),
     /// Non-JSON payloads (the HTML docs page, Prometheus text).
     Text(http::StatusCode, &'static str, String),
+    /// Static bytes embedded in the component (the `/docs` page's assets), with their content type and
+    /// `Cache-Control`.
+    Static(http::StatusCode, &'static str, &'static [u8], &'static str),
 }
 
 pub type HandlerResult = Result<Reply, ApiError>;

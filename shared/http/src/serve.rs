@@ -34,6 +34,10 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
         Ok(Some(Reply::Text(status, content_type, text))) => {
             (build(status, text.into_bytes(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string())]), None)
         }
+        Ok(Some(Reply::Static(status, content_type, bytes, cache_control))) => (
+            build(status, bytes.to_vec(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string()), (header::CACHE_CONTROL.as_str(), cache_control.to_string())]),
+            None,
+        ),
         // CORS preflight: only the CORS headers matter.
         Ok(None) => (json_response(StatusCode::NO_CONTENT, None, Vec::new()), None),
         Err(e) => {
@@ -157,6 +161,10 @@ fn finish(response: &mut http::Response<Vec<u8>>, platform: &Platform, req: &Req
         h.insert(CORRELATION_HEADER, v);
     }
     for (name, value) in SECURITY_HEADERS {
+        // Embedded static assets keep their own caching; everything else is `no-store`.
+        if *name == "cache-control" && h.contains_key(header::CACHE_CONTROL) {
+            continue;
+        }
         h.insert(*name, HeaderValue::from_static(value));
     }
     if let Some(origin) = req.header("origin") {
