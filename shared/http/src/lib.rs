@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod pagination;
 pub mod rate_limit;
+pub mod request_metrics;
 pub mod router;
 pub mod serve;
 pub mod statement;
@@ -23,7 +24,7 @@ pub use context::{Config, Ctx, EventBus, Platform, RateCounter, Request};
 pub use db::{Database, DbError, Row, SqlParam, SqlValue};
 pub use error::ApiError;
 pub use router::Router;
-pub use serve::serve;
+pub use serve::{serve, serve_observed};
 
 /// What a handler returns on success.
 #[derive(Debug, Clone, PartialEq)]
