@@ -122,8 +122,16 @@ fn assert_gauges_match(context: &str) {
     }
 }
 
+/// Held by the tests of this file that change the shared database, so a comparison of gauges
+/// with the database never sees another test's change in between.
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
+}
+
 #[test]
 fn domain_gauges_match_the_database_after_changes() {
+    let _serial = serial();
     assert_gauges_match("before");
 
     // A member scans in at a kiosk (the kiosk comes online too).
@@ -163,4 +171,132 @@ fn metrics_need_the_token_and_speak_openmetrics_to_prometheus() {
     assert_eq!(r.status, 200);
     assert!(r.header("content-type").unwrap().starts_with("application/openmetrics-text"), "{:?}", r.header("content-type"));
     assert!(r.text.trim_end().ends_with("# EOF"), "OpenMetrics ends with # EOF");
+}
+
+/// A Prometheus process, killed on drop.
+struct Prometheus {
+    child: std::process::Child,
+    url: String,
+}
+
+impl Drop for Prometheus {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    fn api(&self, path: &str, query: &str) -> serde_json::Value {
+        let url = reqwest::Url::parse_with_params(&format!("{}{path}", self.url), &[("query", query)]).unwrap();
+        sentinel_tests::block_on(async move { reqwest::get(url).await?.json::<serde_json::Value>().await }).unwrap_or_default()
+    }
+}
+
+/// The shipped scrape configuration, run by a real Prometheus (Debian's `prometheus`, installed by
+/// `scripts/test`) against the app and a relay: both targets are up with the token read from a file,
+/// the domain figures arrive, and every query of the Grafana dashboard parses and names only series
+/// the two endpoints export.
+#[test]
+fn prometheus_scrapes_the_documented_endpoints_and_the_dashboard_queries_them() {
+    let binary = "prometheus";
+    assert!(
+        std::process::Command::new(binary).arg("--version").output().is_ok(),
+        "Debian's prometheus package is needed (scripts/test installs it)"
+    );
+    let _serial = serial();
+    let base = app().base_url.clone();
+    let relay = sentinel_tests::block_on(sentinel_tests::relay::start_relay(|_| {}));
+    // Families appear once they have a sample: a connection, a refused one, a badge, an active alert.
+    let session = sentinel_tests::relay::session("admin");
+    let ws = sentinel_tests::relay::ws_url(&relay);
+    let (url, token) = (ws.clone(), session.token.clone());
+    let client = sentinel_tests::block_on(async move { sentinel_tests::relay::connect(&url, &token).await });
+    let refused = sentinel_tests::block_on(async move {
+        sentinel_tests::relay::try_connect(&ws, &[("authorization", "Bearer not-a-token")]).await.is_err()
+    });
+    assert!(refused);
+    badge("active");
+    let alert = admin(
+        "POST",
+        "/api/security-alerts",
+        Some(&json!({ "alertType": "system", "severity": "warning", "badgeSerial": null, "kioskId": "prometheus-test", "message": "prometheus test" })),
+    );
+    assert_eq!(alert.status, 201, "{}", alert.text);
+
+    // The shipped file, with only the addresses, the token file and the interval replaced.
+    let dir = std::env::temp_dir().join(unique("sentinel-prometheus-"));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("token"), TEST_METRICS_TOKEN).unwrap();
+    let shipped = std::fs::read_to_string(workspace_root().join("infra/prometheus/prometheus.yml")).unwrap();
+    let mut config = shipped.clone();
+    for (from, to) in [
+        ("\"127.0.0.1:3000\"", format!("\"{}\"", base.trim_start_matches("http://"))),
+        ("\"127.0.0.1:9464\"", format!("\"{}\"", relay.metrics_addr())),
+        ("../../.sentinel/metrics_token", dir.join("token").display().to_string()),
+        ("scrape_interval: 15s", "scrape_interval: 1s".to_string()),
+        ("scrape_timeout: 10s", "scrape_timeout: 1s".to_string()),
+    ] {
+        assert_eq!(config.matches(from).count(), 1, "{from} in infra/prometheus/prometheus.yml");
+        config = config.replace(from, &to);
+    }
+    std::fs::write(dir.join("prometheus.yml"), config).unwrap();
+    let port = sentinel_ops::services::free_port().unwrap();
+    let child = std::process::Command::new(binary)
+        .arg(format!("--config.file={}", dir.join("prometheus.yml").display()))
+        .arg(format!("--storage.tsdb.path={}", dir.join("data").display()))
+        .arg(format!("--web.listen-address=127.0.0.1:{port}"))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(dir.join("prometheus.log")).unwrap())
+        .spawn()
+        .expect("starting prometheus");
+    let prometheus = Prometheus { child, url: format!("http://127.0.0.1:{port}") };
+
+    let value = |query: &str| -> Option<f64> {
+        let r = prometheus.api("/api/v1/query", query);
+        r["data"]["result"][0]["value"][1].as_str().and_then(|v| v.parse().ok())
+    };
+    let scraped = sentinel_tests::wait_until(Duration::from_secs(60), || {
+        value("up{job=\"sentinel-app\"}") == Some(1.0)
+            && value("up{job=\"sentinel-relay\"}") == Some(1.0)
+            && value("sum(security_alerts_active{job=\"sentinel-app\"})").is_some()
+            && value("sum(sentinel_relay_connections{job=\"sentinel-relay\"})").is_some()
+    });
+    let log = std::fs::read_to_string(dir.join("prometheus.log")).unwrap_or_default();
+    assert!(scraped, "Prometheus scraped both targets: {}\n{log}", prometheus.api("/api/v1/targets", "")["data"]);
+    let present = value("members_checked_in{job=\"sentinel-app\"}").expect("members_checked_in scraped");
+    assert!(present >= 0.0);
+
+    // Every dashboard query parses, and every series it names is one of the exported ones.
+    let dashboard: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(workspace_root().join("infra/grafana/sentinel-dashboard.json")).unwrap()).unwrap();
+    let names: Vec<String> = prometheus.api("/api/v1/label/__name__/values", "")["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n.as_str().unwrap().to_string())
+        .collect();
+    let mut queries = 0;
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().into_iter().flatten() {
+            queries += 1;
+            let expr = target["expr"].as_str().unwrap();
+            let query = expr.replace("$__rate_interval", "1m").replace("$app_job", "sentinel-app").replace("$relay_job", "sentinel-relay");
+            let r = prometheus.api("/api/v1/query", &query);
+            assert_eq!(r["status"], "success", "{}: {expr}: {r}", panel["title"]);
+            for word in query.split(|c: char| !(c.is_ascii_alphanumeric() || c == '_')) {
+                let metric = word.starts_with("http_")
+                    || word.starts_with("sentinel_relay_")
+                    || ["members_checked_in", "visitors_on_site", "kiosks_online", "kiosks_offline", "dds_assigned", "security_alerts_active", "badges_by_status"].contains(&word);
+                if metric {
+                    assert!(names.iter().any(|n| n == word), "{}: {word} is not exported (have {names:?})", panel["title"]);
+                }
+            }
+        }
+    }
+    assert!(queries >= 20, "{queries} queries");
+    drop(client);
+    drop(prometheus);
+    sentinel_tests::block_on(relay.shutdown());
+    let _ = std::fs::remove_dir_all(&dir);
 }
