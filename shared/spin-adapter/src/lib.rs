@@ -19,11 +19,27 @@ pub use realtime::RedisStreams;
 /// response is sent first; then the request is added to the shared request metrics, so that
 /// bookkeeping adds nothing to the caller's latency (docs/architecture.md, "Metrics").
 pub async fn serve(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam) {
+    serve_adjusted(component, router, req, response_out, None::<fn(&http::Request<()>, &mut http::Response<Vec<u8>>)>).await
+}
+
+/// [`serve`], with `adjust` applied to the response before it is sent; it sees the request's URI and
+/// headers as received (the web component widens its Content-Security-Policy to the relay's address).
+pub async fn serve_adjusted<F>(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam, adjust: Option<F>)
+where
+    F: FnOnce(&http::Request<()>, &mut http::Response<Vec<u8>>),
+{
     let req = match <http::Request<Vec<u8>> as TryFromIncomingRequest>::try_from_incoming_request(req).await {
         Ok(req) => req,
         Err(e) => return send(response_out, IntoResponse::into_response(e)).await,
     };
     let (parts, body) = req.into_parts();
+    // Only a component that adjusts its responses pays for a copy of the request head.
+    let head = adjust.as_ref().map(|_| {
+        let mut head = http::Request::new(());
+        *head.uri_mut() = parts.uri.clone();
+        *head.headers_mut() = parts.headers.clone();
+        head
+    });
     let client_addr = parts.headers.get("spin-client-addr").and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = Request {
         method: parts.method,
@@ -37,7 +53,10 @@ pub async fn serve(component: &'static str, router: &Router, req: IncomingReques
     let db = SpinPostgres::new(config.get_cached("database_url"));
     let events = RedisStreams::new(config.get_cached("redis_url"));
     let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events, metrics: &events };
-    let (response, observation) = sentinel_http::serve_observed(router, &platform, request);
+    let (mut response, observation) = sentinel_http::serve_observed(router, &platform, request);
+    if let (Some(adjust), Some(head)) = (adjust, head) {
+        adjust(&head, &mut response);
+    }
     send(response_out, IntoResponse::into_response(response)).await;
     platform.metrics.record(&observation);
 }
