@@ -30,8 +30,8 @@ enum Command {
     /// Start everything: private PostgreSQL + Redis (unless URLs are configured), migrate, seed, build, serve.
     #[command(after_help = "State lives in <repo>/.sentinel/: postgres/ and redis/ data (kept across runs; \
         ports 55432/56379, or free ones if taken), jwt_secret (generated once, mode 0600), \
-        admin-credentials.txt (the generated demo administrator).\n\n\
-        Other environment: SENTINEL_JWT_SECRET, SENTINEL_ENVIRONMENT (default development), \
+        admin-credentials.txt (the generated demo administrator), metrics_token (the /metrics bearer token, generated once, mode 0600).\n\n\
+        Other environment: SENTINEL_JWT_SECRET, SENTINEL_METRICS_TOKEN, SENTINEL_ENVIRONMENT (default development), \
         SENTINEL_ADMIN_EMAIL / SENTINEL_ADMIN_PASSWORD (first seed), SPIN_VARIABLE_<NAME> for any spin.toml variable.\n\
         Ctrl-C or SIGTERM stops the host, then Redis, then PostgreSQL.")]
     Up(UpArgs),
@@ -339,9 +339,13 @@ async fn start_host(
     settings: &Settings,
     spin_compat: sentinel_host::SpinCompat,
     relay_public_url: Option<String>,
+    metrics_token: Option<&str>,
 ) -> Result<sentinel_host::RunningHost> {
     settings.validate()?;
     let mut variables = settings.host_variables()?;
+    if let Some(token) = metrics_token {
+        variables.insert("metrics_token".into(), token.to_string());
+    }
     if let Some(url) = relay_public_url {
         variables.insert("relay_public_url".into(), url);
     }
@@ -404,7 +408,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
             .or_else(|| env_first(&["SENTINEL_ENVIRONMENT", "SPIN_VARIABLE_ENVIRONMENT"]))
             .unwrap_or_else(|| "production".into()),
     };
-    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings, args.spin_compat, None).await?;
+    let host = start_host(args.manifest.unwrap_or_else(|| repo_root().join("spin.toml")), args.listen, &settings, args.spin_compat, None, None).await?;
     print_routes(&host);
     println!("\nPress Ctrl-C to stop.");
     shutdown_signal().await;
@@ -523,15 +527,27 @@ async fn up_inner(args: &UpArgs, root: &Path, state_dir: &Path, manifest: PathBu
         Ok(client) => sentinel_ops::seed::local_display_key(&client, &state_dir.join("display-key.txt")).await,
         Err(err) => Err(err),
     };
+    // The /metrics token: SENTINEL_METRICS_TOKEN / SPIN_VARIABLE_METRICS_TOKEN, else one generated once
+    // into .sentinel/metrics_token (mode 0600; Prometheus reads it with `credentials_file`).
+    let from_env = ["SENTINEL_METRICS_TOKEN", "SPIN_VARIABLE_METRICS_TOKEN"].into_iter().find_map(|name| env_first(&[name]).map(|t| (t, format!("${name}"))));
+    let (metrics_token, token_shown) = match from_env {
+        Some(found) => found,
+        None => {
+            let path = state_dir.join("metrics_token");
+            (persistent_secret(&path)?, format!("$(cat {})", path.display()))
+        }
+    };
     let settings = Settings { database_url, redis_url, jwt_secret, environment };
     // Locally the relay has its own port; the board reaches it on the page's host name.
     let relay_public_url = format!(":{}/ws", args.relay_listen.port());
-    let host = start_host(manifest, args.listen, &settings, args.spin_compat, Some(relay_public_url)).await?;
+    let host = start_host(manifest, args.listen, &settings, args.spin_compat, Some(relay_public_url), Some(&metrics_token)).await?;
     let relay = start_relay(args, &settings).await?;
     print_routes(&host);
+    println!("\nMetrics (Prometheus text; infra/prometheus/prometheus.yml scrapes both)");
+    println!("  App      curl -H \"Authorization: Bearer {token_shown}\" -H 'Accept: text/plain' http://{}/metrics", host.addr());
+    println!("  Relay    curl http://{}/metrics", relay.metrics_addr());
     println!("\nRealtime relay");
     println!("  WebSocket  ws://{}/ws", relay.addr());
-    println!("  Metrics    http://{}/metrics", relay.metrics_addr());
     let board = format!("http://{}/board", host.addr());
     println!("\nPresence board");
     match display_key {

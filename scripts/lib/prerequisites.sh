@@ -86,6 +86,17 @@ pgbouncer_new_enough() {
     [ -n "$version" ] && printf '1.21\n%s\n' "$version" | sort -V -C
 }
 
+# Debian's prometheus, for the metrics tests: they run it on infra/prometheus/prometheus.yml
+# (tests/tests/metrics.rs).
+ensure_prometheus() {
+    command -v prometheus > /dev/null && return 0
+    if ! command -v apt-get > /dev/null; then
+        echo "error: prometheus is missing and there is no apt-get; install it by hand" >&2
+        exit 1
+    fi
+    apt_install prometheus
+}
+
 ensure_pgbouncer() {
     pgbouncer_binary > /dev/null && return 0
     if ! command -v apt-get > /dev/null; then

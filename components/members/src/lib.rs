@@ -1,6 +1,3 @@
 //! The `members` component: Members and divisions.
 
-#[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    sentinel_spin::handle("members", &sentinel_api::members_router(), req)
-}
+sentinel_spin::component!("members", sentinel_api::members_router);

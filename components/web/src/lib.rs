@@ -18,24 +18,25 @@ const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 const DEFAULT_RELAY_URL: &str = "/ws";
 
 #[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let host = page_host(&req);
+async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
     let setting = sentinel_spin::SpinVariables::default().var("relay_public_url");
-    let mut response = sentinel_spin::handle("web", &router(), req);
     // The API's policy lets pages connect to their own origin only; the board also talks to the relay.
-    if let Some(relay) = Relay::parse(setting.as_deref()) {
-        let headers = response.headers_mut();
-        let policy = headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("default-src 'self'").to_string();
-        if let Ok(value) = HeaderValue::try_from(with_connect_sources(&policy, &relay.csp_sources(host.as_deref()))) {
-            headers.insert("content-security-policy", value);
+    let widen = move |req: &http::Request<()>, response: &mut http::Response<Vec<u8>>| {
+        let host = page_host(req);
+        if let Some(relay) = Relay::parse(setting.as_deref()) {
+            let headers = response.headers_mut();
+            let policy = headers.get("content-security-policy").and_then(|v| v.to_str().ok()).unwrap_or("default-src 'self'").to_string();
+            if let Ok(value) = HeaderValue::try_from(with_connect_sources(&policy, &relay.csp_sources(host.as_deref()))) {
+                headers.insert("content-security-policy", value);
+            }
         }
-    }
-    response
+    };
+    sentinel_spin::serve_adjusted("web", &router(), req, response_out, Some(widen)).await
 }
 
 /// The `host[:port]` the browser asked for: Spin passes it as the request's authority (wasi-http
 /// has no Host header) and in `spin-full-url`.
-fn page_host(req: &http::Request<Vec<u8>>) -> Option<String> {
+fn page_host<B>(req: &http::Request<B>) -> Option<String> {
     let header = |name: &str| req.headers().get(name).and_then(|v| v.to_str().ok());
     header(header::HOST.as_str())
         .map(str::to_string)

@@ -24,7 +24,7 @@ use crate::{alerts, audit_logs, auth, badges, checkins, dds, divisions, enums, e
     paths(
         divisions::list, divisions::get, divisions::create, divisions::update, divisions::delete,
         auth::login, auth::logout, auth::session, auth::rfid_login, auth::list_keys, auth::create_key, auth::revoke_key,
-        platform::health, crate::metrics::metrics, platform::ready, platform::live, platform::openapi_json, platform::docs,
+        platform::health, crate::metrics::metrics, platform::ready, platform::live, platform::openapi_json, platform::docs, platform::docs_asset,
         users::list, users::get, users::create, users::update, users::delete, users::reset_password, users::disable, users::enable,
         users::list_sessions, users::revoke_session,
         enums::visit_types::list, enums::visit_types::create, enums::visit_types::update, enums::visit_types::delete,
@@ -318,6 +318,8 @@ pub fn error_codes(description: &str) -> Vec<String> {
 
 pub fn document() -> Value {
     let mut doc = serde_json::to_value(ApiDoc::openapi()).unwrap_or_default();
+    // Relative to wherever the document was fetched from, so "Try it out" calls the serving host.
+    doc["servers"] = json!([{ "url": "/", "description": "The host serving this document" }]);
     doc["components"]["securitySchemes"] = json!({
         "session": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
                     "description": "A session token from `POST /api/auth/login` or `/api/auth/rfid-login`"},
@@ -408,9 +410,10 @@ fn operation_id(method: &str, path: &str) -> String {
     format!("{method}_{}", words.join("_"))
 }
 
-fn security(access: Access) -> Option<Value> {
+pub fn security(access: Access) -> Option<Value> {
     match access {
-        Access::Public => None,
+        // An explicit empty requirement: no credential is needed (and none is sent by "Try it out").
+        Access::Public => Some(json!([])),
         Access::Token(_) => Some(json!([{ "metricsToken": [] }])),
         Access::Restricted(allowed) => {
             let mut alternatives = Vec::new();
@@ -467,14 +470,33 @@ fn finish_responses(responses: &mut Value) {
     }
 }
 
-/// A dependency-free reference page (no CDN: works on an air-gapped unit network).
-pub fn html(doc: &Value) -> String {
+/// Starts Swagger UI on the document (served as `/docs/swagger-initializer.js`: the page's
+/// Content-Security-Policy admits no inline script). Tokens typed into "Authorize" live only in the page.
+pub const SWAGGER_INITIALIZER: &str = r##"window.addEventListener("load", function () {
+  window.ui = SwaggerUIBundle({
+    url: "/openapi.json",
+    dom_id: "#swagger-ui",
+    deepLinking: true,
+    presets: [SwaggerUIBundle.presets.apis],
+    layout: "BaseLayout",
+    docExpansion: "none",
+    filter: true,
+    displayRequestDuration: true,
+    persistAuthorization: false,
+    tryItOutEnabled: false
+  });
+});
+"##;
+
+/// The `/docs` page: Swagger UI from the embedded assets (no CDN: works on an air-gapped unit network),
+/// and, for browsers without JavaScript, a table of every operation (method, path, access, summary).
+pub fn docs_page(doc: &Value) -> String {
     let mut rows = String::new();
     if let Some(paths) = doc["paths"].as_object() {
         for (path, ops) in paths {
             for (method, op) in ops.as_object().into_iter().flatten() {
                 let access = op["x-sentinel-access"].as_array().map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(", ")).unwrap_or_default();
-                let summary = op["summary"].as_str().or(op["description"].as_str()).unwrap_or_default();
+                let summary = op["summary"].as_str().unwrap_or_default();
                 rows.push_str(&format!(
                     "<tr><td><code>{}</code></td><td><code>{}</code></td><td>{}</td><td>{}</td></tr>\n",
                     escape(&method.to_uppercase()), escape(path), escape(&access), escape(summary)
@@ -483,10 +505,14 @@ pub fn html(doc: &Value) -> String {
         }
     }
     format!(
-        "<!doctype html><html><head><meta charset=\"utf-8\"><title>Sentinel API</title>\
-         <style>body{{font-family:sans-serif;margin:2em}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px;text-align:left}}</style></head>\
-         <body><h1>Sentinel API</h1><p>Machine-readable document: <a href=\"/openapi.json\">/openapi.json</a></p>\
-         <table><tr><th>Method</th><th>Path</th><th>Access</th><th>Summary</th></tr>\n{rows}</table></body></html>"
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
+         <title>Sentinel API</title><link rel=\"stylesheet\" href=\"/docs/swagger-ui.css\">\
+         <link rel=\"icon\" type=\"image/png\" href=\"/docs/favicon-32x32.png\" sizes=\"32x32\">\
+         <link rel=\"icon\" type=\"image/png\" href=\"/docs/favicon-16x16.png\" sizes=\"16x16\"></head>\
+         <body><div id=\"swagger-ui\"></div>\
+         <noscript><h1>Sentinel API</h1><p>Machine-readable document: <a href=\"/openapi.json\">/openapi.json</a></p>\
+         <table><tr><th>Method</th><th>Path</th><th>Access</th><th>Summary</th></tr>\n{rows}</table></noscript>\
+         <script src=\"/docs/swagger-ui-bundle.js\"></script><script src=\"/docs/swagger-initializer.js\"></script></body></html>"
     )
 }
 

@@ -20,6 +20,7 @@ pub fn router() -> Router {
         .route(Method::GET, "/metrics", Access::Token("metrics_token"), crate::metrics::metrics)
         .route(Method::GET, "/openapi.json", Access::Public, openapi_json)
         .route(Method::GET, "/docs", Access::Public, docs)
+        .route(Method::GET, "/docs/:file", Access::Public, docs_asset)
 }
 
 /// Seconds since this serving instance started. Under Spin every request
@@ -160,10 +161,34 @@ pub fn openapi_json(_ctx: &Ctx) -> HandlerResult {
     ok(crate::openapi::document())
 }
 
-/// Show the API reference page
+/// Open the interactive API reference
 ///
-/// A self-contained HTML table of every operation (method, path, access, summary), built from this document.
-#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, content_type = "text/html", body = String, description = "Human-readable API reference (HTML)")))]
+/// Swagger UI (the release embedded in the component, docs/api.md "The /docs page") showing this document:
+/// every operation with its access, and "Try it out" with a session token (`Authorization: Bearer`), an
+/// `X-API-Key` or the metrics token (the "Authorize" button). Without JavaScript, a table of every operation.
+#[utoipa::path(get, path = "/docs", tag = "docs", responses((status = 200, content_type = "text/html", body = String, description = "The interactive API reference (HTML)")))]
 pub fn docs(_ctx: &Ctx) -> HandlerResult {
-    Ok(Reply::Text(StatusCode::OK, "text/html; charset=utf-8", crate::openapi::html(&crate::openapi::document())))
+    Ok(Reply::Text(StatusCode::OK, "text/html; charset=utf-8", crate::openapi::docs_page(&crate::openapi::document())))
+}
+
+/// Get a file of the API reference page
+///
+/// The page's script, style sheet and icons (Swagger UI's distribution files, embedded at build time; nothing
+/// is fetched from elsewhere), its start-up script, and Swagger UI's `LICENSE` and `NOTICE`.
+#[utoipa::path(get, path = "/docs/{file}", tag = "docs",
+    params(("file" = String, Path, description = "`swagger-ui-bundle.js`, `swagger-ui.css`, `swagger-initializer.js`, `favicon-32x32.png`, `favicon-16x16.png`, `LICENSE` or `NOTICE`")),
+    responses((status = 200, description = "The file, with its content type",
+               content((String = "text/javascript"), (String = "text/css"), (String = "image/png"), (String = "text/plain"))),
+              (status = 404, description = "`NOT_FOUND`: no such file")))]
+pub fn docs_asset(ctx: &Ctx) -> HandlerResult {
+    // Cached for an hour: the files change only with the component's build.
+    const CACHE: &str = "public, max-age=3600";
+    let file = ctx.param("file");
+    if file == "swagger-initializer.js" {
+        return Ok(Reply::Static(StatusCode::OK, "text/javascript; charset=utf-8", crate::openapi::SWAGGER_INITIALIZER.as_bytes(), CACHE));
+    }
+    match sentinel_docs_ui::asset(file) {
+        Some((content_type, bytes)) => Ok(Reply::Static(StatusCode::OK, content_type, bytes, CACHE)),
+        None => Err(sentinel_http::ApiError::not_found(format!("No file {file:?} in the API reference"))),
+    }
 }

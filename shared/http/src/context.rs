@@ -65,6 +65,8 @@ pub struct Platform<'a> {
     pub config: &'a dyn Config,
     pub events: &'a dyn EventBus,
     pub counters: &'a dyn RateCounter,
+    /// Request counts and latencies shared by every instance (read by `/metrics`).
+    pub metrics: &'a dyn crate::request_metrics::RequestMetrics,
 }
 
 /// One request's context: the platform ports, the request, matched path

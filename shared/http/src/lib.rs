@@ -12,6 +12,7 @@ pub mod error;
 pub mod input;
 pub mod pagination;
 pub mod rate_limit;
+pub mod request_metrics;
 pub mod router;
 pub mod serve;
 pub mod statement;
@@ -23,7 +24,7 @@ pub use context::{Config, Ctx, EventBus, Platform, RateCounter, Request};
 pub use db::{Database, DbError, Row, SqlParam, SqlValue};
 pub use error::ApiError;
 pub use router::Router;
-pub use serve::serve;
+pub use serve::{serve, serve_observed};
 
 /// What a handler returns on success.
 #[derive(Debug, Clone, PartialEq)]
@@ -33,6 +34,9 @@ pub enum Reply {
     JsonWithHeaders(http::StatusCode, serde_json::Value, Vec<(&'static str, String)>),
     /// Non-JSON payloads (the HTML docs page, Prometheus text).
     Text(http::StatusCode, &'static str, String),
+    /// Static bytes embedded in the component (the `/docs` page's assets), with their content type and
+    /// `Cache-Control`.
+    Static(http::StatusCode, &'static str, &'static [u8], &'static str),
 }
 
 pub type HandlerResult = Result<Reply, ApiError>;

@@ -177,7 +177,13 @@ mod tests {
                 Ok(0)
             }
         }
-        f(&Platform { component: "test", db: &Nothing, config: &Nothing, events: &Nothing, counters })
+        impl crate::request_metrics::RequestMetrics for Nothing {
+            fn record(&self, _: &crate::request_metrics::Observation) {}
+            fn read(&self) -> Result<Vec<(String, u64)>, String> {
+                Ok(Vec::new())
+            }
+        }
+        f(&Platform { component: "test", db: &Nothing, config: &Nothing, events: &Nothing, counters, metrics: &Nothing })
     }
 
     #[test]

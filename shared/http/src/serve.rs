@@ -13,6 +13,7 @@ use crate::{auth, rate_limit};
 use crate::context::{Ctx, Platform, Request};
 use crate::error::ApiError;
 use crate::input::MAX_BODY_BYTES;
+use crate::request_metrics::{method_label, Observation};
 use crate::router::{Match, Router};
 use crate::Reply;
 
@@ -20,6 +21,12 @@ pub const CORRELATION_HEADER: &str = "x-correlation-id";
 const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://localhost:5173";
 
 pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Response<Vec<u8>> {
+    serve_observed(router, platform, req).0
+}
+
+/// [`serve`], plus what the request metrics record of it (the adapter records it once the response
+/// has been sent: docs/architecture.md, "Metrics").
+pub fn serve_observed(router: &Router, platform: &Platform, req: Request) -> (http::Response<Vec<u8>>, Observation) {
     let started = Instant::now();
     let correlation_id = req
         .header(CORRELATION_HEADER)
@@ -34,6 +41,10 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
         Ok(Some(Reply::Text(status, content_type, text))) => {
             (build(status, text.into_bytes(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string())]), None)
         }
+        Ok(Some(Reply::Static(status, content_type, bytes, cache_control))) => (
+            build(status, bytes.to_vec(), &[(header::CONTENT_TYPE.as_str(), content_type.to_string()), (header::CACHE_CONTROL.as_str(), cache_control.to_string())]),
+            None,
+        ),
         // CORS preflight: only the CORS headers matter.
         Ok(None) => (json_response(StatusCode::NO_CONTENT, None, Vec::new()), None),
         Err(e) => {
@@ -44,7 +55,13 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
     add_headers(&mut response, extra_headers);
     finish(&mut response, platform, &req, &correlation_id);
     log(platform, &req, route_pattern, &correlation_id, response.status(), started, internal.as_deref());
-    response
+    let observation = Observation {
+        method: method_label(&req.method),
+        route: route_pattern,
+        status: response.status().as_u16(),
+        micros: started.elapsed().as_micros().min(u128::from(u64::MAX)) as u64,
+    };
+    (response, observation)
 }
 
 /// What the pipeline decided, plus headers for whatever response results
@@ -157,6 +174,10 @@ fn finish(response: &mut http::Response<Vec<u8>>, platform: &Platform, req: &Req
         h.insert(CORRELATION_HEADER, v);
     }
     for (name, value) in SECURITY_HEADERS {
+        // Embedded static assets keep their own caching; everything else is `no-store`.
+        if *name == "cache-control" && h.contains_key(header::CACHE_CONTROL) {
+            continue;
+        }
         h.insert(*name, HeaderValue::from_static(value));
     }
     if let Some(origin) = req.header("origin") {

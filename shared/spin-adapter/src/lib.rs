@@ -9,13 +9,37 @@ use std::cell::OnceCell;
 
 use sentinel_http::context::{Config, Platform};
 use sentinel_http::{Request, Router};
+use spin_sdk::http::conversions::TryFromIncomingRequest;
+use spin_sdk::http::{IncomingRequest, IntoResponse, OutgoingResponse, ResponseOutparam};
 
 pub use postgres::SpinPostgres;
 pub use realtime::RedisStreams;
 
-/// Serves one request with `router`. `component` names the component in logs.
-pub fn handle(component: &'static str, router: &Router, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+/// Serves one request with `router` (a component's whole entry point: see [`component!`]). The
+/// response is sent first; then the request is added to the shared request metrics, so that
+/// bookkeeping adds nothing to the caller's latency (docs/architecture.md, "Metrics").
+pub async fn serve(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam) {
+    serve_adjusted(component, router, req, response_out, None::<fn(&http::Request<()>, &mut http::Response<Vec<u8>>)>).await
+}
+
+/// [`serve`], with `adjust` applied to the response before it is sent; it sees the request's URI and
+/// headers as received (the web component widens its Content-Security-Policy to the relay's address).
+pub async fn serve_adjusted<F>(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam, adjust: Option<F>)
+where
+    F: FnOnce(&http::Request<()>, &mut http::Response<Vec<u8>>),
+{
+    let req = match <http::Request<Vec<u8>> as TryFromIncomingRequest>::try_from_incoming_request(req).await {
+        Ok(req) => req,
+        Err(e) => return send(response_out, IntoResponse::into_response(e)).await,
+    };
     let (parts, body) = req.into_parts();
+    // Only a component that adjusts its responses pays for a copy of the request head.
+    let head = adjust.as_ref().map(|_| {
+        let mut head = http::Request::new(());
+        *head.uri_mut() = parts.uri.clone();
+        *head.headers_mut() = parts.headers.clone();
+        head
+    });
     let client_addr = parts.headers.get("spin-client-addr").and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = Request {
         method: parts.method,
@@ -28,8 +52,37 @@ pub fn handle(component: &'static str, router: &Router, req: http::Request<Vec<u
     let config = SpinVariables::default();
     let db = SpinPostgres::new(config.get_cached("database_url"));
     let events = RedisStreams::new(config.get_cached("redis_url"));
-    let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events };
-    sentinel_http::serve(router, &platform, request)
+    let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events, metrics: &events };
+    let (mut response, observation) = sentinel_http::serve_observed(router, &platform, request);
+    if let (Some(adjust), Some(head)) = (adjust, head) {
+        adjust(&head, &mut response);
+    }
+    send(response_out, IntoResponse::into_response(response)).await;
+    platform.metrics.record(&observation);
+}
+
+/// Sends `response` and finishes its body.
+async fn send(response_out: ResponseOutparam, mut response: spin_sdk::http::Response) {
+    let body = std::mem::take(response.body_mut());
+    match OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = response_out.set_with_body(outgoing, body).await {
+                eprintln!("{}", serde_json::json!({ "level": "error", "op": "send response", "error": e.to_string() }));
+            }
+        }
+        Err(e) => eprintln!("{}", serde_json::json!({ "level": "error", "op": "convert response", "error": e.to_string() })),
+    }
+}
+
+/// A component's entry point: `sentinel_spin::component!("members", sentinel_api::members::router);`
+#[macro_export]
+macro_rules! component {
+    ($name:literal, $router:path) => {
+        #[spin_sdk::http_component]
+        async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
+            $crate::serve($name, &$router(), req, response_out).await
+        }
+    };
 }
 
 /// Spin variables, read on demand (each `get` is a host call; values are

@@ -5,6 +5,7 @@
 use std::cell::OnceCell;
 
 use sentinel_http::context::{EventBus, RateCounter};
+use sentinel_http::request_metrics::{self, Observation, RequestMetrics};
 use spin_sdk::redis::{Connection, RedisParameter};
 
 use crate::LazyVar;
@@ -71,6 +72,32 @@ impl RateCounter for RedisStreams<'_> {
         if let Some(connection) = self.connection() {
             let _ = connection.execute("DEL", &[RedisParameter::Binary(key.as_bytes().to_vec())]);
         }
+    }
+}
+
+/// One request into the shared metrics hash: its latency bucket and the latency sum (docs/architecture.md, "Metrics").
+const RECORD_SCRIPT: &str = "redis.call('HINCRBY', KEYS[1], ARGV[1], 1) redis.call('HINCRBY', KEYS[1], ARGV[2], ARGV[3]) return 0";
+
+impl RequestMetrics for RedisStreams<'_> {
+    fn record(&self, observation: &Observation) {
+        let (bucket, sum) = observation.fields();
+        if let Err(e) = self.eval(RECORD_SCRIPT, &[request_metrics::KEY], &[bucket, sum, observation.micros.to_string()]) {
+            log_failure("request metrics", &e);
+        }
+    }
+
+    fn read(&self) -> Result<Vec<(String, u64)>, String> {
+        let connection = self.connection().ok_or("redis unreachable")?;
+        let reply = connection
+            .execute("HGETALL", &[RedisParameter::Binary(request_metrics::KEY.as_bytes().to_vec())])
+            .map_err(|e| format!("{e:?}"))?;
+        let text = |value: &spin_sdk::redis::RedisResult| match value {
+            spin_sdk::redis::RedisResult::Binary(bytes) => Ok(String::from_utf8_lossy(bytes).into_owned()),
+            spin_sdk::redis::RedisResult::Status(s) => Ok(s.clone()),
+            spin_sdk::redis::RedisResult::Int64(n) => Ok(n.to_string()),
+            other => Err(format!("unexpected HGETALL reply {other:?}")),
+        };
+        reply.chunks(2).filter(|pair| pair.len() == 2).map(|pair| Ok((text(&pair[0])?, text(&pair[1])?.parse().unwrap_or(0)))).collect()
     }
 }
 
