@@ -2,6 +2,6 @@
 //! the audit trail and kiosk status.
 
 #[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    sentinel_spin::handle("admin", &sentinel_api::admin_router(), req)
+async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
+    sentinel_spin::handle("admin", &sentinel_api::admin_router(), req, response_out).await
 }

@@ -1,6 +1,6 @@
 //! The `alerts` component: security alerts.
 
 #[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    sentinel_spin::handle("alerts", &sentinel_api::alerts_router(), req)
+async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
+    sentinel_spin::handle("alerts", &sentinel_api::alerts_router(), req, response_out).await
 }

@@ -2,6 +2,6 @@
 //! end-of-day lockup and the building's status.
 
 #[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    sentinel_spin::handle("lockup", &sentinel_api::lockup_router(), req)
+async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
+    sentinel_spin::handle("lockup", &sentinel_api::lockup_router(), req, response_out).await
 }

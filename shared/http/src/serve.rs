@@ -19,8 +19,9 @@ use crate::Reply;
 pub const CORRELATION_HEADER: &str = "x-correlation-id";
 const DEFAULT_CORS_ORIGINS: &str = "http://localhost:3000,http://localhost:5173";
 
-pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Response<Vec<u8>> {
+pub fn serve(router: &Router, platform: &Platform, mut req: Request) -> http::Response<Vec<u8>> {
     let started = Instant::now();
+    req.client_ip = auth::resolve_client_ip(&req, platform.config.var("trusted_proxies").as_deref());
     let correlation_id = req
         .header(CORRELATION_HEADER)
         .filter(|v| !v.is_empty() && v.len() <= 200)

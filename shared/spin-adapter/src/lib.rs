@@ -8,28 +8,69 @@ mod realtime;
 use std::cell::OnceCell;
 
 use sentinel_http::context::{Config, Platform};
+use sentinel_http::input::MAX_BODY_BYTES;
 use sentinel_http::{Request, Router};
+use spin_sdk::http::{IncomingRequest, ResponseOutparam};
 
 pub use postgres::SpinPostgres;
 pub use realtime::RedisStreams;
 
 /// Serves one request with `router`. `component` names the component in logs.
-pub fn handle(component: &'static str, router: &Router, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
-    let (parts, body) = req.into_parts();
-    let client_addr = parts.headers.get("spin-client-addr").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let request = Request {
-        method: parts.method,
-        path: parts.uri.path().to_string(),
-        query: parts.uri.query().map(str::to_string),
-        headers: parts.headers,
-        body,
-        client_addr,
+///
+/// The body is read here in chunks as it streams in and reading stops once it exceeds
+/// [`MAX_BODY_BYTES`] (docs/api.md, "Request bodies"): memory stays bounded by the limit plus one
+/// read whatever a client sends, and the web layer answers 413 `PAYLOAD_TOO_LARGE`.
+pub async fn handle(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam) {
+    let method: http::Method = req.method().into();
+    let path_and_query = req.path_with_query().unwrap_or_else(|| "/".to_string());
+    let (path, query) = match path_and_query.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some(query.to_string())),
+        None => (path_and_query, None),
     };
+    let mut headers = http::HeaderMap::new();
+    for (name, value) in req.headers().entries() {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(&value)) {
+            headers.append(name, value);
+        }
+    }
+    // Spin appends its own `spin-client-addr` after any the client sent (docs/spin.md), so the last one is the peer.
+    let client_addr = headers.get_all("spin-client-addr").iter().last().and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = read_bounded(req, MAX_BODY_BYTES).await;
+    let request = Request { method, path, query, headers, body, client_addr, client_ip: None };
     let config = SpinVariables::default();
     let db = SpinPostgres::new(config.get_cached("database_url"));
     let events = RedisStreams::new(config.get_cached("redis_url"));
     let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events };
-    sentinel_http::serve(router, &platform, request)
+    let response = sentinel_http::serve(router, &platform, request);
+    respond(response_out, response).await;
+}
+
+/// The body, read until its end or until more than `limit` bytes arrived (then at most `limit` plus
+/// one read; the rest is never read). A transport error ends the body where it stopped.
+async fn read_bounded(req: IncomingRequest, limit: usize) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    let mut body = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            break;
+        }
+    }
+    body
+}
+
+async fn respond(response_out: ResponseOutparam, response: http::Response<Vec<u8>>) {
+    let mut response = spin_sdk::http::IntoResponse::into_response(response);
+    let body = std::mem::take(response.body_mut());
+    match spin_sdk::http::OutgoingResponse::try_from(response) {
+        Ok(outgoing) => {
+            if let Err(e) = response_out.set_with_body(outgoing, body).await {
+                eprintln!("{}", serde_json::json!({ "level": "error", "op": "response", "error": e.to_string() }));
+            }
+        }
+        Err(e) => eprintln!("{}", serde_json::json!({ "level": "error", "op": "response", "error": e.to_string() })),
+    }
 }
 
 /// Spin variables, read on demand (each `get` is a host call; values are
