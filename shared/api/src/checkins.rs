@@ -474,10 +474,10 @@ pub struct SyncScan {
     #[garde(custom(valid_serial))]
     #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: String,
-    /// When the badge was scanned (kiosk clock). An item whose timestamp is malformed or outside the
-    /// years 0001–9999 is refused on its own (`success: false`); the rest of the batch is stored.
+    /// When the badge was scanned (kiosk clock): an ISO-8601 instant with offset, or a YYYY-MM-DD date,
+    /// in the years 0001–9999 (UTC). Any other text is accepted in the body and refused for this item
+    /// alone (`success: false`, `error: "Invalid timestamp: …"`); the rest of the batch is stored.
     #[garde(skip)]
-    #[schema(schema_with = crate::openapi::instant)]
     pub timestamp: String,
     /// Idempotency key (unique per kiosk).
     #[garde(inner(length(chars, min = 1, max = 100)))]
