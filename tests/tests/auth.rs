@@ -360,6 +360,21 @@ fn an_address_guessing_across_accounts_is_locked_out_and_others_are_not() {
     assert_locked_out(&login_from(&base, &spoofed, &email, PASSWORD));
 }
 
+/// Issue 13, finding 8: behind a trusted proxy the anonymous budget is per client, not per proxy.
+#[test]
+fn the_anonymous_budget_counts_clients_behind_trusted_proxies() {
+    let redis = format!("{}/6", services().redis_url);
+    let host = host_with(&[("redis_url", &redis), ("trusted_proxies", "127.0.0.0/8, ::1"), ("rate_limits", "anonymous=2/900")]);
+    let url = format!("{}/api/divisions", host.base_url);
+    let (first, second) = (unique_ip(), unique_ip());
+    for _ in 0..2 {
+        assert_eq!(request("GET", &url, &[("x-forwarded-for", first.as_str())], None).status, 401);
+    }
+    assert_eq!(request("GET", &url, &[("x-forwarded-for", first.as_str())], None).status, 429, "the first client's budget is spent");
+    let r = request("GET", &url, &[("x-forwarded-for", second.as_str())], None);
+    assert_eq!((r.status, r.header("ratelimit-remaining")), (401, Some("1")), "another client behind the proxy has its own: {}", r.text);
+}
+
 /// Issue 13, finding 8: without `trusted_proxies` (the default) a client-sent `X-Forwarded-For` or
 /// `spin-client-addr` header changes nothing: the address is the peer's.
 #[test]
