@@ -18,10 +18,17 @@ const FAVICON_SVG: &str = include_str!("../assets/favicon.svg");
 const DEFAULT_RELAY_URL: &str = "/ws";
 
 #[spin_sdk::http_component]
-fn handle(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+async fn handle(req: spin_sdk::http::IncomingRequest, response_out: spin_sdk::http::ResponseOutparam) {
+    // The body is read with the API's bound (docs/api.md, "Request bodies").
+    let req = sentinel_spin::read(req).await;
+    let response = respond(req);
+    sentinel_spin::respond(response_out, response).await
+}
+
+fn respond(req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
     let host = page_host(&req);
     let setting = sentinel_spin::SpinVariables::default().var("relay_public_url");
-    let mut response = sentinel_spin::handle("web", &router(), req);
+    let mut response = sentinel_spin::serve("web", &router(), req);
     // The API's policy lets pages connect to their own origin only; the board also talks to the relay.
     if let Some(relay) = Relay::parse(setting.as_deref()) {
         let headers = response.headers_mut();

@@ -21,28 +21,44 @@ pub use realtime::RedisStreams;
 /// [`MAX_BODY_BYTES`] (docs/api.md, "Request bodies"): memory stays bounded by the limit plus one
 /// read whatever a client sends, and the web layer answers 413 `PAYLOAD_TOO_LARGE`.
 pub async fn handle(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam) {
+    let request = read(req).await;
+    respond(response_out, serve(component, router, request)).await;
+}
+
+/// The request as an `http::Request` (URI with authority when Spin gives one), its body read up to
+/// just past [`MAX_BODY_BYTES`] (see [`handle`]).
+pub async fn read(req: IncomingRequest) -> http::Request<Vec<u8>> {
     let method: http::Method = req.method().into();
-    let path_and_query = req.path_with_query().unwrap_or_else(|| "/".to_string());
-    let (path, query) = match path_and_query.split_once('?') {
-        Some((path, query)) => (path.to_string(), Some(query.to_string())),
-        None => (path_and_query, None),
-    };
-    let mut headers = http::HeaderMap::new();
+    let uri = req.uri();
+    let mut builder = http::Request::builder().method(method).uri(if uri.is_empty() { "/".to_string() } else { uri });
     for (name, value) in req.headers().entries() {
         if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(&value)) {
-            headers.append(name, value);
+            builder = builder.header(name, value);
         }
     }
-    // Spin appends its own `spin-client-addr` after any the client sent (docs/spin.md), so the last one is the peer.
-    let client_addr = headers.get_all("spin-client-addr").iter().last().and_then(|v| v.to_str().ok()).map(str::to_string);
     let body = read_bounded(req, MAX_BODY_BYTES).await;
-    let request = Request { method, path, query, headers, body, client_addr, client_ip: None };
+    builder.body(body).unwrap_or_else(|_| http::Request::new(Vec::new()))
+}
+
+/// Serves an already read request with `router` (what [`handle`] does between reading and answering).
+pub fn serve(component: &'static str, router: &Router, req: http::Request<Vec<u8>>) -> http::Response<Vec<u8>> {
+    let (parts, body) = req.into_parts();
+    // Spin appends its own `spin-client-addr` after any the client sent (docs/spin.md), so the last one is the peer.
+    let client_addr = parts.headers.get_all("spin-client-addr").iter().last().and_then(|v| v.to_str().ok()).map(str::to_string);
+    let request = Request {
+        method: parts.method,
+        path: parts.uri.path().to_string(),
+        query: parts.uri.query().map(str::to_string),
+        headers: parts.headers,
+        body,
+        client_addr,
+        client_ip: None,
+    };
     let config = SpinVariables::default();
     let db = SpinPostgres::new(config.get_cached("database_url"));
     let events = RedisStreams::new(config.get_cached("redis_url"));
     let platform = Platform { component, db: &db, config: &config, events: &events, counters: &events };
-    let response = sentinel_http::serve(router, &platform, request);
-    respond(response_out, response).await;
+    sentinel_http::serve(router, &platform, request)
 }
 
 /// The body, read until its end or until more than `limit` bytes arrived (then at most `limit` plus
@@ -60,7 +76,8 @@ async fn read_bounded(req: IncomingRequest, limit: usize) -> Vec<u8> {
     body
 }
 
-async fn respond(response_out: ResponseOutparam, response: http::Response<Vec<u8>>) {
+/// Sends `response` through Spin.
+pub async fn respond(response_out: ResponseOutparam, response: http::Response<Vec<u8>>) {
     let mut response = spin_sdk::http::IntoResponse::into_response(response);
     let body = std::mem::take(response.body_mut());
     match spin_sdk::http::OutgoingResponse::try_from(response) {
