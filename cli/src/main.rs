@@ -615,6 +615,10 @@ async fn start_relay(args: &UpArgs, settings: &Settings) -> Result<sentinel_rela
         // The presence board is served by the host itself: its origin may open the relay.
         config.cors_origins.extend(local_origins(args.listen));
     }
+    // The same trusted proxies as the components' `trusted_proxies` variable.
+    if let Some(proxies) = env_first(&["SENTINEL_TRUSTED_PROXIES", "SPIN_VARIABLE_TRUSTED_PROXIES"]) {
+        config.trusted_proxies = sentinel_relay::TrustedProxies::parse(&proxies).map_err(anyhow::Error::msg)?;
+    }
     if settings.environment != "production" {
         // The spec's development allowance: 100 new connections per IP per minute.
         config.limits.connections_per_ip_per_minute = 100;

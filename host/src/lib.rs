@@ -7,6 +7,7 @@
 //! `SENTINEL_REQUEST_TIMEOUT_SECS`), after which the instance is trapped/dropped and the client
 //! gets a 500. Spin has no timeout; a local host must never wedge.
 
+pub use server::MAX_REQUEST_BODY_BYTES;
 pub mod allowed_hosts;
 mod bindings;
 pub mod headers;

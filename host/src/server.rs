@@ -22,6 +22,11 @@ use crate::state::{ComponentContext, HostState};
 
 pub type Body = http_body_util::combinators::UnsyncBoxBody<Bytes, ErrorCode>;
 
+/// The most of one request body the host passes to a component: the components' own 1 MiB limit
+/// plus 64 KiB, so a component always sees that a body is too large and answers 413 itself, while no
+/// request can stream more than this through the host (docs/api.md, "Request bodies").
+pub const MAX_REQUEST_BODY_BYTES: usize = 1024 * 1024 + 64 * 1024;
+
 pub struct LoadedComponent {
     pub pre: ProxyPre<HostState>,
     pub context: Arc<ComponentContext>,
@@ -102,7 +107,12 @@ impl App {
             };
             parts.headers.append(name, value);
         }
-        let body = body.map_err(wasmtime_wasi_http::p2::hyper_request_error).boxed_unsync();
+        let body = http_body_util::Limited::new(body, MAX_REQUEST_BODY_BYTES)
+            .map_err(|e| match e.downcast::<hyper::Error>() {
+                Ok(e) => wasmtime_wasi_http::p2::hyper_request_error(*e),
+                Err(_) => ErrorCode::HttpRequestBodySize(Some(MAX_REQUEST_BODY_BYTES as u64)),
+            })
+            .boxed_unsync();
         let req = Request::from_parts(parts, body);
 
         match self.clone().invoke(&component_id, req).await {

@@ -18,6 +18,9 @@ pub struct RelayConfig {
     pub cors_origins: Vec<String>,
     /// The unit's `unit_timezone` and `day_rollover` (today's DDS is today's operational day).
     pub operational_day: sentinel_domain::time::OperationalDay,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (the components' `trusted_proxies`
+    /// variable; docs/api.md, "Client addresses"). Empty: the peer is the client.
+    pub trusted_proxies: sentinel_http::client_addr::TrustedProxies,
     pub limits: Limits,
 }
 
@@ -46,6 +49,8 @@ pub struct Limits {
     pub drain_grace: Duration,
     /// Items in `activity:backfill` (20).
     pub activity_backfill_items: i64,
+    /// Newest active alerts in `alerts:backfill` (100; `more` says whether there are others).
+    pub alerts_backfill_items: i64,
     /// Events a connection may fall behind the stream readers before it is dropped as a slow consumer.
     pub fanout_buffer: usize,
     /// A write to one socket that takes longer than this drops that socket (never blocks others).
@@ -74,6 +79,7 @@ impl Default for Limits {
             kiosk_sweep_interval: Duration::from_secs(15),
             drain_grace: Duration::from_secs(1),
             activity_backfill_items: 20,
+            alerts_backfill_items: 100,
             fanout_buffer: 16_384,
             write_timeout: Duration::from_secs(10),
             presence_interval: Duration::from_secs(1),
@@ -94,6 +100,7 @@ impl RelayConfig {
             jwt_secret: jwt_secret.into(),
             cors_origins: vec!["http://localhost:3000".into(), "http://localhost:5173".into()],
             operational_day: Default::default(),
+            trusted_proxies: Default::default(),
             limits: Limits::default(),
         }
     }

@@ -163,7 +163,8 @@ where
         // Give the peer a moment to answer the close handshake, then drop.
         let _ = tokio::time::timeout(Duration::from_millis(500), async { while let Some(Ok(m)) = incoming.next().await { if m.is_close() { break; } } }).await;
     }
-    let _ = conn.sink.close().await;
+    // A peer that stopped reading must not keep this task (and its API key's connection slot) alive.
+    let _ = tokio::time::timeout(limits.write_timeout, conn.sink.close()).await;
     for channel in Channel::ALL {
         if conn.subscriptions[channel.index()].is_some() {
             shared.metrics.subscriptions[channel.index()].dec();
@@ -307,8 +308,19 @@ where
                 }
             }
             let delivered = frames.len() as u64;
+            // The page goes out under the write timeout, like every write (a reader that stalls is dropped).
+            let deadline = tokio::time::Instant::now() + self.shared.config.limits.write_timeout;
             for frame in frames {
-                self.sink.feed(Message::Text(frame)).await.map_err(|_| Closing(CloseCode::Away, "write failed"))?;
+                match tokio::time::timeout_at(deadline, self.sink.feed(Message::Text(frame))).await {
+                    Ok(Ok(())) => {}
+                    Ok(Err(_)) => return Err(Closing(CloseCode::Away, "write failed")),
+                    Err(_) => return Err(self.slow_consumer()),
+                }
+            }
+            match tokio::time::timeout_at(deadline, self.sink.flush()).await {
+                Ok(Ok(())) => {}
+                Ok(Err(_)) => return Err(Closing(CloseCode::Away, "write failed")),
+                Err(_) => return Err(self.slow_consumer()),
             }
             self.shared.metrics.delivered[channel.index()].inc_by(delivered);
             if let Some(sub) = self.subscriptions[channel.index()].as_mut() {
@@ -335,7 +347,14 @@ where
                 .await
                 .map(|items| Some(("activity:backfill", json!({ "items": items })))),
             Channel::Visitors => self.shared.pg.run(|db| backfill::active_visitors(db)).await.map(|d| Some(("visitors:backfill", d))),
-            Channel::Alerts => self.shared.pg.run(|db| backfill::active_alerts(db)).await.map(|d| Some(("alerts:backfill", d))),
+            Channel::Alerts => {
+                // The newest active alerts only; `more` tells the dashboard to page the rest over HTTP.
+                let page = sentinel_http::pagination::PageRequest { page: 1, limit: self.shared.config.limits.alerts_backfill_items };
+                self.shared.pg.run(move |db| backfill::active_alerts(db, page)).await.map(|mut d| {
+                    d["more"] = json!(d["total"].as_i64().unwrap_or(0) > d["count"].as_i64().unwrap_or(0));
+                    Some(("alerts:backfill", d))
+                })
+            }
             Channel::Dds => {
                 let day = self.shared.config.operational_day.clone();
                 self.shared.pg.run(move |db| backfill::current_dds(db, &day)).await.map(|d| Some(("dds:current", d)))
@@ -374,7 +393,15 @@ where
         }
     }
 
+    /// A socket whose writes did not finish within the write timeout: counted, then closed.
+    fn slow_consumer(&self) -> Closing {
+        self.shared.metrics.slow_consumers.inc();
+        Closing(CloseCode::Again, "slow consumer")
+    }
+
     async fn deliver(&mut self, batch: &[Arc<Event>]) -> Result<(), Closing> {
+        // Every write of the batch, and its flush, within one write timeout.
+        let deadline = tokio::time::Instant::now() + self.shared.config.limits.write_timeout;
         let mut written = 0usize;
         let mut oldest_published: Option<i64> = None;
         for event in batch {
@@ -395,8 +422,10 @@ where
                         self.presence_pending = None;
                     }
                     sub.last_id = Some(event.id);
-                    if self.sink.feed(Message::Text(event.frame.clone())).await.is_err() {
-                        return Err(Closing(CloseCode::Away, "write failed"));
+                    match tokio::time::timeout_at(deadline, self.sink.feed(Message::Text(event.frame.clone()))).await {
+                        Ok(Ok(())) => {}
+                        Ok(Err(_)) => return Err(Closing(CloseCode::Away, "write failed")),
+                        Err(_) => return Err(self.slow_consumer()),
                     }
                     self.shared.metrics.delivered[channel.index()].inc();
                     written += 1;
@@ -412,9 +441,10 @@ where
             }
         }
         if written > 0 {
-            match tokio::time::timeout(self.shared.config.limits.write_timeout, self.sink.flush()).await {
+            match tokio::time::timeout_at(deadline, self.sink.flush()).await {
                 Ok(Ok(())) => {}
-                _ => return Err(Closing(CloseCode::Again, "slow consumer")),
+                Ok(Err(_)) => return Err(Closing(CloseCode::Away, "write failed")),
+                Err(_) => return Err(self.slow_consumer()),
             }
             if let Some(ms) = oldest_published {
                 let lag = (chrono::Utc::now().timestamp_millis() - ms).max(0) as f64 / 1000.0;

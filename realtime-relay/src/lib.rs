@@ -37,6 +37,7 @@ use tokio::net::TcpListener;
 use tokio::sync::{broadcast, watch, Notify};
 use tokio::task::JoinHandle;
 
+pub use sentinel_http::client_addr::TrustedProxies;
 pub use crate::config::{Limits, RelayConfig};
 use crate::hub::{Event, RedisHandle};
 use crate::metrics::Metrics;

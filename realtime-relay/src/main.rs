@@ -50,6 +50,9 @@ struct ServeArgs {
     /// Local time at which the operational day rolls over, HH:MM (as the app's `day_rollover` variable)
     #[arg(long, env = "SENTINEL_DAY_ROLLOVER", default_value = sentinel_domain::time::OperationalDay::DEFAULT_ROLLOVER)]
     day_rollover: String,
+    /// Comma-separated CIDRs of reverse proxies whose X-Forwarded-For is believed (empty: none), as the app's `trusted_proxies` variable
+    #[arg(long, env = "SENTINEL_TRUSTED_PROXIES", default_value = "")]
+    trusted_proxies: String,
     /// New connections per client IP per minute
     #[arg(long, env = "SENTINEL_RELAY_CONNECTIONS_PER_IP", default_value_t = 10)]
     connections_per_ip_per_minute: usize,
@@ -91,6 +94,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     config.cors_origins = args.cors_origins.split(',').map(|o| o.trim().to_string()).filter(|o| !o.is_empty()).collect();
     config.operational_day =
         sentinel_domain::time::OperationalDay::parse(Some(&args.unit_timezone), Some(&args.day_rollover)).map_err(anyhow::Error::msg)?;
+    config.trusted_proxies = sentinel_http::client_addr::TrustedProxies::parse(&args.trusted_proxies).map_err(anyhow::Error::msg)?;
     config.limits = Limits {
         connections_per_ip_per_minute: args.connections_per_ip_per_minute,
         connections_per_key: args.connections_per_key,

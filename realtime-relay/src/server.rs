@@ -157,12 +157,15 @@ async fn handle(mut request: Request<Incoming>, peer: SocketAddr, shared: Arc<Sh
             return json_response(StatusCode::FORBIDDEN, "FORBIDDEN", "Origin not allowed");
         }
     }
-    if !shared.ip_windows.admit(peer.ip(), limits.connections_per_ip_per_minute) {
+    // The client behind trusted proxies (docs/api.md, "Client addresses"): the per-IP limit is per client.
+    let forwarded = headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    let client = shared.config.trusted_proxies.client_ip(peer.ip(), forwarded);
+    if !shared.ip_windows.admit(client, limits.connections_per_ip_per_minute) {
         shared.metrics.refuse("ip_rate");
         return json_response(StatusCode::TOO_MANY_REQUESTS, "RATE_LIMIT_EXCEEDED", "Too many WebSocket connections from this IP");
     }
     let presented = auth::presented(headers, request.uri().query());
-    let ip = peer.ip().to_string();
+    let ip = client.to_string();
     let principal = match auth::authenticate(&shared.pg, &shared.config.jwt_secret, presented, Some(ip.clone())).await {
         Ok(principal) => principal,
         Err(err) => {

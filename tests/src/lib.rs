@@ -454,7 +454,7 @@ pub fn app_variables(database_url: &str, redis_url: &str) -> HashMap<String, Str
     vars
 }
 
-pub const RELAXED_RATE_LIMITS: &str = "user=1000000/60,kiosk=1000000/60,scan=1000000/60,key=1000000/60,anonymous=1000000/60";
+pub const RELAXED_RATE_LIMITS: &str = "user=1000000/60,kiosk=1000000/60,scan=1000000/60,key=1000000/60,anonymous=1000000/60,login_ip=1000000/900";
 
 /// The shared application: the production spin.toml on [`services()`].
 pub struct App {

@@ -73,11 +73,55 @@ fn create_validation() {
     assert_eq!(admin("POST", "/api/security-alerts", Some(&body)).status, 201);
 }
 
+/// Issue 13, finding 7: `details` are bounded (size, properties, depth) with a clear 400.
+#[test]
+fn alert_details_are_bounded() {
+    let raise = |details: Value| {
+        let body = json!({ "alertType": "system", "severity": "info", "badgeSerial": null, "kioskId": unique("big-"), "message": "m", "details": details });
+        as_key("kiosk", "POST", "/api/security-alerts", Some(&body))
+    };
+    let too_big = raise(json!({ "blob": "x".repeat(5000) }));
+    assert_eq!((too_big.status, too_big.body["error"].as_str()), (400, Some("VALIDATION_ERROR")), "{}", too_big.text);
+    assert!(too_big.text.contains("4096 bytes"), "{}", too_big.text);
+    let deep = raise(json!({ "a": { "b": { "c": { "d": { "e": 1 } } } } }));
+    assert_eq!(deep.status, 400, "{}", deep.text);
+    assert!(deep.text.contains("4 levels"), "{}", deep.text);
+    let wide: serde_json::Map<String, Value> = (0..65).map(|i| (format!("k{i}"), json!(i))).collect();
+    let wide = raise(Value::Object(wide));
+    assert_eq!(wide.status, 400, "{}", wide.text);
+    assert!(wide.text.contains("64 properties"), "{}", wide.text);
+    let fine = raise(json!({ "a": { "b": { "c": [1, 2, 3] } }, "note": "x".repeat(3000) }));
+    assert_eq!(fine.status, 201, "{}", fine.text);
+}
+
+/// Issue 13, finding 7: the active list is paged (default 50, at most 100 per page) with its total.
+#[test]
+fn the_active_alert_list_is_paged() {
+    for _ in 0..3 {
+        assert_eq!(admin("POST", "/api/security-alerts", Some(&alert_body(&unique("page-"), None))).status, 201);
+    }
+    let r = as_role("duty_watch", "GET", "/api/security-alerts/active?limit=2", None);
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["alerts"].as_array().unwrap().len(), r.body["count"].as_i64(), r.body["limit"].as_i64()), (2, Some(2), Some(2)));
+    let total = r.body["total"].as_i64().unwrap();
+    assert!(total >= 3, "{}", r.text);
+    assert_eq!(r.body["totalPages"].as_i64(), Some((total + 1) / 2));
+    let page2 = as_role("duty_watch", "GET", "/api/security-alerts/active?limit=2&page=2", None);
+    assert_ne!(page2.body["alerts"][0]["id"], r.body["alerts"][0]["id"]);
+    let default = as_role("duty_watch", "GET", "/api/security-alerts/active", None);
+    assert_eq!(default.body["limit"], 50);
+    assert!(default.body["alerts"].as_array().unwrap().len() <= 50);
+    for bad in ["limit=0", "limit=101", "page=0", "limit=x"] {
+        let r = as_role("duty_watch", "GET", &format!("/api/security-alerts/active?{bad}"), None);
+        assert_eq!((r.status, r.body["error"].as_str()), (400, Some("VALIDATION_ERROR")), "{bad}: {}", r.text);
+    }
+}
+
 #[test]
 fn acknowledge_once_and_read_in_any_status() {
     let kiosk_id = unique("ack-");
     let id = admin("POST", "/api/security-alerts", Some(&alert_body(&kiosk_id, Some("X")))).body["id"].as_str().unwrap().to_string();
-    let active = as_role("duty_watch", "GET", "/api/security-alerts/active", None);
+    let active = as_role("duty_watch", "GET", "/api/security-alerts/active?limit=100", None);
     assert_eq!(active.status, 200, "{}", active.text);
     assert!(active.body["alerts"].as_array().unwrap().iter().any(|a| a["id"] == json!(id)));
     assert_eq!(active.body["count"].as_u64().unwrap() as usize, active.body["alerts"].as_array().unwrap().len());
@@ -96,7 +140,7 @@ fn acknowledge_once_and_read_in_any_status() {
     assert_eq!(as_role("duty_watch", "POST", &format!("/api/security-alerts/{id}/dismiss"), Some(&json!({}))).status, 400);
     let r = as_role("duty_watch", "GET", &format!("/api/security-alerts/{id}"), None);
     assert_eq!((r.status, r.body["status"].as_str()), (200, Some("acknowledged")), "{}", r.text);
-    let active = as_role("duty_watch", "GET", "/api/security-alerts/active", None);
+    let active = as_role("duty_watch", "GET", "/api/security-alerts/active?limit=100", None);
     assert!(!active.body["alerts"].as_array().unwrap().iter().any(|a| a["id"] == json!(id)));
     assert_eq!(sql(&format!("SELECT count(*) AS n FROM audit_log WHERE action = 'alert_acknowledge' AND entity_id = '{id}'"))[0]["n"], 1);
 

@@ -69,12 +69,48 @@ fn password_login(base: &str, email: &str, password: &str) -> Resp {
     request("POST", &format!("{base}/api/auth/login"), &[], Some(&json!({ "email": email, "password": password })))
 }
 
-/// The `login_failed` audit rows for `identifier`, oldest first.
-fn failed_logins(identifier: &str) -> Vec<Value> {
+fn username_login(base: &str, username: &str, password: &str) -> Resp {
+    request("POST", &format!("{base}/api/auth/login"), &[], Some(&json!({ "username": username, "password": password })))
+}
+
+/// A password sign-in from `client` as a trusted proxy would forward it (`X-Forwarded-For`).
+fn login_from(base: &str, client: &str, identifier: &str, password: &str) -> Resp {
+    request("POST", &format!("{base}/api/auth/login"), &[("x-forwarded-for", client)], Some(&json!({ "email": identifier, "password": password })))
+}
+
+/// A documentation-range address (198.18.0.0/15) no other test uses.
+fn unique_ip() -> String {
+    let n = u32::from_str_radix(&unique(), 16).unwrap();
+    format!("198.{}.{}.{}", 18 + (n >> 16) % 2, (n >> 8) & 0xff, (n & 0xff).max(1))
+}
+
+/// The `login_failed` audit rows of `where_` (a condition on `audit_log`), oldest first.
+fn failed_logins_where(where_: &str) -> Vec<Value> {
     sql(&format!(
         "SELECT entity_id::text AS entity_id, admin_user_id::text AS actor, details, host(ip_address) AS ip FROM audit_log
-         WHERE action = 'login_failed' AND details->>'identifier' = '{identifier}' ORDER BY created_at"
+         WHERE action = 'login_failed' AND {where_} ORDER BY created_at"
     ))
+}
+
+/// The `login_failed` audit rows naming the account `user_id`, oldest first.
+fn failed_logins_of(user_id: &str) -> Vec<Value> {
+    failed_logins_where(&format!("details->>'account' = '{user_id}'"))
+}
+
+/// The keyed hash a `login_failed` row records for an identifier that matched no account.
+fn identifier_hash(method: &str, identifier: &str) -> String {
+    sentinel_auth::keyed_hash(sentinel_tests::TEST_JWT_SECRET, "sentinel sign-in identifier", &format!("{method}:{}", identifier.to_lowercase()))
+}
+
+/// The `login_failed` audit rows of an RFID badge serial (recorded as its keyed hash), oldest first.
+fn failed_badge_logins(serial: &str) -> Vec<Value> {
+    failed_logins_where(&format!("details->>'identifierHash' = '{}'", identifier_hash("rfid", serial)))
+}
+
+/// No audit row anywhere holds `text` (an identifier or password as typed).
+fn assert_not_audited(text: &str) {
+    let rows = sql(&format!("SELECT action, details FROM audit_log WHERE strpos(lower(details::text), lower('{text}')) > 0"));
+    assert!(rows.is_empty(), "{text:?} is in the audit log: {rows:?}");
 }
 
 fn assert_locked_out(r: &Resp) {
@@ -127,8 +163,21 @@ fn bad_credentials_look_the_same_and_are_audited() {
         assert_eq!(r.body["error"], "INVALID_CREDENTIALS");
         assert_eq!(r.body["message"], "Invalid email or password");
     }
-    let audited = sql(&format!("SELECT count(*)::int AS n FROM audit_log WHERE action = 'login_failed' AND details->>'identifier' = '{email}'"));
-    assert_eq!(audited[0]["n"], 1);
+    // The failure names the matched account, never the identifier as typed (issue 13, finding 4).
+    let audited = failed_logins_of(&id);
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(audited[0]["entity_id"], json!(id));
+    assert_eq!(audited[0]["details"]["reason"], "invalid_credentials");
+    assert!(audited[0]["details"].get("identifier").is_none(), "{audited:?}");
+    assert_not_audited(&email);
+    assert_not_audited("nobody@nowhere.test");
+    let unknown_rows = failed_logins_where(&format!("details->>'identifierHash' = '{}'", identifier_hash("password", "NOBODY@nowhere.test")));
+    assert!(!unknown_rows.is_empty(), "an unknown identifier is recorded as its keyed hash");
+    // A password typed into the e-mail field is not kept either.
+    let typed_secret = format!("Tr0ub4dor-{}", &id[..8]);
+    let r = request("POST", "/api/auth/login", &[], Some(&json!({ "email": typed_secret, "password": "x" })));
+    assert_eq!(r.status, 401, "{}", r.text);
+    assert_not_audited(&typed_secret);
     let r = request("POST", "/api/auth/login", &[], Some(&json!({ "password": PASSWORD })));
     assert_eq!(r.status, 400);
     assert!(sql(&format!("SELECT 1 FROM sessions WHERE user_id = '{id}'")).is_empty());
@@ -145,7 +194,7 @@ fn disabled_accounts_cannot_sign_in_and_lose_their_sessions_at_once() {
     assert_eq!(r.status, 403);
     assert_eq!(r.body["error"], "ACCOUNT_DISABLED");
     // The right password on a disabled account is a failed sign-in: audited, and it counts toward the lockout.
-    let failed = failed_logins(&user.email);
+    let failed = failed_logins_of(&user.id);
     assert_eq!(failed.len(), 1, "{failed:?}");
     assert_eq!(failed[0]["entity_id"], json!(user.id));
     assert_eq!(failed[0]["details"]["reason"], "account_disabled");
@@ -154,7 +203,7 @@ fn disabled_accounts_cannot_sign_in_and_lose_their_sessions_at_once() {
         assert_eq!(request("POST", "/api/auth/login", &[], Some(&json!({ "email": user.email, "password": PASSWORD }))).status, 403);
     }
     assert_locked_out(&request("POST", "/api/auth/login", &[], Some(&json!({ "email": user.email, "password": PASSWORD }))));
-    assert_eq!(failed_logins(&user.email).len(), 5, "a locked-out attempt is not another failure");
+    assert_eq!(failed_logins_of(&user.id).len(), 5, "a locked-out attempt is not another failure");
 }
 
 #[test]
@@ -270,6 +319,81 @@ fn repeated_failures_lock_the_identifier_out() {
     assert!(r.body["details"]["retryAfter"].as_u64().unwrap() > 0);
 }
 
+/// Issue 13, finding 5: an account's e-mail and username are one budget, not two.
+#[test]
+fn email_and_username_share_one_lockout_budget() {
+    let base = sentinel_tests::app().base_url.clone();
+    let (id, email) = insert_user("quartermaster");
+    let username = format!("sh_{}", &id[..8]);
+    sql_exec(&format!("UPDATE users SET username = '{username}' WHERE id = '{id}'"));
+    for i in 0..3 {
+        assert_eq!(password_login(&base, &email, &format!("Wrong-{i}-Passw0rd!")).status, 401, "attempt {i}");
+    }
+    for i in 3..5 {
+        assert_eq!(username_login(&base, &username, &format!("Wrong-{i}-Passw0rd!")).status, 401, "attempt {i}");
+    }
+    assert_locked_out(&username_login(&base, &username, PASSWORD));
+    assert_locked_out(&password_login(&base, &email, PASSWORD));
+    assert_eq!(failed_logins_of(&id).len(), 5);
+}
+
+/// Issue 13, findings 5 and 8: behind a trusted proxy each client address has its own budgets, and an
+/// address guessing across many accounts is stopped by the `login_ip` budget; other addresses are not.
+#[test]
+fn an_address_guessing_across_accounts_is_locked_out_and_others_are_not() {
+    let host = host_with(&[("trusted_proxies", "127.0.0.1/32"), ("rate_limits", "anonymous=1000000/60,login_ip=4/900")]);
+    let base = host.base_url.clone();
+    let attacker = unique_ip();
+    for i in 0..4 {
+        let r = login_from(&base, &attacker, &format!("victim-{i}-{}@nowhere.test", unique()), "Wrong-Passw0rd!1");
+        assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
+    }
+    let rows = failed_logins_where(&format!("ip_address = '{attacker}'"));
+    assert_eq!(rows.len(), 4, "the forwarded client address is audited: {rows:?}");
+    // A fifth account, even with its right password, waits out the address's lockout ...
+    let (_, email) = insert_user("quartermaster");
+    assert_locked_out(&login_from(&base, &attacker, &email, PASSWORD));
+    // ... while the same account signs in from elsewhere.
+    assert_eq!(login_from(&base, &unique_ip(), &email, PASSWORD).status, 200);
+    // A client cannot choose its address: an entry left of the trusted hop's is never read.
+    let spoofed = format!("{}, {attacker}", unique_ip());
+    assert_locked_out(&login_from(&base, &spoofed, &email, PASSWORD));
+}
+
+/// Issue 13, finding 8: behind a trusted proxy the anonymous budget is per client, not per proxy.
+#[test]
+fn the_anonymous_budget_counts_clients_behind_trusted_proxies() {
+    let redis = format!("{}/6", services().redis_url);
+    let host = host_with(&[("redis_url", &redis), ("trusted_proxies", "127.0.0.0/8, ::1"), ("rate_limits", "anonymous=2/900")]);
+    let url = format!("{}/api/divisions", host.base_url);
+    let (first, second) = (unique_ip(), unique_ip());
+    for _ in 0..2 {
+        assert_eq!(request("GET", &url, &[("x-forwarded-for", first.as_str())], None).status, 401);
+    }
+    assert_eq!(request("GET", &url, &[("x-forwarded-for", first.as_str())], None).status, 429, "the first client's budget is spent");
+    let r = request("GET", &url, &[("x-forwarded-for", second.as_str())], None);
+    assert_eq!((r.status, r.header("ratelimit-remaining")), (401, Some("1")), "another client behind the proxy has its own: {}", r.text);
+}
+
+/// Issue 13, finding 8: without `trusted_proxies` (the default) a client-sent `X-Forwarded-For` or
+/// `spin-client-addr` header changes nothing: the address is the peer's.
+#[test]
+fn client_sent_address_headers_are_ignored_without_trusted_proxies() {
+    let (_, email) = insert_user("quartermaster");
+    let spoof = unique_ip();
+    let r = request(
+        "POST",
+        "/api/auth/login",
+        &[("x-forwarded-for", spoof.as_str()), ("spin-client-addr", &format!("{spoof}:4444"))],
+        Some(&json!({ "email": email, "password": "Wrong-Passw0rd!1" })),
+    );
+    assert_eq!(r.status, 401, "{}", r.text);
+    let user_id = sql(&format!("SELECT id::text AS id FROM users WHERE email = '{email}'"))[0]["id"].as_str().unwrap().to_string();
+    let rows = failed_logins_of(&user_id);
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(rows[0]["ip"], "127.0.0.1", "{rows:?}");
+}
+
 #[test]
 fn rfid_login_needs_a_kiosk_and_a_linked_enabled_user() {
     let (serial, _) = badge_holder(None);
@@ -309,7 +433,7 @@ fn rfid_login_refuses_unassigned_and_inactive_badges_in_the_spec_order() {
     let r = as_key("kiosk", "POST", "/api/auth/rfid-login", Some(&json!({ "badgeNumber": lost })));
     assert_eq!((r.status, r.body["error"].as_str()), (403, Some("BADGE_INACTIVE")), "{}", r.text);
 
-    let reasons: Vec<_> = [&unassigned, &lost].iter().map(|s| failed_logins(s)[0]["details"]["reason"].clone()).collect();
+    let reasons: Vec<_> = [&unassigned, &lost].iter().map(|s| failed_badge_logins(s)[0]["details"]["reason"].clone()).collect();
     assert_eq!(reasons, [json!("badge_unassigned"), json!("badge_inactive")]);
 }
 
@@ -323,18 +447,22 @@ fn rfid_login_failures_are_audited_and_lock_the_badge_out() {
         let r = rfid_login(&base, &key, &serial);
         assert_eq!((r.status, r.body["error"].as_str()), (403, Some("USER_NOT_LINKED")), "attempt {i}: {}", r.text);
     }
-    let failed = failed_logins(&serial);
+    let failed = failed_badge_logins(&serial);
     assert_eq!(failed.len(), 5, "{failed:?}");
     assert_eq!(failed[0]["actor"], Value::Null);
     assert_eq!(failed[0]["ip"], "127.0.0.1");
-    assert_eq!(failed[0]["details"], json!({ "identifier": serial, "method": "rfid", "reason": "user_not_linked", "apiKeyId": kiosk_key_id }));
+    assert_eq!(
+        failed[0]["details"],
+        json!({ "identifierHash": identifier_hash("rfid", &serial), "method": "rfid", "reason": "user_not_linked", "apiKeyId": kiosk_key_id })
+    );
+    assert_not_audited(&serial);
 
     // Now the member gets an account: the badge still waits out the lockout (any case of the serial).
     let (user, _) = insert_user("duty_watch");
     sql_exec(&format!("UPDATE users SET member_id = (SELECT assigned_to_id FROM badges WHERE serial_number = '{serial}') WHERE id = '{user}'"));
     assert_locked_out(&rfid_login(&base, &key, &serial.to_lowercase()));
     assert!(sql(&format!("SELECT 1 FROM sessions WHERE user_id = '{user}'")).is_empty());
-    assert_eq!(failed_logins(&serial).len(), 5);
+    assert_eq!(failed_badge_logins(&serial).len(), 5);
 
     // Unknown serials are failures too; other badges at the same kiosk are unaffected.
     let unknown = format!("NOPE{}", unique());
@@ -342,7 +470,7 @@ fn rfid_login_failures_are_audited_and_lock_the_badge_out() {
         assert_eq!(rfid_login(&base, &key, &unknown).status, 404);
     }
     assert_locked_out(&rfid_login(&base, &key, &unknown));
-    assert_eq!(failed_logins(&unknown)[0]["details"]["reason"], "badge_not_found");
+    assert_eq!(failed_badge_logins(&unknown)[0]["details"]["reason"], "badge_not_found");
     let (other, _) = badge_holder(Some("quartermaster"));
     assert_eq!(rfid_login(&base, &key, &other).status, 200);
 }
@@ -354,17 +482,21 @@ fn lockout_holds_without_redis() {
     let [(url_name, url), (host_name, host_port)] = unreachable_redis();
     let host = host_with(&[(url_name, &url), (host_name, &host_port)]);
     let base = host.base_url.clone();
-    let (_, email) = insert_user("quartermaster");
+    let (id, email) = insert_user("quartermaster");
+    let username = format!("nr_{}", &id[..8]);
+    sql_exec(&format!("UPDATE users SET username = '{username}' WHERE id = '{id}'"));
+    // The e-mail and the username of one account share its budget.
     for i in 0..5 {
-        let r = password_login(&base, &email, &format!("Wrong-{i}-Passw0rd!"));
+        let r = if i % 2 == 0 { password_login(&base, &email, &format!("Wrong-{i}-Passw0rd!")) } else { username_login(&base, &username, &format!("Wrong-{i}-Passw0rd!")) };
         assert_eq!(r.status, 401, "attempt {i}: {}", r.text);
     }
-    assert_eq!(failed_logins(&email).len(), 5);
+    assert_eq!(failed_logins_of(&id).len(), 5);
     let r = password_login(&base, &email, PASSWORD);
     assert_locked_out(&r);
     assert!(r.header("retry-after").unwrap().parse::<u64>().unwrap() > 850, "about 15 minutes after the failures");
-    // Nor does changing the identifier's case.
+    // Nor does changing the identifier's case, or switching to the username.
     assert_locked_out(&password_login(&base, &email.to_uppercase(), PASSWORD));
+    assert_locked_out(&username_login(&base, &username.to_uppercase(), PASSWORD));
 
     // A successful sign-in resets the count, as deleting the Redis counter would.
     let (_, email) = insert_user("quartermaster");

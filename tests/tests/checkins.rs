@@ -435,6 +435,53 @@ fn sync_reports_disabled_badges_and_is_kiosk_only() {
     assert_validation_error(&sync(&key, json!([{ "serialNumber": "A", "timestamp": at(0), "clientRef": "x".repeat(101) }])), "long clientRef");
 }
 
+/// Issue 13, finding 1: an item dated outside what PostgreSQL stores (year 0, year 10000 in UTC) or not
+/// a timestamp at all is refused on its own; the rest of the batch is stored, so the queue drains.
+#[test]
+fn a_sync_item_with_an_unusable_timestamp_fails_alone_and_the_rest_is_stored() {
+    let a = holder();
+    let b = holder();
+    let (_, key) = kiosk();
+    let r = sync(&key, json!([
+        { "serialNumber": a.serial, "timestamp": at(-60_000), "clientRef": "ok-1" },
+        { "serialNumber": a.serial, "timestamp": "0000-01-01T00:00:00Z", "clientRef": "year-0" },
+        { "serialNumber": b.serial, "timestamp": "9999-12-31T23:00:00-05:00", "clientRef": "year-10000" },
+        { "serialNumber": b.serial, "timestamp": "yesterday" },
+        { "serialNumber": b.serial, "timestamp": at(-30_000), "clientRef": "ok-2" },
+    ]));
+    assert_eq!(r.status, 200, "{}", r.text);
+    assert_eq!((r.body["success"].as_bool(), r.body["processed"].as_i64(), r.body["failed"].as_i64()), (Some(false), Some(2), Some(3)), "{}", r.text);
+    let results = r.body["results"].as_array().unwrap();
+    assert_eq!(results.len(), 5);
+    assert_eq!((results[0]["success"].as_bool(), results[0]["direction"].as_str()), (Some(true), Some("in")), "{}", r.text);
+    assert_eq!((results[4]["success"].as_bool(), results[4]["direction"].as_str()), (Some(true), Some("in")), "{}", r.text);
+    for (i, sent) in [(1, "0000-01-01T00:00:00Z"), (2, "9999-12-31T23:00:00-05:00"), (3, "yesterday")] {
+        assert_eq!(results[i]["success"], false, "item {i}: {}", r.text);
+        assert_eq!(results[i]["timestamp"], sent);
+        assert!(results[i]["error"].as_str().unwrap().starts_with("Invalid timestamp"), "{}", results[i]);
+    }
+    assert_eq!(checkins_of(&a.member).len(), 1);
+    assert_eq!(checkins_of(&b.member).len(), 1);
+    // A batch of nothing but unusable items is answered item by item too.
+    let r = sync(&key, json!([{ "serialNumber": a.serial, "timestamp": "0000-06-01" }]));
+    assert_eq!((r.status, r.body["failed"].as_i64(), r.body["processed"].as_i64()), (200, Some(1), Some(0)), "{}", r.text);
+}
+
+/// Issue 13, finding 1: every date filter refuses instants PostgreSQL cannot store with a 400, not a 500.
+#[test]
+fn out_of_range_instants_in_date_filters_are_400() {
+    let h = holder();
+    let member_history = format!("/api/members/{}/checkins", h.member);
+    for path in ["/api/checkins", member_history.as_str(), "/api/visitors", "/api/audit-logs"] {
+        for bad in ["startDate=0000-01-01", "startDate=0001-01-01T00:00:00%2B01:00", "endDate=9999-12-31T23:00:00-05:00", "endDate=0000-12-31"] {
+            let r = admin("GET", &format!("{path}?{bad}"), None);
+            assert_eq!((r.status, r.body["error"].as_str()), (400, Some("VALIDATION_ERROR")), "{path}?{bad}: {}", r.text);
+        }
+        let r = admin("GET", &format!("{path}?startDate=0001-01-01&endDate=9999-12-31"), None);
+        assert_eq!(r.status, 200, "{path}: the extremes are accepted: {}", r.text);
+    }
+}
+
 #[test]
 fn a_sync_retry_is_a_duplicate_even_after_the_badge_was_lost_or_reassigned() {
     // Sync rule: a stored item is `duplicate` before any badge/member validation, so a retry after

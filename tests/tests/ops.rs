@@ -70,6 +70,49 @@ async fn schema_objects(client: &tokio_postgres::Client) -> anyhow::Result<Vec<(
     Ok(rows.iter().map(|r| (r.get(0), r.get(1))).collect())
 }
 
+/// Issue 13, finding 4: V17 removes the sign-in identifiers `login_failed` rows stored before it,
+/// naming the matched account where there is one.
+#[test]
+fn v17_scrubs_the_identifiers_stored_by_failed_sign_ins() {
+    let rows = with_scratch_database("v17", |url| {
+        block_on(async move {
+            let mut client = sentinel_ops::connect(&url).await?;
+            let before: Vec<Migration> = sentinel_ops::migrate::embedded_migrations().into_iter().filter(|m| m.version() < 17).collect();
+            sentinel_ops::migrate::apply(&mut client, &before).await?;
+            client
+                .batch_execute(
+                    "INSERT INTO users (id, email, username, display_name, password_hash, role)
+                       VALUES ('00000000-0000-4000-8000-000000000018', 'qm@unit.test', 'qm_user', 'QM', 'x', 'quartermaster');
+                     INSERT INTO audit_log (action, entity_type, details, ip_address) VALUES
+                       ('login_failed', 'admin_user', '{\"identifier\": \"QM@unit.test\", \"method\": \"password\", \"reason\": \"invalid_credentials\"}', '10.0.0.1'),
+                       ('login_failed', 'admin_user', '{\"identifier\": \"qm_user\", \"method\": \"password\", \"reason\": \"invalid_credentials\"}', '10.0.0.1'),
+                       ('login_failed', 'admin_user', '{\"identifier\": \"Hunter2-typed-as-email\", \"method\": \"password\", \"reason\": \"invalid_credentials\"}', '10.0.0.1'),
+                       ('login_failed', 'admin_user', '{\"identifier\": \"BADGE123\", \"method\": \"rfid\", \"reason\": \"badge_not_found\"}', '10.0.0.2'),
+                       ('login', 'admin_user', '{\"method\": \"password\"}', '10.0.0.1');",
+                )
+                .await?;
+            sentinel_ops::migrate::migrate(&mut client).await?;
+            let rows = client
+                .query("SELECT action, entity_id::text, details::text FROM audit_log ORDER BY id", &[])
+                .await?;
+            Ok(rows.iter().map(|r| (r.get::<_, String>(0), r.get::<_, Option<String>>(1), r.get::<_, String>(2))).collect::<Vec<_>>())
+        })
+    });
+    let failed: Vec<_> = rows.iter().filter(|(action, _, _)| action == "login_failed").collect();
+    assert_eq!(failed.len(), 4, "{rows:?}");
+    for (_, _, details) in &failed {
+        assert!(!details.contains("\"identifier\""), "{details}");
+        for typed in ["QM@unit.test", "qm_user", "Hunter2", "BADGE123"] {
+            assert!(!details.contains(typed), "{typed} kept in {details}");
+        }
+    }
+    let account = "00000000-0000-4000-8000-000000000018";
+    let named = failed.iter().filter(|(_, entity, details)| entity.as_deref() == Some(account) && details.contains(account)).count();
+    assert_eq!(named, 2, "the e-mail and the username matched the account: {failed:?}");
+    assert_eq!(failed.iter().filter(|(_, _, d)| d.contains("identifierRemoved")).count(), 2, "{failed:?}");
+    assert!(rows.iter().any(|(action, _, details)| action == "login" && details.contains("password")), "other rows are untouched");
+}
+
 #[test]
 fn a_database_migrated_before_function_files_ends_up_with_the_same_functions_as_a_fresh_one() {
     let fresh = with_scratch_database("fresh", |url| {

@@ -184,3 +184,39 @@ fn metrics_need_the_token_and_negotiate_their_format() {
     assert!(r.body["memory"]["heapTotal"].as_u64().unwrap() > 0);
     assert_eq!(r.body["environment"], "development");
 }
+
+/// Issue 13, finding 10: every component that talks to Redis (it maps `redis_url`) may open the TLS
+/// `rediss://` URLs the README documents, at the configured `redis_host`, as well as `redis://`.
+#[test]
+fn every_component_using_redis_allows_rediss() {
+    use sentinel_host::allowed_hosts::{AllowedHosts, OutboundUrl};
+    let manifest = sentinel_host::manifest::Manifest::load(&sentinel_tests::workspace_root().join("spin.toml")).unwrap();
+    let redis_host = "redis.example.internal:6380";
+    let mut using_redis = 0;
+    for (id, component) in &manifest.components {
+        if !component.variables.contains_key("redis_url") {
+            continue;
+        }
+        using_redis += 1;
+        let entries: Vec<String> = component
+            .allowed_outbound_hosts
+            .iter()
+            .map(|entry| {
+                let template = sentinel_host::template::Template::parse(entry).unwrap();
+                template
+                    .render(|name| match name {
+                        "redis_host" => Ok::<_, String>(redis_host.to_string()),
+                        "database_host" => Ok("db.example.internal:5432".to_string()),
+                        other => Err(format!("unexpected variable {other}")),
+                    })
+                    .unwrap()
+            })
+            .collect();
+        let allowed = AllowedHosts::parse(&entries).unwrap();
+        for scheme in ["redis", "rediss"] {
+            let url = OutboundUrl::parse(&format!("{scheme}://{redis_host}"), scheme).unwrap();
+            assert!(allowed.allows(&url), "component {id} does not allow {scheme}://{redis_host}: {entries:?}");
+        }
+    }
+    assert!(using_redis >= 12, "every component publishes or rate-limits through Redis ({using_redis} found)");
+}

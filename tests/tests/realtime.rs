@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use sentinel_tests::relay::{
-    api_key, connect, metrics_text, publish, session, start_relay, try_connect, unique_label, ws_url, Client, Frame, PrivateRedis,
+    api_key, connect, metrics_text, publish, session, start_relay, try_connect, unique_label, ws_url, Client, Frame, PrivateRedis, Refused,
 };
 use sentinel_tests::{app, relay::relay_config, request, services, sql, sql_exec};
 use serde_json::{json, Value};
@@ -80,6 +80,94 @@ async fn connection_limits_per_ip_and_per_key() {
     assert_eq!(refused.status, 429);
     let refused = try_connect(&url, &[("x-api-key", &key.key)]).await.err().expect("fourth connection from this IP in a minute");
     assert_eq!((refused.status, refused.body["message"].as_str()), (429, Some("Too many WebSocket connections from this IP")));
+    relay.shutdown().await;
+}
+
+/// Issue 13, finding 8: behind a trusted proxy the per-IP connection limit counts each client (the
+/// rightmost untrusted `X-Forwarded-For` hop), not the proxy; without one the header is ignored.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_per_ip_connection_limit_counts_clients_behind_trusted_proxies() {
+    async fn from(url: &str, key: &str, client: &str) -> Result<Client, Refused> {
+        try_connect(url, &[("x-api-key", key), ("x-forwarded-for", client)]).await
+    }
+    let behind_proxy = start_relay(|c| {
+        c.limits.connections_per_ip_per_minute = 2;
+        c.trusted_proxies = sentinel_relay::TrustedProxies::parse("127.0.0.1/32").unwrap();
+    })
+    .await;
+    let url = ws_url(&behind_proxy);
+    let key = api_key("display");
+    let mut open = Vec::new();
+    for _ in 0..2 {
+        open.push(from(&url, &key.key, "203.0.113.10").await.expect("within the client's budget"));
+    }
+    let refused = from(&url, &key.key, "198.51.100.7, 203.0.113.10").await.err().expect("that client's third, whatever it prepends");
+    assert_eq!((refused.status, refused.body["message"].as_str()), (429, Some("Too many WebSocket connections from this IP")));
+    open.push(from(&url, &key.key, "203.0.113.11").await.expect("another client behind the same proxy"));
+    drop(open);
+    behind_proxy.shutdown().await;
+
+    // No trusted proxy: every connection from here is this peer's, whatever it forwards.
+    let direct = start_relay(|c| c.limits.connections_per_ip_per_minute = 2).await;
+    let url = ws_url(&direct);
+    let mut open = Vec::new();
+    for client in ["203.0.113.20", "203.0.113.21"] {
+        open.push(from(&url, &key.key, client).await.expect("within the peer's budget"));
+    }
+    assert_eq!(from(&url, &key.key, "203.0.113.22").await.err().expect("the peer's third").status, 429);
+    drop(open);
+    direct.shutdown().await;
+}
+
+/// Issue 13, finding 3: a client that subscribes and then never reads, while events flood, is dropped
+/// within the write timeout (batched writes, replay and heartbeats alike) and its API key's connection
+/// slot is free again.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_client_that_stops_reading_is_dropped_and_frees_its_key_slot() {
+    use futures_util::SinkExt;
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+    let redis = PrivateRedis::start();
+    let mut config = relay_config(&redis.url());
+    config.limits.connections_per_key = 1;
+    config.limits.write_timeout = Duration::from_millis(500);
+    let relay = sentinel_relay::start(config).await.unwrap();
+    let url = ws_url(&relay);
+    let key = api_key("kiosk");
+
+    // A raw client with a tiny receive window that subscribes and then never reads again.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(relay.addr()).await.unwrap();
+    let mut request = url.as_str().into_client_request().unwrap();
+    request.headers_mut().insert("x-api-key", key.key.parse().unwrap());
+    let (mut stalled, _) = tokio_tungstenite::client_async(request, stream).await.expect("handshake");
+    stalled
+        .send(tokio_tungstenite::tungstenite::Message::Text(json!({ "type": "subscribe", "channel": "checkins" }).to_string().into()))
+        .await
+        .unwrap();
+    let refused = try_connect(&url, &[("x-api-key", &key.key)]).await.err().expect("the key's one slot is taken");
+    assert_eq!(refused.status, 429);
+
+    // Flood the channel with far more than the socket buffers hold (about 16 MB).
+    let padding = "x".repeat(32 * 1024);
+    for n in 0..500 {
+        publish(&redis.url(), "checkins", "checkin:new", &json!({ "n": n, "padding": padding })).await;
+    }
+    // The stalled socket is dropped and the key connects again (bounded wait, not a timing).
+    let mut reconnected = None;
+    for _ in 0..300 {
+        match try_connect(&url, &[("x-api-key", &key.key)]).await {
+            Ok(client) => {
+                reconnected = Some(client);
+                break;
+            }
+            Err(refused) => assert_eq!(refused.status, 429, "{:?}", refused.body),
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    assert!(reconnected.is_some(), "the key's slot was never freed: the stalled socket is still held");
+    assert!(metrics_text(&relay).await.lines().any(|l| l.starts_with("sentinel_relay_slow_consumers_dropped_total ") && !l.ends_with(" 0")), "counted as a slow consumer");
+    drop(stalled);
     relay.shutdown().await;
 }
 
@@ -247,6 +335,29 @@ async fn subscribing_sends_the_channel_backfill() {
 }
 
 // ------------------------------------------------------------------ publishing through HTTP
+
+/// Issue 13, finding 7: `alerts:backfill` carries only the newest active alerts, with the total and
+/// `more` when there are others (the dashboard pages the rest over HTTP).
+#[tokio::test(flavor = "multi_thread")]
+async fn the_alerts_backfill_is_bounded() {
+    for i in 0..3 {
+        sql_exec(&format!(
+            "INSERT INTO security_alerts (alert_type, severity, kiosk_id, message) VALUES ('system', 'info', '{}', 'bounded {i}')",
+            unique_label("bf-")
+        ));
+    }
+    let relay = start_relay(|c| c.limits.alerts_backfill_items = 2).await;
+    let mut client = connect(&ws_url(&relay), &session("admin").token).await;
+    client.subscribe("alerts", None).await;
+    let alerts = client.next_json().await;
+    assert!(is_event(&alerts, "alerts:backfill"), "{alerts}");
+    let data = &alerts["data"];
+    assert_eq!(data["alerts"].as_array().unwrap().len(), 2, "{data}");
+    assert_eq!(data["count"], 2);
+    assert!(data["total"].as_i64().unwrap() >= 3, "{data}");
+    assert_eq!(data["more"], true);
+    relay.shutdown().await;
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scan_through_http_arrives_on_a_subscribed_socket() {

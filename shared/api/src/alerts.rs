@@ -76,11 +76,34 @@ pub struct ClosedAlert {
     alert: SecurityAlert,
 }
 
+/// One page of the active alerts, newest first.
 #[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
 #[allow(dead_code)]
 pub struct AlertList {
     alerts: Vec<SecurityAlert>,
+    /// Alerts on this page.
     count: i64,
+    /// Active alerts in all.
+    total: i64,
+    page: i64,
+    limit: i64,
+    total_pages: i64,
+}
+
+/// Largest `details` of an alert, as compact JSON text (docs/api.md, "Security alerts").
+pub const MAX_DETAILS_BYTES: usize = 4096;
+/// Most properties of `details` itself.
+pub const MAX_DETAILS_PROPERTIES: usize = 64;
+/// Deepest nesting of `details` (the object itself is level 1).
+pub const MAX_DETAILS_DEPTH: usize = 4;
+
+fn depth(v: &Value) -> usize {
+    match v {
+        Value::Object(m) => 1 + m.values().map(depth).max().unwrap_or(0),
+        Value::Array(a) => 1 + a.iter().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
 }
 
 fn valid_alert_type(v: &str, _: &()) -> garde::Result {
@@ -89,8 +112,23 @@ fn valid_alert_type(v: &str, _: &()) -> garde::Result {
 fn valid_severity(v: &str, _: &()) -> garde::Result {
     if SEVERITIES.contains(&v) { Ok(()) } else { Err(garde::Error::new("must be critical, warning or info")) }
 }
-fn valid_is_object(v: &Value, _: &()) -> garde::Result {
-    if v.is_object() { Ok(()) } else { Err(garde::Error::new("must be an object")) }
+/// `details`: an object of at most [`MAX_DETAILS_BYTES`] as JSON, nested at most [`MAX_DETAILS_DEPTH`] levels,
+/// so no caller can make every dashboard download megabytes per alert.
+fn valid_details(v: &Value, _: &()) -> garde::Result {
+    if !v.is_object() {
+        return Err(garde::Error::new("must be an object"));
+    }
+    if v.as_object().map_or(0, |m| m.len()) > MAX_DETAILS_PROPERTIES {
+        return Err(garde::Error::new(format!("must have at most {MAX_DETAILS_PROPERTIES} properties")));
+    }
+    if depth(v) > MAX_DETAILS_DEPTH {
+        return Err(garde::Error::new(format!("must be nested at most {MAX_DETAILS_DEPTH} levels deep")));
+    }
+    let size = serde_json::to_vec(v).map(|b| b.len()).unwrap_or(usize::MAX);
+    if size > MAX_DETAILS_BYTES {
+        return Err(garde::Error::new(format!("must be at most {MAX_DETAILS_BYTES} bytes as JSON (got {size})")));
+    }
+    Ok(())
 }
 
 #[derive(Debug, Deserialize, Validate, ToSchema)]
@@ -119,9 +157,10 @@ pub struct CreateAlert {
     #[garde(length(chars, min = 1, max = 500))]
     #[schema(min_length = 1, max_length = 500)]
     pub message: String,
-    /// An object, or `null`.
-    #[garde(inner(custom(valid_is_object)))]
-    #[schema(value_type = Option<Object>)]
+    /// An object, or `null`: at most 64 properties, 4096 bytes as compact JSON and 4 levels of nesting
+    /// (the object itself is level 1), else 400 `VALIDATION_ERROR`.
+    #[garde(inner(custom(valid_details)))]
+    #[schema(schema_with = crate::openapi::alert_details)]
     pub details: Option<Value>,
 }
 
@@ -143,10 +182,15 @@ fn not_found(id: &str) -> ApiError {
 
 /// List active alerts
 ///
-/// The security alerts not yet acknowledged or dismissed, newest first, with their count.
-#[utoipa::path(get, path = "/api/security-alerts/active", tag = "security-alerts", responses((status = 200, body = AlertList)))]
+/// The security alerts not yet acknowledged or dismissed, newest first, one page at a time
+/// (`page`, `limit` 1–100, default 50), with the total.
+#[utoipa::path(get, path = "/api/security-alerts/active", tag = "security-alerts",
+    params(("page" = Option<i64>, Query, minimum = 1, description = "Page number (default 1)"),
+           ("limit" = Option<i64>, Query, minimum = 1, maximum = 100, description = "Alerts per page (default 50)")),
+    responses((status = 200, body = AlertList)))]
 pub fn active(ctx: &Ctx) -> HandlerResult {
-    ok(crate::backfill::active_alerts(ctx.db())?)
+    let page = sentinel_http::pagination::PageRequest::from_query(ctx.query())?;
+    ok(crate::backfill::active_alerts(ctx.db(), page)?)
 }
 
 /// Get an alert

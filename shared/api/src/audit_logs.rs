@@ -132,9 +132,9 @@ impl Filters {
         let instant = |name: &str| -> Result<Option<String>, ApiError> {
             match text(name) {
                 None => Ok(None),
-                Some(raw) => sentinel_domain::time::parse_instant(&raw)
-                    .map(|t| Some(sentinel_domain::time::format_instant(t)))
-                    .ok_or_else(|| ApiError::invalid(name, "must be an ISO-8601 timestamp or YYYY-MM-DD date")),
+                Some(raw) => sentinel_domain::time::Instant::parse(&raw)
+                    .map(|t| Some(t.iso()))
+                    .map_err(|e| ApiError::invalid(name, &format!("{} or a YYYY-MM-DD date", e.message()))),
             }
         };
         let end_raw = text("endDate");

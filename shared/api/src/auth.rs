@@ -3,7 +3,7 @@
 use garde::Validate;
 use http::{Method, StatusCode};
 use sentinel_auth::session_token::{self, SessionKind, PASSWORD_SESSION_SECS};
-use sentinel_auth::{api_key, password, secret_hash};
+use sentinel_auth::{api_key, keyed_hash, password, secret_hash};
 use sentinel_http::auth::{client_ip, jwt_secret, session_cookie};
 use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Principal, Reply, Router, Row};
 use serde::{Deserialize, Serialize};
@@ -24,7 +24,8 @@ pub fn routes(router: Router) -> Router {
         .route(Method::DELETE, "/api/auth/api-keys/:id", Access::ADM, revoke_key)
 }
 
-/// Failed sign-ins allowed per (IP, identifier) in the window.
+/// Failed sign-ins allowed per (client address, account) in the window; each client address also
+/// has a budget of failed password sign-ins across accounts, the `login_ip` class of `rate_limits`.
 pub const LOGIN_FAILURE_LIMIT: u64 = 5;
 pub const LOGIN_WINDOW_SECS: u64 = 15 * 60;
 
@@ -82,101 +83,163 @@ impl SignIn {
     }
 }
 
-/// The sign-in lockout: at most [`LOGIN_FAILURE_LIMIT`]
-/// failures per (IP, identifier) in [`LOGIN_WINDOW_SECS`], then 429 until the
-/// window passes — even for the right credential.
+/// The sign-in lockout (docs/api.md, "Sign-in lockout"): at most [`LOGIN_FAILURE_LIMIT`] failures per
+/// (client address, subject) in [`LOGIN_WINDOW_SECS`], then 429 until the window passes — even for the
+/// right credential. The subject of a password sign-in is the matched account (its e-mail and username
+/// share one budget) or, for an unknown identifier, its keyed hash; of an RFID sign-in, the badge
+/// serial's keyed hash. On top, a client address has the `login_ip` budget of failed password
+/// sign-ins across all identifiers.
 ///
-/// Attempts are counted in a Redis fixed window *before* the credential is
-/// checked (so a burst of parallel guesses cannot overrun the limit), and a
-/// successful sign-in deletes the counter. Failures are also `login_failed`
-/// audit rows, which the sign-in statement itself counts ([`failures_sql`]: no
-/// extra round trip); the stricter of the two decides, so the lockout holds
-/// while Redis is unreachable or after it lost its data. Audit rows older than
-/// the account's last sign-in from that IP (same method) do not count.
+/// Attempts per subject are counted in a Redis fixed window *before* the credential is checked (so a
+/// burst of parallel guesses cannot overrun the limit), and a successful sign-in deletes that counter.
+/// Failures are also `login_failed` audit rows, which the sign-in statement itself counts
+/// ([`failures_sql`]: no extra round trip); the stricter count decides, so the lockout holds while
+/// Redis is unreachable or after it lost its data. Audit rows older than the account's last sign-in
+/// from that address (same method) do not count toward the subject's budget. The audit row never
+/// keeps the identifier as typed (it may be a password typed into the wrong field): it names the
+/// matched `account`, or the `identifierHash`.
 struct Lockout {
     method: SignIn,
     identifier: String,
-    key: String,
+    /// HMAC of the method and lower-cased identifier, keyed with `jwt_secret`.
+    identifier_hash: String,
+    ip: Option<String>,
+    /// `login_ip` of `rate_limits`: (failures, window seconds).
+    ip_budget: (u64, u64),
+    /// The Redis counter of (address, subject), known once the statement found the subject.
+    key: std::cell::RefCell<Option<String>>,
 }
 
 impl Lockout {
-    /// Counts the attempt in Redis: 429 at once when over the limit there.
+    /// Refuses at once when the client address is over its `login_ip` budget in Redis.
     fn start(ctx: &Ctx, method: SignIn, identifier: &str) -> Result<Self, ApiError> {
         let ip = client_ip(ctx.req);
-        let prefix = match method {
+        let secret = jwt_secret(ctx.platform)?;
+        let identifier_hash = keyed_hash(&secret, "sentinel sign-in identifier", &format!("{}:{}", method.as_str(), identifier.to_lowercase()));
+        let ip_budget = sentinel_http::rate_limit::configured(ctx.platform.config.var("rate_limits").as_deref(), "login_ip");
+        let lockout = Self { method, identifier: identifier.to_string(), identifier_hash, ip, ip_budget, key: Default::default() };
+        if let Some(ip_key) = lockout.ip_key() {
+            match ctx.platform.counters.peek(&ip_key) {
+                Ok((failures, ttl)) if failures >= ip_budget.0 && ttl > 0 => return Err(too_many_attempts(ttl)),
+                Ok(_) => {}
+                Err(e) => log_error(ctx, "login lockout per address (counting audit rows only)", &e),
+            }
+        }
+        Ok(lockout)
+    }
+
+    /// The Redis counter of failed password sign-ins from the client address.
+    fn ip_key(&self) -> Option<String> {
+        (self.method == SignIn::Password).then(|| format!("sentinel:login-ip:{}", self.ip.as_deref().unwrap_or("-")))
+    }
+
+    /// Runs a sign-in statement (`$1` the identifier, `$2` the client IP, `$3` the identifier's keyed
+    /// hash, with the [`failures_sql`] columns), answers 429 when its recorded failures reach a limit,
+    /// then counts the attempt against the subject in Redis.
+    fn sign_in_row(&self, ctx: &Ctx, sql: &str) -> Result<Row, ApiError> {
+        let row = ctx
+            .db()
+            .query_one(sql, &[self.identifier.as_str().into(), self.ip.clone().into(), self.identifier_hash.as_str().into()])?
+            .ok_or_else(|| ApiError::internal(format!("{} sign-in statement returned nothing", self.method.as_str())))?;
+        if row.int("recent_failures") >= LOGIN_FAILURE_LIMIT as i64 {
+            return Err(too_many_attempts(row.int("failures_retry_after").max(1) as u64));
+        }
+        if row.int("address_failures") >= self.ip_budget.0 as i64 {
+            return Err(too_many_attempts(row.int("address_retry_after").max(1) as u64));
+        }
+        let prefix = match self.method {
             SignIn::Password => "login-fail",
             SignIn::Rfid => "rfid-fail",
         };
-        let key = format!("sentinel:{prefix}:{}:{}", ip.as_deref().unwrap_or("-"), secret_hash(&identifier.to_lowercase()));
+        let subject = row.text("subject").unwrap_or_else(|| self.identifier_hash.clone());
+        let key = format!("sentinel:{prefix}:{}:{subject}", self.ip.as_deref().unwrap_or("-"));
         match ctx.platform.counters.hit(&key, LOGIN_WINDOW_SECS) {
             Ok((attempts, ttl)) if attempts > LOGIN_FAILURE_LIMIT => return Err(too_many_attempts(ttl.max(1))),
             Ok(_) => {}
             Err(e) => log_error(ctx, "login lockout (counting audit rows only)", &e),
         }
-        Ok(Self { method, identifier: identifier.to_string(), key })
-    }
-
-    /// Runs a sign-in statement (`$1` the identifier, `$2` the client IP, with
-    /// the [`failures_sql`] columns) and answers 429 when its recorded
-    /// failures reach the limit.
-    fn sign_in_row(&self, ctx: &Ctx, sql: &str) -> Result<Row, ApiError> {
-        let row = ctx
-            .db()
-            .query_one(sql, &[self.identifier.as_str().into(), client_ip(ctx.req).into()])?
-            .ok_or_else(|| ApiError::internal(format!("{} sign-in statement returned nothing", self.method.as_str())))?;
-        if row.int("recent_failures") >= LOGIN_FAILURE_LIMIT as i64 {
-            return Err(too_many_attempts(row.int("failures_retry_after").max(1) as u64));
-        }
+        *self.key.borrow_mut() = Some(key);
         Ok(row)
     }
 
-    /// Writes the `login_failed` audit row (the attempt is already counted)
-    /// and answers `error`.
-    fn fail(&self, ctx: &Ctx, error: ApiError, user_id: Option<&str>, reason: &str) -> ApiError {
+    /// Writes the `login_failed` audit row (the attempt is already counted per subject; here per
+    /// address) and answers `error`. `account`: the password sign-in's matched account (recorded
+    /// instead of the identifier); `entity`: the account the row is about, if any.
+    fn fail(&self, ctx: &Ctx, error: ApiError, account: Option<&str>, entity: Option<&str>, reason: &str) -> ApiError {
         let actor = Actor::of(ctx);
         let sql = "SELECT write_audit(NULL, $5::text, $6::text, 'login_failed', 'admin_user', $1::text::uuid,
-                                      jsonb_build_object('identifier', $2::text, 'method', $3::text, 'reason', $4::text))";
-        let params =
-            [user_id.map(str::to_string).into(), self.identifier.as_str().into(), self.method.as_str().into(), reason.into(), actor.api_key_id.into(), actor.ip.into()];
+                                      jsonb_strip_nulls(jsonb_build_object('account', $7::text,
+                                          'identifierHash', CASE WHEN $7::text IS NULL THEN $2::text END,
+                                          'method', $3::text, 'reason', $4::text)))";
+        let params = [
+            entity.map(str::to_string).into(),
+            self.identifier_hash.as_str().into(),
+            self.method.as_str().into(),
+            reason.into(),
+            actor.api_key_id.into(),
+            actor.ip.into(),
+            account.map(str::to_string).into(),
+        ];
         if let Err(e) = ctx.db().execute(sql, &params) {
             log_error(ctx, "audit login_failed", &e.detail);
+        }
+        if let Some(ip_key) = self.ip_key() {
+            if let Err(e) = ctx.platform.counters.hit(&ip_key, self.ip_budget.1) {
+                log_error(ctx, "login lockout per address (counting audit rows only)", &e);
+            }
         }
         error
     }
 
     fn succeeded(&self, ctx: &Ctx) {
-        ctx.platform.counters.clear(&self.key);
+        if let Some(key) = self.key.borrow().as_deref() {
+            ctx.platform.counters.clear(key);
+        }
     }
 }
 
-/// A CTE `failures` and the columns `recent_failures` and
-/// `failures_retry_after` for a sign-in statement: the `login_failed` rows of
-/// `method` for identifier `$identifier` from IP `$ip` in the window, after the
-/// last successful sign-in (same method and IP) of the account `user_id`
-/// (an SQL expression, NULL when there is none), and the seconds until fewer
-/// than [`LOGIN_FAILURE_LIMIT`] of them are left. Served by
-/// `audit_log_login_failed_idx` (V10).
-fn failures_sql(method: SignIn, identifier: usize, ip: usize, user_id: &str) -> (String, String) {
-    let method = method.as_str();
+/// A CTE `failures` (and `address_failures`) and the columns `recent_failures`,
+/// `failures_retry_after`, `address_failures`, `address_retry_after` and `subject` for a sign-in
+/// statement (`$2` the client IP, `$3` the identifier's keyed hash). `subject` is the SQL expression
+/// of the lockout subject: the matched account's id or `$3`. `failures`: the `login_failed` rows of
+/// `method` for that subject from that IP in the window, after the last successful sign-in (same
+/// method and IP) of the account `user_id` (an SQL expression, NULL when there is none).
+/// `address_failures`: the failed password sign-ins from that IP in the `login_ip` window (none for
+/// RFID: a kiosk signs in many staff from one address). `*_retry_after`: the seconds until fewer
+/// than the limit are left. Served by the V17 indexes on `login_failed` rows.
+fn failures_sql(method: SignIn, subject: &str, user_id: &str, ip_budget: (u64, u64)) -> (String, String) {
+    let method_name = method.as_str();
+    let (ip_limit, ip_window) = ip_budget;
+    let address_filter = if method == SignIn::Password { "$2::text IS NOT NULL" } else { "false" };
     let cte = format!(
         "failures AS (
             SELECT f.created_at FROM audit_log f
-            WHERE f.action = 'login_failed' AND lower(f.details->>'identifier') = lower(${identifier}::text)
-              AND COALESCE(f.details->>'method', 'password') = '{method}'
-              AND f.ip_address IS NOT DISTINCT FROM ${ip}::text::inet
+            WHERE f.action = 'login_failed' AND COALESCE(f.details->>'account', f.details->>'identifierHash') = ({subject})
+              AND COALESCE(f.details->>'method', 'password') = '{method_name}'
+              AND f.ip_address IS NOT DISTINCT FROM $2::text::inet
               AND f.created_at > now() - interval '{LOGIN_WINDOW_SECS} seconds'
               AND f.created_at > COALESCE((
                   SELECT l.created_at FROM audit_log l
-                  WHERE l.admin_user_id = ({user_id}) AND l.action = 'login' AND l.details->>'method' = '{method}'
-                    AND l.ip_address IS NOT DISTINCT FROM ${ip}::text::inet AND l.created_at > now() - interval '{LOGIN_WINDOW_SECS} seconds'
+                  WHERE l.admin_user_id = ({user_id}) AND l.action = 'login' AND l.details->>'method' = '{method_name}'
+                    AND l.ip_address IS NOT DISTINCT FROM $2::text::inet AND l.created_at > now() - interval '{LOGIN_WINDOW_SECS} seconds'
                   ORDER BY l.created_at DESC LIMIT 1), '-infinity')
+         ), address_failures AS (
+            SELECT f.created_at FROM audit_log f
+            WHERE {address_filter} AND f.action = 'login_failed' AND f.ip_address = $2::text::inet
+              AND COALESCE(f.details->>'method', 'password') = 'password'
+              AND f.created_at > now() - interval '{ip_window} seconds'
          )"
     );
     let columns = format!(
         "(SELECT count(*) FROM failures) AS recent_failures,
          (SELECT ceil(extract(epoch FROM created_at + interval '{LOGIN_WINDOW_SECS} seconds' - now()))::int
-          FROM failures ORDER BY created_at DESC OFFSET {} LIMIT 1) AS failures_retry_after",
-        LOGIN_FAILURE_LIMIT - 1
+          FROM failures ORDER BY created_at DESC OFFSET {} LIMIT 1) AS failures_retry_after,
+         (SELECT count(*) FROM address_failures) AS address_failures,
+         (SELECT ceil(extract(epoch FROM created_at + interval '{ip_window} seconds' - now()))::int
+          FROM address_failures ORDER BY created_at DESC OFFSET {} LIMIT 1) AS address_retry_after,
+         ({subject}) AS subject",
+        LOGIN_FAILURE_LIMIT - 1,
+        ip_limit.max(1) - 1
     );
     (cte, columns)
 }
@@ -195,13 +258,17 @@ fn too_many_attempts(retry_after: u64) -> ApiError {
 ///
 /// Opens a 7-day password session for the account with this e-mail address or username and returns its
 /// token, also set as the HttpOnly `sentinel_session` cookie. After 5 failed attempts per client address
-/// and identifier within 15 minutes, sign-in answers 429 until the window passes, even for the right password.
+/// and account (its e-mail and username share the budget; an unknown identifier counts on its own) within
+/// 15 minutes, or once the client address used its budget of failed sign-ins across accounts (`login_ip`
+/// of `rate_limits`, default 30 per 15 minutes), sign-in answers 429 until the window passes, even for the
+/// right password. Failed attempts are audited (`login_failed`) with the matched account or a keyed hash
+/// of the identifier, never the identifier as typed.
 #[utoipa::path(post, path = "/api/auth/login", tag = "auth", request_body = LoginRequest,
     responses((status = 200, body = LoginResponse, description = "Signed in; also sets the `sentinel_session` cookie"),
               (status = 400, description = "`VALIDATION_ERROR`: neither `email` nor `username` is given"),
               (status = 401, description = "`INVALID_CREDENTIALS`: no such account, or the wrong password"),
               (status = 403, description = "`ACCOUNT_DISABLED`: the account is disabled"),
-              (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 5 failed sign-ins from this address for this identifier in 15 minutes (`Retry-After`, `details.retryAfter`)")))]
+              (status = 429, description = "`RATE_LIMIT_EXCEEDED`: 5 failed sign-ins from this address for this account in 15 minutes, or this address's failures across accounts reached `login_ip` (`Retry-After`, `details.retryAfter`)")))]
 pub fn login(ctx: &Ctx) -> HandlerResult {
     let body: LoginRequest = ctx.json()?;
     let identifier = body.email.as_deref().or(body.username.as_deref()).map(str::trim).unwrap_or_default().to_string();
@@ -209,7 +276,7 @@ pub fn login(ctx: &Ctx) -> HandlerResult {
         return Err(ApiError::invalid("email", "email or username is required"));
     }
     let lockout = Lockout::start(ctx, SignIn::Password, &identifier)?;
-    let (failures, failure_columns) = failures_sql(SignIn::Password, 1, 2, "SELECT id FROM u");
+    let (failures, failure_columns) = failures_sql(SignIn::Password, "COALESCE((SELECT id::text FROM u), $3::text)", "SELECT id FROM u", lockout.ip_budget);
     let sql = format!(
         "WITH u AS (
             SELECT id, email, display_name, role, password_hash, disabled FROM users
@@ -223,13 +290,13 @@ pub fn login(ctx: &Ctx) -> HandlerResult {
     let user_id = row.text("id");
     let stored_hash = user_id.as_ref().and(row.text("password_hash")).unwrap_or_else(|| password::DUMMY_HASH.to_string());
     let verified = password::verify(&body.password, &stored_hash);
-    let Some(user_id) = user_id.filter(|_| verified) else {
+    let Some(user_id) = user_id.clone().filter(|_| verified) else {
         let invalid = ApiError::unauthorized("Invalid email or password").with_code("INVALID_CREDENTIALS");
-        return Err(lockout.fail(ctx, invalid, None, "invalid_credentials"));
+        return Err(lockout.fail(ctx, invalid, user_id.as_deref(), user_id.as_deref(), "invalid_credentials"));
     };
     if row.bool("disabled") {
         let disabled = ApiError::forbidden("ACCOUNT_DISABLED", "This account is disabled");
-        return Err(lockout.fail(ctx, disabled, Some(&user_id), "account_disabled"));
+        return Err(lockout.fail(ctx, disabled, Some(&user_id), Some(&user_id), "account_disabled"));
     }
     lockout.succeeded(ctx);
     let (token, expires_at) = open_session(ctx, &user_id, SessionKind::Password, "login", json!({ "method": "password" }))?;
@@ -444,7 +511,7 @@ pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
     let body: RfidLoginRequest = ctx.json()?;
     let serial = body.badge_number.trim().to_uppercase();
     let lockout = Lockout::start(ctx, SignIn::Rfid, &serial)?;
-    let (failures, failure_columns) = failures_sql(SignIn::Rfid, 1, 2, "SELECT user_id FROM b");
+    let (failures, failure_columns) = failures_sql(SignIn::Rfid, "$3::text", "SELECT user_id FROM b", lockout.ip_budget);
     let sql = format!(
         "WITH b AS (
             SELECT b.status, m.id AS member_id, m.first_name, m.last_name, m.rank,
@@ -461,20 +528,20 @@ pub fn rfid_login(ctx: &Ctx) -> HandlerResult {
     let row = lockout.sign_in_row(ctx, &sql)?;
     // Checks in the documented order (OpenAPI: POST /api/auth/login); each failure counts toward the lockout.
     let Some(status) = row.text("status") else {
-        return Err(lockout.fail(ctx, ApiError::not_found("Invalid badge number"), None, "badge_not_found"));
+        return Err(lockout.fail(ctx, ApiError::not_found("Invalid badge number"), None, None, "badge_not_found"));
     };
     if status != "active" {
-        return Err(lockout.fail(ctx, ApiError::forbidden("BADGE_INACTIVE", format!("Badge is {status}")), None, "badge_inactive"));
+        return Err(lockout.fail(ctx, ApiError::forbidden("BADGE_INACTIVE", format!("Badge is {status}")), None, None, "badge_inactive"));
     }
     let Some(member_id) = row.text("member_id") else {
         let unassigned = ApiError::bad_request("VALIDATION_ERROR", "This badge is not assigned to any member");
-        return Err(lockout.fail(ctx, unassigned, None, "badge_unassigned"));
+        return Err(lockout.fail(ctx, unassigned, None, None, "badge_unassigned"));
     };
     let user_id = match row.text("user_id") {
         Some(id) if !row.bool("disabled") => id,
         linked => {
             let not_linked = ApiError::forbidden("USER_NOT_LINKED", "No enabled user account is linked to this member");
-            return Err(lockout.fail(ctx, not_linked, linked.as_deref(), "user_not_linked"));
+            return Err(lockout.fail(ctx, not_linked, None, linked.as_deref(), "user_not_linked"));
         }
     };
     lockout.succeeded(ctx);

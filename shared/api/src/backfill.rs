@@ -96,13 +96,17 @@ pub fn active_visitors(db: &dyn Database) -> Result<Value, DbError> {
     Ok(json!({ "count": visitors.len(), "visitors": visitors }))
 }
 
-/// `alerts:backfill` / `GET /api/security-alerts/active`: `{ alerts: SecurityAlert[], count }`,
-/// active alerts, newest first.
-pub fn active_alerts(db: &dyn Database) -> Result<Value, DbError> {
-    const SQL: &str = "SELECT COALESCE(jsonb_agg(alert_json(a) ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb) AS alerts
-         FROM security_alerts a WHERE a.status = 'active'";
-    let alerts = json_list(single_json(db, SQL, &[], "alerts")?);
-    Ok(json!({ "alerts": alerts, "count": alerts.len() }))
+/// `GET /api/security-alerts/active` and `alerts:backfill`: `{ alerts: SecurityAlert[], count, total,
+/// page, limit, totalPages }` — one page of the active alerts, newest first (`count` alerts on this
+/// page of `total` active ones).
+pub fn active_alerts(db: &dyn Database, page: sentinel_http::pagination::PageRequest) -> Result<Value, DbError> {
+    const SQL: &str = "SELECT (SELECT count(*) FROM security_alerts WHERE status = 'active') AS total,
+            COALESCE((SELECT jsonb_agg(alert_json(p.a) ORDER BY p.created_at DESC, p.id DESC)
+                      FROM (SELECT a, a.created_at, a.id FROM security_alerts a WHERE a.status = 'active'
+                            ORDER BY a.created_at DESC, a.id DESC LIMIT $1 OFFSET $2) p), '[]'::jsonb) AS alerts";
+    let row = db.query_one(SQL, &[page.limit.into(), page.offset().into()])?;
+    let (total, alerts) = row.map(|r| (r.int("total"), json_list(r.json("alerts")))).unwrap_or_default();
+    Ok(page.wrap(json!({ "count": alerts.len(), "alerts": alerts }), total))
 }
 
 /// `dds:current` / `GET /api/dds/current`: `{ assignment: DdsAssignment | null }` —

@@ -12,7 +12,7 @@ use chrono::Utc;
 use garde::Validate;
 use http::{Method, StatusCode};
 use sentinel_domain::checkin::{self as rules, Direction};
-use sentinel_domain::time::{format_instant, parse_instant};
+use sentinel_domain::time::{format_instant, parse_instant, Instant};
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, query_flag, query_instant, query_uuid};
 use sentinel_http::pagination::PageRequest;
@@ -340,7 +340,7 @@ pub struct SyncResult {
 #[allow(dead_code)]
 pub struct SyncItemResult {
     serial_number: String,
-    #[schema(format = DateTime)]
+    /// The scan's instant (canonical ISO-8601), or the text as sent when it was refused as not a valid instant.
     timestamp: String,
     success: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -374,7 +374,7 @@ fn valid_method(v: &str, _: &()) -> garde::Result {
 }
 /// garde validator: an instant as the API accepts it (shared by the request types of several resources).
 pub(crate) fn valid_instant(v: &str, _: &()) -> garde::Result {
-    parse_instant(v).map(|_| ()).ok_or_else(|| garde::Error::new("must be an ISO-8601 timestamp"))
+    Instant::parse(v).map(|_| ()).map_err(|e| garde::Error::new(e.message()))
 }
 pub(crate) fn valid_serial(v: &str, _: &()) -> garde::Result {
     let n = sentinel_domain::badge::normalize_serial(v).chars().count();
@@ -474,9 +474,10 @@ pub struct SyncScan {
     #[garde(custom(valid_serial))]
     #[schema(pattern = r"^[\t\n\v\f\r ]*[^\t\n\v\f\r ]([\s\S]{0,98}[^\t\n\v\f\r ])?[\t\n\v\f\r ]*$")]
     pub serial_number: String,
-    /// When the badge was scanned (kiosk clock).
-    #[garde(custom(valid_instant))]
-    #[schema(schema_with = crate::openapi::instant)]
+    /// When the badge was scanned (kiosk clock): an ISO-8601 instant with offset, or a YYYY-MM-DD date,
+    /// in the years 0001–9999 (UTC). Any other text is accepted in the body and refused for this item
+    /// alone (`success: false`, `error: "Invalid timestamp: …"`); the rest of the batch is stored.
+    #[garde(skip)]
     pub timestamp: String,
     /// Idempotency key (unique per kiosk).
     #[garde(inner(length(chars, min = 1, max = 100)))]
@@ -879,20 +880,29 @@ pub fn scan(ctx: &Ctx) -> HandlerResult {
 pub fn sync(ctx: &Ctx) -> HandlerResult {
     let body: SyncRequest = ctx.json()?;
     let now = Utc::now();
+    // An item with an unusable timestamp gets its own error; the others are planned and stored without it,
+    // so one bad scan never blocks a kiosk's queue.
+    let instants: Vec<Result<Instant, _>> = body.items.iter().map(|i| Instant::parse(&i.timestamp)).collect();
+    let valid: Vec<usize> = (0..body.items.len()).filter(|&i| instants[i].is_ok()).collect();
     let plan = rules::plan_sync(
-        &body.items.iter().map(|i| rules::SyncItem { serial: i.serial_number.clone(), timestamp: parse_instant(&i.timestamp).unwrap_or(now) }).collect::<Vec<_>>(),
+        &valid
+            .iter()
+            .map(|&i| rules::SyncItem { serial: body.items[i].serial_number.clone(), timestamp: instants[i].expect("valid").utc() })
+            .collect::<Vec<_>>(),
     );
-    let items = body
-        .items
+    let items: Vec<calls::SyncItem> = valid
         .iter()
         .enumerate()
-        .map(|(index, item)| calls::SyncItem {
-            index,
-            serial_number: item.serial_number.clone(),
-            timestamp: canonical(&item.timestamp),
-            client_ref: item.client_ref.clone(),
-            drift_reason: rules::clock_drift_reason(item.local_timestamp, now),
-            collapsed_into: plan.collapsed_into[index],
+        .map(|(position, &index)| {
+            let item = &body.items[index];
+            calls::SyncItem {
+                index,
+                serial_number: item.serial_number.clone(),
+                timestamp: instants[index].expect("valid").iso(),
+                client_ref: item.client_ref.clone(),
+                drift_reason: rules::clock_drift_reason(item.local_timestamp, now),
+                collapsed_into: plan.collapsed_into[position].map(|p| valid[p]),
+            }
         })
         .collect();
     let call = SyncScans { kiosk_id: kiosk_for(ctx, None), items, actor: Actor::of(ctx) };
@@ -901,9 +911,21 @@ pub fn sync(ctx: &Ctx) -> HandlerResult {
         Err(e) if e.status == StatusCode::CONFLICT => run(ctx, &call)?,
         other => other?,
     };
-    let failed = result.results.iter().filter(|r| r["success"] != json!(true)).count() as i64;
-    let processed = result.results.len() as i64 - failed;
-    ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": result.results }))
+    // Merge the refused timestamps back in request order (the SQL answers its items in index order).
+    let mut stored = result.results.into_iter();
+    let results: Vec<Value> = body
+        .items
+        .iter()
+        .zip(&instants)
+        .map(|(item, instant)| match instant {
+            Ok(_) => stored.next().unwrap_or(Value::Null),
+            Err(e) => json!({ "serialNumber": item.serial_number, "timestamp": item.timestamp, "success": false,
+                              "error": format!("Invalid timestamp: {}", e.message()) }),
+        })
+        .collect();
+    let failed = results.iter().filter(|r| r["success"] != json!(true)).count() as i64;
+    let processed = results.len() as i64 - failed;
+    ok(json!({ "success": failed == 0, "processed": processed, "failed": failed, "results": results }))
 }
 
 /// Check a member out by hand

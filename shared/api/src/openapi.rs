@@ -147,6 +147,22 @@ pub fn instant() -> utoipa::openapi::schema::Schema {
     instant_schema(false)
 }
 
+/// A security alert's `details`: an object of at most [`alerts::MAX_DETAILS_PROPERTIES`] properties
+/// (its byte size and depth limits are stated in the description; JSON Schema cannot say them), or `null`.
+pub fn alert_details() -> utoipa::openapi::schema::Schema {
+    let description = format!(
+        "An object, or null: at most {} properties, {} bytes as compact JSON and {} levels of nesting (the object itself is level 1); larger is 400 VALIDATION_ERROR",
+        alerts::MAX_DETAILS_PROPERTIES,
+        alerts::MAX_DETAILS_BYTES,
+        alerts::MAX_DETAILS_DEPTH
+    );
+    AnyOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::Object).max_properties(Some(alerts::MAX_DETAILS_PROPERTIES)))
+        .item(ObjectBuilder::new().schema_type(Type::Null))
+        .description(Some(description))
+        .into()
+}
+
 /// [`instant`], or `null` (treated as absent).
 pub fn optional_instant() -> utoipa::openapi::schema::Schema {
     instant_schema(true)

@@ -10,16 +10,78 @@ pub fn now_iso() -> String {
     format_instant(Utc::now())
 }
 
-/// Parses an ISO timestamp (any offset) or a `YYYY-MM-DD` date (midnight UTC),
-/// as the API accepts for date fields.
-/// Only instants of the years 1–9999 (UTC) are accepted: PostgreSQL has no year 0, and
-/// [`format_instant`] writes four-digit years.
+/// An instant the API accepts and PostgreSQL's `timestamptz` stores: parsed from ISO-8601 (any
+/// offset) or a `YYYY-MM-DD` date (midnight UTC), and only within [`Instant::MIN`]..=[`Instant::MAX`]
+/// — the years 1–9999 in UTC. PostgreSQL has no year 0 (it would answer a 500 `DATABASE_ERROR`), and
+/// [`format_instant`] writes four-digit years, so this is the range both sides round-trip.
+/// Every query-string and body instant of the API is parsed through this type (docs/api.md, "Instants").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Instant(DateTime<Utc>);
+
+/// Why a string is not an [`Instant`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InstantError {
+    /// Not an ISO-8601 instant or a `YYYY-MM-DD` date.
+    Malformed,
+    /// A well-formed instant outside the years 1–9999 (UTC).
+    OutOfRange,
+}
+
+impl InstantError {
+    pub fn message(self) -> &'static str {
+        match self {
+            InstantError::Malformed => "must be an ISO-8601 timestamp",
+            InstantError::OutOfRange => "must be an ISO-8601 timestamp between 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z",
+        }
+    }
+}
+
+impl std::fmt::Display for InstantError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.message())
+    }
+}
+
+impl Instant {
+    /// The first instant accepted: `0001-01-01T00:00:00Z`.
+    pub const MIN_YEAR: i32 = 1;
+    /// The last year accepted (UTC): up to `9999-12-31T23:59:59.999Z`.
+    pub const MAX_YEAR: i32 = 9999;
+
+    pub fn parse(s: &str) -> Result<Self, InstantError> {
+        let parsed = match DateTime::parse_from_rfc3339(s) {
+            Ok(t) => t.with_timezone(&Utc),
+            Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d")
+                .map_err(|_| InstantError::Malformed)?
+                .and_hms_opt(0, 0, 0)
+                .expect("midnight")
+                .and_utc(),
+        };
+        Self::new(parsed)
+    }
+
+    /// `t` when it lies within the accepted range.
+    pub fn new(t: DateTime<Utc>) -> Result<Self, InstantError> {
+        if (Self::MIN_YEAR..=Self::MAX_YEAR).contains(&t.year()) {
+            Ok(Self(t))
+        } else {
+            Err(InstantError::OutOfRange)
+        }
+    }
+
+    pub fn utc(self) -> DateTime<Utc> {
+        self.0
+    }
+
+    /// The wire form: ISO-8601 UTC with milliseconds ([`format_instant`]).
+    pub fn iso(self) -> String {
+        format_instant(self.0)
+    }
+}
+
+/// [`Instant::parse`] as a `DateTime`: `None` for malformed or out-of-range input.
 pub fn parse_instant(s: &str) -> Option<DateTime<Utc>> {
-    let parsed = match DateTime::parse_from_rfc3339(s) {
-        Ok(t) => Some(t.with_timezone(&Utc)),
-        Err(_) => NaiveDate::parse_from_str(s, "%Y-%m-%d").ok().map(|d| d.and_hms_opt(0, 0, 0).expect("midnight").and_utc()),
-    };
-    parsed.filter(|t| (1..=9999).contains(&t.year()))
+    Instant::parse(s).ok().map(Instant::utc)
 }
 
 /// A date field (event dates, access windows): a `YYYY-MM-DD` date, or an ISO timestamp whose UTC
@@ -59,6 +121,10 @@ mod tests {
         assert!(parse_instant("0001-01-01T00:00:00+01:00").is_none(), "year 0 in UTC");
         assert!(parse_instant("9999-12-31T23:00:00-05:00").is_none(), "year 10000 in UTC");
         assert_eq!(format_instant(parse_instant("0001-01-01T00:00:00Z").unwrap()), "0001-01-01T00:00:00.000Z");
+        assert_eq!(Instant::parse("0000-01-01"), Err(InstantError::OutOfRange));
+        assert_eq!(Instant::parse("10000-01-01T00:00:00Z"), Err(InstantError::Malformed));
+        assert_eq!(Instant::parse("yesterday"), Err(InstantError::Malformed));
+        assert_eq!(Instant::parse("9999-12-31T23:59:59.999Z").unwrap().iso(), "9999-12-31T23:59:59.999Z");
     }
 }
 

@@ -103,14 +103,26 @@ pub fn authorize(access: Access, principal: &Principal) -> Result<(), ApiError> 
     }
 }
 
-/// The caller's IP address without port (`spin-client-addr` is `ip:port` or `[v6]:port`).
+/// The client's IP address without port: as resolved through the `trusted_proxies` setting
+/// ([`crate::client_addr`]) once `serve` has run, else the peer's (`spin-client-addr` is `ip:port` or
+/// `[v6]:port`).
 pub fn client_ip(req: &Request) -> Option<String> {
-    let addr = req.client_addr.as_deref()?;
-    let ip = match addr.strip_prefix('[') {
-        Some(rest) => rest.split(']').next()?,
-        None => addr.rsplit_once(':').map(|(ip, _)| ip).unwrap_or(addr),
-    };
-    (!ip.is_empty()).then(|| ip.to_string())
+    if let Some(ip) = &req.client_ip {
+        return Some(ip.clone());
+    }
+    req.client_addr.as_deref().and_then(crate::client_addr::parse_hop).map(|ip| ip.to_string())
+}
+
+/// Resolves the client's address of `req` with the `trusted_proxies` setting (`spec`). A malformed
+/// setting trusts no proxy and logs an error line.
+pub fn resolve_client_ip(req: &Request, spec: Option<&str>) -> Option<String> {
+    let peer = req.client_addr.as_deref().and_then(crate::client_addr::parse_hop)?;
+    let trusted = crate::client_addr::TrustedProxies::parse(spec.unwrap_or_default()).unwrap_or_else(|e| {
+        eprintln!("{}", serde_json::json!({ "level": "error", "op": "trusted_proxies", "error": e }));
+        Default::default()
+    });
+    let forwarded = req.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());
+    Some(trusted.client_ip(peer, forwarded).to_string())
 }
 
 #[cfg(test)]
@@ -118,7 +130,7 @@ mod tests {
     use super::*;
 
     fn req(addr: &str) -> Request {
-        Request { method: http::Method::GET, path: "/".into(), query: None, headers: Default::default(), body: vec![], client_addr: Some(addr.into()) }
+        Request { method: http::Method::GET, path: "/".into(), query: None, headers: Default::default(), body: vec![], client_addr: Some(addr.into()), client_ip: None }
     }
 
     #[test]

@@ -19,8 +19,12 @@ pub struct Request {
     pub query: Option<String>,
     pub headers: HeaderMap,
     pub body: Vec<u8>,
-    /// Peer address as reported by the host (`spin-client-addr`).
+    /// Peer address as reported by the host (Spin's own `spin-client-addr`).
     pub client_addr: Option<String>,
+    /// The client's address: the peer, or through trusted proxies `X-Forwarded-For`
+    /// (resolved by [`crate::serve`] from the `trusted_proxies` variable; read it with
+    /// [`crate::auth::client_ip`]).
+    pub client_ip: Option<String>,
 }
 
 impl Request {

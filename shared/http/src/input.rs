@@ -114,11 +114,11 @@ pub fn query_uuid(query: &std::collections::HashMap<String, String>, name: &str)
 
 /// An optional instant query parameter (ISO-8601 instant or `YYYY-MM-DD`), canonical ISO text; empty = absent.
 pub fn query_instant(query: &std::collections::HashMap<String, String>, name: &str) -> Result<Option<String>, ApiError> {
-    use sentinel_domain::time::{format_instant, parse_instant};
+    use sentinel_domain::time::Instant;
     query
         .get(name)
         .filter(|s| !s.is_empty())
-        .map(|s| parse_instant(s).map(format_instant).ok_or_else(|| ApiError::invalid(name, "must be an ISO-8601 timestamp")))
+        .map(|s| Instant::parse(s).map(Instant::iso).map_err(|e| ApiError::invalid(name, e.message())))
         .transpose()
 }
 

@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod auth;
+pub mod client_addr;
 pub mod context;
 pub mod db;
 pub mod error;

@@ -20,11 +20,13 @@ pub struct Limit {
 }
 
 /// The spec's limits, as the `rate_limits` variable spells them.
-pub const DEFAULT_LIMITS: &str = "user=300/60,kiosk=120/60,scan=60/60,key=60/60,anonymous=100/900";
+/// `login_ip` is the sign-in lockout's budget of failed password sign-ins per client address (across
+/// accounts; docs/api.md, "Sign-in lockout").
+pub const DEFAULT_LIMITS: &str = "user=300/60,kiosk=120/60,scan=60/60,key=60/60,anonymous=100/900,login_ip=30/900";
 
 /// `(limit, window_secs)` for `class` from a `class=limit/window,...` list,
 /// falling back to the spec's value for anything missing or malformed.
-fn configured(config: Option<&str>, class: &str) -> (u64, u64) {
+pub fn configured(config: Option<&str>, class: &str) -> (u64, u64) {
     let parse = |spec: &str| -> Option<(u64, u64)> {
         spec.split(',').find_map(|part| {
             let (name, value) = part.trim().split_once('=')?;
@@ -108,7 +110,7 @@ mod tests {
     use crate::access::{KeyPrincipal, UserPrincipal};
 
     fn req() -> Request {
-        Request { method: http::Method::GET, path: "/".into(), query: None, headers: Default::default(), body: vec![], client_addr: Some("10.1.2.3:9".into()) }
+        Request { method: http::Method::GET, path: "/".into(), query: None, headers: Default::default(), body: vec![], client_addr: Some("10.1.2.3:9".into()), client_ip: None }
     }
 
     #[test]

@@ -26,8 +26,9 @@ pub fn serve(router: &Router, platform: &Platform, req: Request) -> http::Respon
 
 /// [`serve`], plus what the request metrics record of it (the adapter records it once the response
 /// has been sent: docs/architecture.md, "Metrics").
-pub fn serve_observed(router: &Router, platform: &Platform, req: Request) -> (http::Response<Vec<u8>>, Observation) {
+pub fn serve_observed(router: &Router, platform: &Platform, mut req: Request) -> (http::Response<Vec<u8>>, Observation) {
     let started = Instant::now();
+    req.client_ip = auth::resolve_client_ip(&req, platform.config.var("trusted_proxies").as_deref());
     let correlation_id = req
         .header(CORRELATION_HEADER)
         .filter(|v| !v.is_empty() && v.len() <= 200)

@@ -8,16 +8,19 @@ mod realtime;
 use std::cell::OnceCell;
 
 use sentinel_http::context::{Config, Platform};
+use sentinel_http::input::MAX_BODY_BYTES;
 use sentinel_http::{Request, Router};
-use spin_sdk::http::conversions::TryFromIncomingRequest;
 use spin_sdk::http::{IncomingRequest, IntoResponse, OutgoingResponse, ResponseOutparam};
 
 pub use postgres::SpinPostgres;
 pub use realtime::RedisStreams;
 
 /// Serves one request with `router` (a component's whole entry point: see [`component!`]). The
-/// response is sent first; then the request is added to the shared request metrics, so that
-/// bookkeeping adds nothing to the caller's latency (docs/architecture.md, "Metrics").
+/// body is read in chunks as it streams in and reading stops once it exceeds [`MAX_BODY_BYTES`]
+/// (docs/api.md, "Request bodies"): memory stays bounded by the limit plus one read whatever a client
+/// sends, and the web layer answers 413 `PAYLOAD_TOO_LARGE`. The response is sent first; then the
+/// request is added to the shared request metrics, so that bookkeeping adds nothing to the caller's
+/// latency (docs/architecture.md, "Metrics").
 pub async fn serve(component: &'static str, router: &Router, req: IncomingRequest, response_out: ResponseOutparam) {
     serve_adjusted(component, router, req, response_out, None::<fn(&http::Request<()>, &mut http::Response<Vec<u8>>)>).await
 }
@@ -28,11 +31,7 @@ pub async fn serve_adjusted<F>(component: &'static str, router: &Router, req: In
 where
     F: FnOnce(&http::Request<()>, &mut http::Response<Vec<u8>>),
 {
-    let req = match <http::Request<Vec<u8>> as TryFromIncomingRequest>::try_from_incoming_request(req).await {
-        Ok(req) => req,
-        Err(e) => return send(response_out, IntoResponse::into_response(e)).await,
-    };
-    let (parts, body) = req.into_parts();
+    let (parts, body) = read(req).await.into_parts();
     // Only a component that adjusts its responses pays for a copy of the request head.
     let head = adjust.as_ref().map(|_| {
         let mut head = http::Request::new(());
@@ -40,7 +39,8 @@ where
         *head.headers_mut() = parts.headers.clone();
         head
     });
-    let client_addr = parts.headers.get("spin-client-addr").and_then(|v| v.to_str().ok()).map(str::to_string);
+    // Spin appends its own `spin-client-addr` after any the client sent (docs/spin.md), so the last one is the peer.
+    let client_addr = parts.headers.get_all("spin-client-addr").iter().last().and_then(|v| v.to_str().ok()).map(str::to_string);
     let request = Request {
         method: parts.method,
         path: parts.uri.path().to_string(),
@@ -48,6 +48,7 @@ where
         headers: parts.headers,
         body,
         client_addr,
+        client_ip: None,
     };
     let config = SpinVariables::default();
     let db = SpinPostgres::new(config.get_cached("database_url"));
@@ -59,6 +60,36 @@ where
     }
     send(response_out, IntoResponse::into_response(response)).await;
     platform.metrics.record(&observation);
+}
+
+/// The request as an `http::Request` (URI with authority when Spin gives one), its body read up to
+/// just past [`MAX_BODY_BYTES`] (see [`serve`]).
+pub async fn read(req: IncomingRequest) -> http::Request<Vec<u8>> {
+    let method: http::Method = req.method().into();
+    let uri = req.uri();
+    let mut builder = http::Request::builder().method(method).uri(if uri.is_empty() { "/".to_string() } else { uri });
+    for (name, value) in req.headers().entries() {
+        if let (Ok(name), Ok(value)) = (http::HeaderName::from_bytes(name.as_bytes()), http::HeaderValue::from_bytes(&value)) {
+            builder = builder.header(name, value);
+        }
+    }
+    let body = read_bounded(req, MAX_BODY_BYTES).await;
+    builder.body(body).unwrap_or_else(|_| http::Request::new(Vec::new()))
+}
+
+/// The body, read until its end or until more than `limit` bytes arrived (then at most `limit` plus
+/// one read; the rest is never read). A transport error ends the body where it stopped.
+async fn read_bounded(req: IncomingRequest, limit: usize) -> Vec<u8> {
+    use futures_util::StreamExt;
+    let mut stream = std::pin::pin!(req.into_body_stream());
+    let mut body = Vec::new();
+    while let Some(Ok(chunk)) = stream.next().await {
+        body.extend_from_slice(&chunk);
+        if body.len() > limit {
+            break;
+        }
+    }
+    body
 }
 
 /// Sends `response` and finishes its body.
