@@ -110,6 +110,23 @@ async fn checkins(client: &mut Client, want: usize, timeout: Duration) -> Vec<(S
     seen
 }
 
+/// A dashboard that reconnects to `ws` and subscribes to `checkins` with `since`: every frame up to and
+/// including `recovered`.
+async fn resume(ws: String, token: String, since: String) -> Vec<Value> {
+    let mut c = connect(&ws, &token).await;
+    c.send(json!({ "type": "subscribe", "channel": "checkins", "since": since })).await;
+    let mut frames = Vec::new();
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while let Some(Frame::Json(v)) = c.next_frame(deadline.saturating_duration_since(Instant::now())).await {
+        let done = v["type"] == "recovered";
+        frames.push(v);
+        if done {
+            break;
+        }
+    }
+    frames
+}
+
 #[test]
 fn a_redis_outage_under_scans_loses_no_event_and_keeps_their_order() {
     let stack = sentinel_tests::isolated_stack_with_durable_redis().expect("isolated stack");
@@ -171,20 +188,7 @@ fn a_redis_outage_under_scans_loses_no_event_and_keeps_their_order() {
 
     // The dashboard that was away resumes with `since`: the missed events, in order, and a complete replay.
     let token = p.admin_token.clone();
-    let frames = block_on(async move {
-        let mut c = connect(&ws, &token).await;
-        c.send(json!({ "type": "subscribe", "channel": "checkins", "since": resume_from })).await;
-        let mut frames = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while let Some(Frame::Json(v)) = c.next_frame(deadline.saturating_duration_since(Instant::now())).await {
-            let done = v["type"] == "recovered";
-            frames.push(v);
-            if done {
-                break;
-            }
-        }
-        frames
-    });
+    let frames = block_on(resume(ws, token, resume_from));
     let replayed: Vec<String> =
         frames.iter().filter(|v| v["event"] == "checkin:new").map(|v| v["data"]["memberId"].as_str().unwrap().to_string()).collect();
     assert_eq!(replayed, expected, "replay after the outage: {frames:?}");
@@ -389,20 +393,7 @@ fn a_killed_relay_replica_s_dashboard_resumes_on_another_and_misses_nothing() {
     sentinel_tests::wait_for_outbox_at(stack.database_url());
 
     let token = p.admin_token.clone();
-    let frames = block_on(async move {
-        let mut c = connect(&survivor_ws, &token).await;
-        c.send(json!({ "type": "subscribe", "channel": "checkins", "since": last_id })).await;
-        let mut frames = Vec::new();
-        let deadline = Instant::now() + Duration::from_secs(15);
-        while let Some(Frame::Json(v)) = c.next_frame(deadline.saturating_duration_since(Instant::now())).await {
-            let done = v["type"] == "recovered";
-            frames.push(v);
-            if done {
-                break;
-            }
-        }
-        frames
-    });
+    let frames = block_on(resume(survivor_ws, token, last_id));
     let replayed: Vec<&str> = frames.iter().filter(|v| v["event"] == "checkin:new").map(|v| v["data"]["memberId"].as_str().unwrap()).collect();
     let expected: Vec<&str> = p.member_ids[1..].iter().map(String::as_str).collect();
     assert_eq!(replayed, expected, "the missed events, in order: {frames:?}");
