@@ -308,3 +308,47 @@ async fn duty_watch_signs_in_sees_alerts_live_and_acknowledges_one() {
     browser.close().await;
     relay.shutdown().await;
 }
+
+/// The interactive API reference renders in a real browser and lists every operation of the OpenAPI
+/// document (docs/api.md, "The /docs page").
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_docs_page_renders_and_lists_every_operation() {
+    let _one = exclusive().await;
+    let (docs, spec) = tokio::task::spawn_blocking(|| (url("/docs"), request("GET", &url("/openapi.json"), &[], None)))
+        .await
+        .unwrap();
+    assert_eq!(spec.status, 200, "{}", spec.text);
+    let mut expected: Vec<String> = spec.body["paths"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .flat_map(|(path, item)| {
+            ["get", "post", "put", "patch", "delete"].into_iter().filter(|m| item.get(*m).is_some()).map(move |m| format!("{m} {path}"))
+        })
+        .collect();
+    expected.sort();
+    assert!(expected.len() > 50, "{expected:?}");
+
+    let browser = Browser::start().await;
+    browser.goto(&docs).await;
+    browser
+        .wait_for("Swagger UI rendered the tags", Duration::from_secs(60), "document.querySelectorAll('.opblock-tag').length", |v| {
+            v.as_u64().is_some_and(|n| n > 0)
+        })
+        .await;
+    // Tags start collapsed: open each, then read every operation Swagger UI rendered.
+    browser.eval("(document.querySelectorAll('.opblock-tag').forEach(t => t.click()), true)").await;
+    let listed = browser
+        .wait_for(
+            "every operation listed",
+            Duration::from_secs(60),
+            "[...new Set([...document.querySelectorAll('.opblock')].map(o => \
+               (o.querySelector('.opblock-summary-method')?.textContent || '').toLowerCase() + ' ' + \
+               (o.querySelector('.opblock-summary-path')?.getAttribute('data-path') || '')))].sort()",
+            |v| v.as_array().is_some_and(|ops| ops.len() >= expected.len()),
+        )
+        .await;
+    let listed: Vec<String> = listed.as_array().unwrap().iter().map(|v| v.as_str().unwrap_or_default().to_string()).collect();
+    assert_eq!(listed, expected, "the operations /docs lists");
+    browser.close().await;
+}
