@@ -530,57 +530,65 @@ pub struct SpinOptions {
     pub dir: PathBuf,
 }
 
-/// A `spin up` process serving an application on 127.0.0.1 (README, "Running the suite on real Spin").
+/// A server process on 127.0.0.1 that is ready once `GET <health path>` answers 200 on its port.
 ///
 /// The process is spawned, watched and stopped by a keeper thread of its own that lives exactly as
 /// long as it should: the process is tied to its spawning thread (PR_SET_PDEATHSIG), so spawning it
 /// from a short-lived thread (a tokio blocking worker, a test thread) would stop it early.
-pub struct SpinServer {
+pub struct ChildServer {
     port: u16,
+    pid: u32,
     log: PathBuf,
     stop: Option<std::sync::mpsc::Sender<()>>,
     keeper: Option<std::thread::JoinHandle<()>>,
 }
 
-impl SpinServer {
-    /// Starts `spin up` and waits until `/.well-known/spin/health` answers (Spin compiles every
-    /// component before it listens, which takes a while on a small machine).
-    pub fn start(options: SpinOptions) -> Result<SpinServer> {
-        fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
-        let log = options.dir.join("spin.log");
-        let (port, log_path) = (options.port, log.clone());
-        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+impl ChildServer {
+    /// Spawns `command` (its output goes to `log`), waits up to `timeout` for `health_path` to answer
+    /// 200 on `port`; `stop_signal` asks it to stop (SIGKILL 10 s later).
+    pub fn start(mut command: Command, port: u16, health_path: &'static str, log: PathBuf, timeout: Duration, stop_signal: libc::c_int) -> Result<ChildServer> {
+        let (stdout, stderr) = open_log(&log)?;
+        command.stdin(Stdio::null()).stdout(stdout).stderr(stderr);
+        // With these set (cargo test sets RUST_BACKTRACE) Spin appends a backtrace to every error
+        // text it hands a guest; deployments run without them.
+        command.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
+        die_with_parent(&mut command, libc::SIGTERM);
+        let program = command.get_program().to_string_lossy().into_owned();
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<u32>>();
         let (stop_tx, stop_rx) = std::sync::mpsc::channel::<()>();
         let keeper = std::thread::Builder::new()
-            .name("sentinel-spin".into())
+            .name("sentinel-child".into())
             .spawn(move || {
-                let mut child = match spawn_spin(&options, &log_path) {
+                let mut child = match command.spawn().with_context(|| format!("spawning {program}")) {
                     Ok(child) => child,
                     Err(err) => {
                         let _ = ready_tx.send(Err(err));
                         return;
                     }
                 };
-                let ready = wait_for_spin(&mut child, options.port, Duration::from_secs(600));
+                let ready = wait_for_health(&mut child, port, health_path, timeout).map(|()| child.id());
                 let failed = ready.is_err();
                 let _ = ready_tx.send(ready);
                 if !failed {
                     // Until stop() or drop (the sender goes away).
                     let _ = stop_rx.recv();
                 }
-                stop_child(&mut child, libc::SIGINT, Duration::from_secs(10));
+                stop_child(&mut child, stop_signal, Duration::from_secs(10));
             })
-            .context("spawning the spin keeper thread")?;
-        let mut server = SpinServer { port, log: log.clone(), stop: Some(stop_tx), keeper: Some(keeper) };
+            .context("spawning the keeper thread")?;
+        let mut server = ChildServer { port, pid: 0, log: log.clone(), stop: Some(stop_tx), keeper: Some(keeper) };
         match ready_rx.recv() {
-            Ok(Ok(())) => Ok(server),
+            Ok(Ok(pid)) => {
+                server.pid = pid;
+                Ok(server)
+            }
             Ok(Err(err)) => {
                 server.stop();
-                Err(err.context(format!("spin up did not become ready; log {}:\n{}", log.display(), log_tail(&log, 4000))))
+                Err(err.context(format!("the server did not become ready; log {}:\n{}", log.display(), log_tail(&log, 4000))))
             }
             Err(_) => {
                 server.stop();
-                bail!("the spin keeper thread ended before spin was ready")
+                bail!("the keeper thread ended before the server was ready")
             }
         }
     }
@@ -589,12 +597,16 @@ impl SpinServer {
         self.port
     }
 
-    /// Spin's own output and the guests' stderr, as far as written.
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    /// The process's output, as far as written.
     pub fn log(&self) -> String {
         log_tail(&self.log, 1 << 20)
     }
 
-    /// SIGINT (Spin's graceful stop), SIGKILL after 10 s; returns when it is gone. Idempotent.
+    /// Asks the process to stop, SIGKILL after 10 s; returns when it is gone. Idempotent.
     pub fn stop(&mut self) {
         drop(self.stop.take());
         if let Some(keeper) = self.keeper.take() {
@@ -603,8 +615,49 @@ impl SpinServer {
     }
 }
 
-fn spawn_spin(options: &SpinOptions, log: &Path) -> Result<Child> {
-    let (stdout, stderr) = open_log(log)?;
+impl Drop for ChildServer {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// A `spin up` process serving an application on 127.0.0.1 (README, "Running the suite on real Spin").
+pub struct SpinServer {
+    server: ChildServer,
+}
+
+impl SpinServer {
+    /// Starts `spin up` and waits until `/.well-known/spin/health` answers (Spin compiles every
+    /// component before it listens, which takes a while on a small machine).
+    pub fn start(options: SpinOptions) -> Result<SpinServer> {
+        fs::create_dir_all(&options.dir).with_context(|| format!("creating {}", options.dir.display()))?;
+        let log = options.dir.join("spin.log");
+        let server = ChildServer::start(spin_command(&options), options.port, "/.well-known/spin/health", log, Duration::from_secs(600), libc::SIGINT)
+            .context("spin up did not become ready")?;
+        Ok(SpinServer { server })
+    }
+
+    pub fn port(&self) -> u16 {
+        self.server.port()
+    }
+
+    /// The `spin` process.
+    pub fn pid(&self) -> Option<u32> {
+        Some(self.server.pid())
+    }
+
+    /// Spin's own output and the guests' stderr, as far as written.
+    pub fn log(&self) -> String {
+        self.server.log()
+    }
+
+    /// SIGINT (Spin's graceful stop), SIGKILL after 10 s; returns when it is gone. Idempotent.
+    pub fn stop(&mut self) {
+        self.server.stop()
+    }
+}
+
+fn spin_command(options: &SpinOptions) -> Command {
     let mut cmd = Command::new(&options.binary);
     cmd.arg("up")
         .arg("--from")
@@ -613,33 +666,26 @@ fn spawn_spin(options: &SpinOptions, log: &Path) -> Result<Child> {
         .arg(format!("127.0.0.1:{}", options.port))
         .arg("--log-dir")
         .arg(options.dir.join("logs"))
-        .current_dir(&options.dir)
-        .stdin(Stdio::null())
-        .stdout(stdout)
-        .stderr(stderr);
+        .current_dir(&options.dir);
     for (name, value) in &options.variables {
         cmd.env(format!("SPIN_VARIABLE_{}", name.to_ascii_uppercase()), value);
     }
-    // With these set (cargo test sets RUST_BACKTRACE) Spin appends a backtrace to every error
-    // text it hands a guest; deployments run without them.
-    cmd.env_remove("RUST_BACKTRACE").env_remove("RUST_LIB_BACKTRACE");
-    die_with_parent(&mut cmd, libc::SIGTERM);
-    cmd.spawn().with_context(|| format!("spawning {}", options.binary.display()))
+    cmd
 }
 
-fn wait_for_spin(child: &mut Child, port: u16, timeout: Duration) -> Result<()> {
+fn wait_for_health(child: &mut Child, port: u16, path: &str, timeout: Duration) -> Result<()> {
     use std::io::Write;
     let deadline = Instant::now() + timeout;
     loop {
         if let Ok(Some(status)) = child.try_wait() {
-            bail!("spin exited during startup ({status})");
+            bail!("the process exited during startup ({status})");
         }
         let addr = SocketAddrV4::new(Ipv4Addr::LOCALHOST, port).into();
         if let Ok(mut stream) = TcpStream::connect_timeout(&addr, Duration::from_millis(200)) {
             let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
-            let request = b"GET /.well-known/spin/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+            let request = format!("GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n");
             let mut reply = [0u8; 64];
-            if stream.write_all(request).is_ok() {
+            if stream.write_all(request.as_bytes()).is_ok() {
                 if let Ok(n) = stream.read(&mut reply) {
                     if reply[..n].starts_with(b"HTTP/1.1 200") {
                         return Ok(());
@@ -648,14 +694,8 @@ fn wait_for_spin(child: &mut Child, port: u16, timeout: Duration) -> Result<()> 
             }
         }
         if Instant::now() > deadline {
-            bail!("timed out after {timeout:?} waiting for spin on port {port}");
+            bail!("timed out after {timeout:?} waiting for {path} on port {port}");
         }
         std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-impl Drop for SpinServer {
-    fn drop(&mut self) {
-        self.stop();
     }
 }
