@@ -109,7 +109,9 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- `presence:update` once per transaction that moved the figures, computed at commit (deferred triggers).
+-- `presence:update` once per transaction that moved the figures (deferred triggers). The row carries no
+-- figures: the publisher reads presence_figures() once per pass when it appends (docs/database.md,
+-- "Realtime outbox"), so a scan never counts the whole unit.
 CREATE OR REPLACE FUNCTION outbox_presence() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
@@ -128,7 +130,7 @@ BEGIN
     IF EXISTS (SELECT 1 FROM event_outbox WHERE txid = pg_current_xact_id() AND channel = 'presence') THEN
         RETURN NULL;
     END IF;
-    PERFORM emit_event('presence', 'presence:update', presence_figures());
+    PERFORM emit_event('presence', 'presence:update', '{}'::jsonb);
     RETURN NULL;
 END $$;
 

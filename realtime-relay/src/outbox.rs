@@ -11,6 +11,10 @@
 //!    rows, or a publisher that crashed between the append and the delete, never append a row twice;
 //! 3. delete them.
 //!
+//! `presence:update` rows carry no figures (a scan must not count the whole unit): a pass reads
+//! `presence_figures()` once, after the rows it announces committed, and appends only the newest
+//! `presence:update` of its rows with those figures — the figures are a state, the older ones are stale.
+//!
 //! While Redis is down the rows wait in PostgreSQL; when it returns they are appended in order, and a
 //! dashboard resuming with `since` gets every one of them.
 
@@ -38,6 +42,11 @@ pub const WATERMARK_KEY: &str = "sentinel:rt:outbox:last";
 const READ: &str = "SELECT id, txid::text AS txid, channel, event, ts, data::text AS data FROM event_outbox
                     WHERE txid < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY txid, id LIMIT $1";
 const DELETE: &str = "DELETE FROM event_outbox WHERE id = ANY($1)";
+const PRESENCE: &str = "SELECT presence_figures()::text";
+
+fn is_presence_update(row: &tokio_postgres::Row) -> bool {
+    row.get::<_, &str>("channel") == "presence" && row.get::<_, &str>("event") == "presence:update"
+}
 
 /// `ARGV[1]` the stream length; then six per row: txid, id, stream, event, ts, data. Rows at or below
 /// the watermark are skipped; answers how many were appended.
@@ -79,11 +88,22 @@ pub async fn drain_once(pg: &Pg, redis: &RedisHandle) -> anyhow::Result<Pass> {
     if rows.is_empty() {
         return Ok(Pass::default());
     }
+    let newest_presence = rows.iter().rposition(is_presence_update);
+    let figures: Option<String> = match newest_presence {
+        Some(_) => Some(client.query_one(&client.prepare_cached(PRESENCE).await?, &[]).await?.get(0)),
+        None => None,
+    };
     let mut script = redis::cmd("EVAL");
     script.arg(APPEND_SCRIPT).arg(1).arg(WATERMARK_KEY).arg(STREAM_MAX_LEN);
     let mut ids = Vec::with_capacity(rows.len());
-    for row in &rows {
+    for (i, row) in rows.iter().enumerate() {
         let id: i64 = row.get("id");
+        ids.push(id);
+        let data = match (&figures, is_presence_update(row)) {
+            (Some(figures), true) if Some(i) == newest_presence => figures.as_str(),
+            (_, true) => continue,
+            (_, false) => row.get::<_, &str>("data"),
+        };
         let channel: &str = row.get("channel");
         script
             .arg(row.get::<_, &str>("txid"))
@@ -91,8 +111,7 @@ pub async fn drain_once(pg: &Pg, redis: &RedisHandle) -> anyhow::Result<Pass> {
             .arg(format!("{STREAM_PREFIX}{channel}"))
             .arg(row.get::<_, &str>("event"))
             .arg(row.get::<_, &str>("ts"))
-            .arg(row.get::<_, &str>("data"));
-        ids.push(id);
+            .arg(data);
     }
     let appended: i64 = redis.query(&script).await?;
     let delete = client.prepare_cached(DELETE).await?;

@@ -25,25 +25,11 @@ fn json_list(value: Value) -> Vec<Value> {
 }
 
 /// `presence:update` / `GET /api/checkins/presence`: `{ totalPresent, totalMembers,
-/// byDivision: [{divisionId, divisionName, present, total}], lastUpdated, visitorsPresent }`
-///.
+/// byDivision: [{divisionId, divisionName, present, total}], lastUpdated, visitorsPresent }`.
+/// The figures are `presence_figures()` (migrations/functions/20_presence.sql), which the outbox publisher
+/// also appends with every `presence:update`.
 pub fn presence(db: &dyn Database) -> Result<Value, DbError> {
-    const SQL: &str = "
-        SELECT jsonb_build_object(
-            'totalPresent', (SELECT count(*) FROM present_members),
-            'totalMembers', (SELECT count(*) FROM members WHERE status = 'active'),
-            'byDivision', COALESCE((
-                SELECT jsonb_agg(jsonb_build_object(
-                           'divisionId', d.id::text,
-                           'divisionName', d.name,
-                           'present', (SELECT count(*) FROM present_members p WHERE p.division_id = d.id),
-                           'total', (SELECT count(*) FROM members m WHERE m.division_id = d.id AND m.status = 'active'))
-                       ORDER BY d.name, d.id)
-                FROM divisions d), '[]'::jsonb),
-            'lastUpdated', iso(now()),
-            'visitorsPresent', (SELECT count(*) FROM visitors WHERE check_out_time IS NULL)
-        ) AS presence";
-    single_json(db, SQL, &[], "presence")
+    single_json(db, "SELECT presence_figures() AS presence", &[], "presence")
 }
 
 /// Items of `activity:backfill` and `GET /api/checkins/activity`, newest first:
