@@ -25,3 +25,21 @@ BEGIN
     NEW.updated_at := now();
     RETURN NEW;
 END $$;
+
+-- The rows of a table as PostgreSQL's planner estimates them: rows per page at the last ANALYZE times the
+-- pages the table has now (so it follows growth between analyses); counted when never analysed. Used for
+-- the totals of unfiltered long lists (docs/architecture.md, "Lists").
+CREATE OR REPLACE FUNCTION table_row_estimate(p_table regclass) RETURNS bigint
+LANGUAGE plpgsql STABLE AS $$
+DECLARE
+    pages real;
+    tuples real;
+    n bigint;
+BEGIN
+    SELECT relpages, reltuples INTO pages, tuples FROM pg_class WHERE oid = p_table;
+    IF pages > 0 AND tuples >= 0 THEN
+        RETURN (tuples / pages * (pg_relation_size(p_table) / current_setting('block_size')::bigint))::bigint;
+    END IF;
+    EXECUTE format('SELECT count(*) FROM %s', p_table) INTO n;
+    RETURN n;
+END $$;

@@ -59,6 +59,9 @@ pub struct AuditLogList {
     pub page: i64,
     pub limit: i64,
     pub total_pages: i64,
+    /// True when `total` (and so `totalPages`) is the planner's estimate of the table's size: an unfiltered
+    /// list past 1 000 rows (docs/architecture.md, "Lists"). Filtered lists count exactly.
+    pub total_is_estimate: bool,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -170,20 +173,18 @@ impl Filters {
 fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let mut w = filters.to_where();
+    let (filter, total) = (w.where_sql(), w.total_from("audit_log", "audit_log a"));
     let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
     let sql = format!(
-        "WITH filtered AS (SELECT a.* FROM audit_log a {}),
-              total AS (SELECT count(*) AS total FROM filtered)
-         SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
-            SELECT {ENTRY_COLUMNS} FROM filtered a LEFT JOIN users u ON u.id = a.admin_user_id
+        "SELECT total.total, total.total_is_estimate, page.* FROM {total} LEFT JOIN LATERAL (
+            SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id {filter}
             ORDER BY a.created_at DESC, a.id DESC LIMIT {limit} OFFSET {offset}
-         ) page ON true",
-        w.where_sql()
+         ) page ON true"
     );
     let rows = ctx.db().query(&sql, &w.params)?;
-    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
+    let (total, estimated) = rows.first().map(|r| (r.int("total"), r.bool("total_is_estimate"))).unwrap_or((0, false));
     let entries: Vec<AuditEntry> = rows.iter().filter(|r| r.text("id").is_some()).map(entry_from).collect();
-    ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default() }), total))
+    ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default(), "totalIsEstimate": estimated }), total))
 }
 
 /// List audit entries

@@ -108,6 +108,9 @@ pub struct CheckinList {
     page: i64,
     limit: i64,
     total_pages: i64,
+    /// True when `total` (and so `totalPages`) is the planner's estimate of the table's size: an unfiltered
+    /// list past 1 000 rows (docs/architecture.md, "Lists"). Filtered lists count exactly.
+    total_is_estimate: bool,
 }
 
 /// Who is in the building: active members present, per division (every division, by name).
@@ -590,7 +593,7 @@ fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
 }
 
 /// One round trip: the filtered total and the requested page, newest first.
-fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<(bool, i64, Vec<Value>), ApiError> {
+fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<CheckinPage, ApiError> {
     let mut w = crate::listing::Where::default();
     let mut member_exists = "true".to_string();
     if let Some(member) = f.member {
@@ -617,21 +620,29 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
     if f.flagged_only {
         w.when("c.flagged_for_review");
     }
-    let filter = w.where_sql();
+    let (filter, total) = (w.where_sql(), w.total_from("checkins", "checkins c"));
     let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
     let sql = format!(
-        "SELECT (SELECT count(*) FROM checkins c {filter}) AS total, {member_exists} AS member_exists,
+        "SELECT total.total, total.total_is_estimate, {member_exists} AS member_exists,
                 (SELECT coalesce(jsonb_agg(checkin_json(c, m) ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC), '[]'::jsonb)
                  FROM (SELECT * FROM checkins c {filter} ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC
                        LIMIT {limit} OFFSET {offset}) c
-                 LEFT JOIN members m ON m.id = c.member_id) AS checkins"
+                 LEFT JOIN members m ON m.id = c.member_id) AS checkins
+         FROM {total}"
     );
     let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("checkin page returned no row"))?;
     let checkins = match row.json("checkins") {
         Value::Array(items) => items,
         _ => Vec::new(),
     };
-    Ok((row.bool("member_exists"), row.int("total"), checkins))
+    Ok(CheckinPage { member_exists: row.bool("member_exists"), total: row.int("total"), total_is_estimate: row.bool("total_is_estimate"), checkins })
+}
+
+struct CheckinPage {
+    member_exists: bool,
+    total: i64,
+    total_is_estimate: bool,
+    checkins: Vec<Value>,
 }
 
 // ------------------------------------------------------------------ reads
@@ -650,8 +661,8 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
     responses((status = 200, body = CheckinList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
-    let (_, total, checkins) = checkin_page(ctx, filters(ctx)?, page, false)?;
-    ok(page.wrap(json!({ "checkins": checkins }), total))
+    let p = checkin_page(ctx, filters(ctx)?, page, false)?;
+    ok(page.wrap(json!({ "checkins": p.checkins, "totalIsEstimate": p.total_is_estimate }), p.total))
 }
 
 /// List a member's check-ins
@@ -670,11 +681,11 @@ pub fn member_checkins(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let mut f = filters(ctx)?;
     f.member = Some(id.clone());
-    let (exists, total, checkins) = checkin_page(ctx, f, page, true)?;
-    if !exists {
+    let p = checkin_page(ctx, f, page, true)?;
+    if !p.member_exists {
         return Err(ApiError::not_found(format!("Member with ID '{id}' not found")));
     }
-    ok(page.wrap(json!({ "checkins": checkins }), total))
+    ok(page.wrap(json!({ "checkins": p.checkins, "totalIsEstimate": p.total_is_estimate }), p.total))
 }
 
 /// Get a check-in

@@ -4,6 +4,9 @@
 //! prepared statement, so PostgreSQL plans it with the indexes that fit (a generic plan of
 //! `($1 IS NULL OR col = $1)` for every optional filter would scan whole tables). Pages are
 //! `page`/`limit` ([`sentinel_http::pagination::PageRequest`]).
+//!
+//! Lists over tables that grow without bound (check-ins, the audit log, visits) keep their `total`
+//! cheap with [`Where::total_from`]; lists bounded by the unit's size (members, badges) count exactly.
 
 use sentinel_http::SqlParam;
 
@@ -41,7 +44,29 @@ impl Where {
     pub fn where_sql(&self) -> String {
         if self.clauses.is_empty() { String::new() } else { format!("WHERE {}", self.clauses.join(" AND ")) }
     }
+
+    /// A FROM item named `total` with one row `(total bigint, total_is_estimate boolean)` for the rows
+    /// of `from` (`"checkins c"`, over `table`) that this WHERE selects: counted exactly up to
+    /// [`EXACT_TOTAL_UP_TO`] (the count stops there); past it, an unfiltered list takes the table's
+    /// size as the planner estimates it (`table_row_estimate`, flagged as an estimate) and a filtered
+    /// one counts exactly. Call it before binding LIMIT and OFFSET: it uses the filter's parameters.
+    pub fn total_from(&self, table: &str, from: &str) -> String {
+        let (filter, cap) = (self.where_sql(), EXACT_TOTAL_UP_TO);
+        let unfiltered = self.clauses.is_empty();
+        let beyond = if unfiltered {
+            format!("greatest(table_row_estimate('{table}'), {cap} + 1)")
+        } else {
+            format!("(SELECT count(*) FROM {from} {filter})")
+        };
+        format!(
+            "(SELECT CASE WHEN capped.n <= {cap} THEN capped.n ELSE {beyond} END AS total, capped.n > {cap} AND {unfiltered} AS total_is_estimate
+              FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {from} {filter} LIMIT {cap} + 1) s) capped) total"
+        )
+    }
 }
+
+/// See [`Where::total_from`] (docs/architecture.md, "Lists").
+pub const EXACT_TOTAL_UP_TO: i64 = 1_000;
 
 #[cfg(test)]
 mod tests {
@@ -57,5 +82,16 @@ mod tests {
         assert_eq!(w.where_sql(), "WHERE b = $1 AND c");
         assert_eq!(limit, "$2");
         assert_eq!(Where::default().where_sql(), "");
+    }
+
+    #[test]
+    fn only_an_unfiltered_total_is_estimated() {
+        let unfiltered = Where::default().total_from("checkins", "checkins c");
+        assert!(unfiltered.contains("table_row_estimate('checkins')") && unfiltered.contains("AND true AS total_is_estimate"));
+        let mut w = Where::default();
+        w.bind("c.direction = {}", "in");
+        let filtered = w.total_from("checkins", "checkins c");
+        assert!(!filtered.contains("table_row_estimate") && filtered.contains("AND false AS total_is_estimate"));
+        assert!(filtered.contains("(SELECT count(*) FROM checkins c WHERE c.direction = $1)"));
     }
 }

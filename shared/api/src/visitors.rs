@@ -83,6 +83,9 @@ pub struct VisitorList {
     page: i64,
     limit: i64,
     total_pages: i64,
+    /// True when `total` (and so `totalPages`) is the planner's estimate of the table's size: an unfiltered
+    /// list past 1 000 rows (docs/architecture.md, "Lists"). Filtered lists count exactly.
+    total_is_estimate: bool,
 }
 
 /// The visitors on site, newest sign-in first (also the `visitors:backfill` payload).
@@ -280,15 +283,16 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     w.bind_some("v.check_in_time <= {}::text::timestamptz", query_instant(query, "endDate")?);
     w.bind_some("v.visit_type = {}", query.get("visitType").filter(|s| !s.is_empty()).cloned());
     w.bind_some("v.host_member_id = {}::text::uuid", query_uuid(query, "hostMemberId")?);
-    let filter = w.where_sql();
+    let (filter, total) = (w.where_sql(), w.total_from("visitors", "visitors v"));
     let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
     let sql = format!(
-        "SELECT (SELECT count(*) FROM visitors v {filter}) AS total,
+        "SELECT total.total, total.total_is_estimate,
                 (SELECT coalesce(jsonb_agg(visitor_json(v) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb)
-                 FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC LIMIT {limit} OFFSET {offset}) v) AS visitors"
+                 FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC LIMIT {limit} OFFSET {offset}) v) AS visitors
+         FROM {total}"
     );
     let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("visitor page returned no row"))?;
-    ok(page.wrap(json!({ "visitors": row.json("visitors") }), row.int("total")))
+    ok(page.wrap(json!({ "visitors": row.json("visitors"), "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }
 
 /// Get a visitor
