@@ -5,10 +5,15 @@
 -- presence figures moving, a session or key revoked); the functions that own other events call emit_event.
 -- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
 
+-- plpgsql, not sql: its INSERT keeps one plan per connection (a sql function with an INSERT is parsed and
+-- planned again at every call, and a scan makes one or two).
 CREATE OR REPLACE FUNCTION emit_event(p_channel text, p_event text, p_data jsonb) RETURNS void
-LANGUAGE sql AS $$
-    INSERT INTO event_outbox (channel, event, data) SELECT p_channel, p_event, p_data WHERE p_data IS NOT NULL
-$$;
+LANGUAGE plpgsql AS $$
+BEGIN
+    IF p_data IS NOT NULL THEN
+        INSERT INTO event_outbox (channel, event, data) VALUES (p_channel, p_event, p_data);
+    END IF;
+END $$;
 
 -- `checkin:new` for every stored check-in.
 CREATE OR REPLACE FUNCTION outbox_checkin_new() RETURNS trigger

@@ -245,7 +245,7 @@ fn failures_sql(method: SignIn, subject: &str, user_id: &str, ip_budget: (u64, u
 }
 
 fn log_error(ctx: &Ctx, op: &str, error: &str) {
-    eprintln!("{}", json!({"level": "error", "component": ctx.platform.component, "correlationId": ctx.correlation_id, "op": op, "error": error}));
+    sentinel_http::log_line(&json!({"level": "error", "component": ctx.platform.component, "correlationId": ctx.correlation_id, "op": op, "error": error}));
 }
 
 fn too_many_attempts(retry_after: u64) -> ApiError {

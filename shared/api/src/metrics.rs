@@ -88,7 +88,7 @@ pub fn metrics(ctx: &Ctx) -> HandlerResult {
         let requests = match ctx.platform.metrics.read() {
             Ok(fields) => request_metrics::series(&fields),
             Err(e) => {
-                eprintln!("{}", json!({"level": "error", "component": "platform", "op": "read request metrics", "error": e}));
+                sentinel_http::log_line(&json!({"level": "error", "component": "platform", "op": "read request metrics", "error": e}));
                 Vec::new()
             }
         };

@@ -95,7 +95,7 @@ fn database_up(ctx: &Ctx) -> bool {
     match ctx.db().query("SELECT 1 AS ok", &[]) {
         Ok(_) => true,
         Err(e) => {
-            eprintln!("{}", json!({"level": "error", "component": "platform", "check": "database", "error": e.detail}));
+            sentinel_http::log_line(&json!({"level": "error", "component": "platform", "check": "database", "error": e.detail}));
             false
         }
     }
@@ -113,7 +113,7 @@ pub fn health(ctx: &Ctx) -> HandlerResult {
     let redis = match ctx.platform.events.ping() {
         Ok(()) => true,
         Err(e) => {
-            eprintln!("{}", json!({"level": "error", "component": "platform", "check": "redis", "error": e}));
+            sentinel_http::log_line(&json!({"level": "error", "component": "platform", "check": "redis", "error": e}));
             false
         }
     };

@@ -118,7 +118,7 @@ pub fn client_ip(req: &Request) -> Option<String> {
 pub fn resolve_client_ip(req: &Request, spec: Option<&str>) -> Option<String> {
     let peer = req.client_addr.as_deref().and_then(crate::client_addr::parse_hop)?;
     let trusted = crate::client_addr::TrustedProxies::parse(spec.unwrap_or_default()).unwrap_or_else(|e| {
-        eprintln!("{}", serde_json::json!({ "level": "error", "op": "trusted_proxies", "error": e }));
+        crate::serve::log_line(&serde_json::json!({ "level": "error", "op": "trusted_proxies", "error": e }));
         Default::default()
     });
     let forwarded = req.headers.get_all("x-forwarded-for").iter().filter_map(|v| v.to_str().ok());

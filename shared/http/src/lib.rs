@@ -25,7 +25,7 @@ pub use context::{Config, Ctx, EventBus, Platform, RateCounter, Request};
 pub use db::{Database, DbError, Row, SqlParam, SqlValue};
 pub use error::ApiError;
 pub use router::Router;
-pub use serve::{serve, serve_observed};
+pub use serve::{log_line, serve, serve_observed};
 
 /// What a handler returns on success.
 #[derive(Debug, Clone, PartialEq)]

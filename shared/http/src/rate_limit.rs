@@ -82,7 +82,7 @@ pub fn check(platform: &Platform, limits: &[Limit]) -> Result<Vec<(&'static str,
         Ok(answers) => limits.iter().zip(answers).map(|(limit, (count, reset))| (limit.limit, count, reset)).collect(),
         // Redis down: requests go through rather than the API going down with it.
         Err(e) => {
-            eprintln!("{}", json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
+            crate::serve::log_line(&json!({"level": "error", "component": platform.component, "op": "rate limit", "error": e}));
             Vec::new()
         }
     };

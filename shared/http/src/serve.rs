@@ -234,5 +234,15 @@ fn log(platform: &Platform, req: &Request, route: &str, correlation_id: &str, st
     if let Some(detail) = internal {
         line["error"] = detail.into();
     }
-    eprintln!("{line}");
+    log_line(&line);
+}
+
+/// Writes one structured log line to stderr in a single write. (`eprintln!` of a JSON value writes
+/// every token separately: stderr is unbuffered, so in a component each token is a host call and a
+/// system call, dozens per request.)
+pub fn log_line(line: &Value) {
+    use std::io::Write;
+    let mut text = line.to_string();
+    text.push('\n');
+    let _ = std::io::stderr().write_all(text.as_bytes());
 }

@@ -98,10 +98,10 @@ async fn send(response_out: ResponseOutparam, mut response: spin_sdk::http::Resp
     match OutgoingResponse::try_from(response) {
         Ok(outgoing) => {
             if let Err(e) = response_out.set_with_body(outgoing, body).await {
-                eprintln!("{}", serde_json::json!({ "level": "error", "op": "send response", "error": e.to_string() }));
+                sentinel_http::log_line(&serde_json::json!({ "level": "error", "op": "send response", "error": e.to_string() }));
             }
         }
-        Err(e) => eprintln!("{}", serde_json::json!({ "level": "error", "op": "convert response", "error": e.to_string() })),
+        Err(e) => sentinel_http::log_line(&serde_json::json!({ "level": "error", "op": "convert response", "error": e.to_string() })),
     }
 }
 

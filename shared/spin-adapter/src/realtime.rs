@@ -38,7 +38,7 @@ impl EventBus for RedisStreams<'_> {
 }
 
 fn log_failure(op: &str, detail: &str) {
-    eprintln!("{}", serde_json::json!({ "level": "error", "component": "realtime", "op": op, "error": detail }));
+    sentinel_http::log_line(&serde_json::json!({ "level": "error", "component": "realtime", "op": op, "error": detail }));
 }
 
 /// One round trip for every counter: increment, start the window on first hit, report the TTL
