@@ -174,19 +174,6 @@ impl RedisHandle {
     }
 }
 
-/// Each connected socket adds this much to the reader's pause after a read that found events.
-pub const FANOUT_PAUSE_PER_CONNECTION: Duration = Duration::from_micros(10);
-/// The longest pause between reads.
-pub const MAX_FANOUT_PAUSE: Duration = Duration::from_millis(100);
-
-/// How long the reader waits after a read that found events before it reads again. With many sockets
-/// the cost of a delivery is the socket's wake-up and write, not the event: events that arrive during
-/// the pause go out together, in one wake-up and one write per socket (docs/architecture.md,
-/// "Realtime fan-out"). A few sockets get every event at once; 10 000 sockets wait at most 100 ms.
-pub fn fanout_pause(connections: usize) -> Duration {
-    (FANOUT_PAUSE_PER_CONNECTION * connections.min(1_000_000) as u32).min(MAX_FANOUT_PAUSE)
-}
-
 /// Reads all streams until `stop` turns true; `ready` turns true once the start
 /// positions (each stream's current tail) are known.
 pub async fn run_reader(
@@ -254,13 +241,6 @@ pub async fn run_reader(
                         last_ids.as_mut().expect("initialised")[position] = entry.id.clone();
                     }
                 }
-                let pause = fanout_pause(events.receiver_count());
-                if !pause.is_zero() {
-                    tokio::select! {
-                        _ = tokio::time::sleep(pause) => {}
-                        _ = stop.changed() => return Ok(()),
-                    }
-                }
             }
         }
         .await;
@@ -314,15 +294,6 @@ pub(crate) async fn run_presence_refresher(shared: Arc<crate::Shared>, mut lates
 #[cfg(test)]
 mod tests {
     use super::StreamId;
-
-    #[test]
-    fn the_fanout_pause_grows_with_the_sockets_up_to_its_cap() {
-        use std::time::Duration;
-        assert_eq!(super::fanout_pause(0), Duration::ZERO);
-        assert_eq!(super::fanout_pause(1_000), Duration::from_millis(10));
-        assert_eq!(super::fanout_pause(10_000), Duration::from_millis(100));
-        assert_eq!(super::fanout_pause(50_000), Duration::from_millis(100));
-    }
 
     #[test]
     fn ids_order_numerically() {
