@@ -46,12 +46,11 @@ pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
                     'type', 'checkin', 'id', c.id::text, 'timestamp', iso(c."timestamp"), 'direction', c.direction,
                     'name', m.first_name || ' ' || m.last_name, 'rank', m.rank, 'division', d.name,
                     'kioskId', c.kiosk_id, 'kioskName', k.name) AS item
-             FROM checkins c
+             -- The newest check-ins first (an index scan), then their names: joining first would sort every row.
+             FROM (SELECT * FROM checkins ORDER BY "timestamp" DESC, created_at DESC, id DESC LIMIT $1::int8) c
              JOIN members m ON m.id = c.member_id
              LEFT JOIN divisions d ON d.id = m.division_id
-             LEFT JOIN kiosk_names k ON k.kiosk_id = c.kiosk_id
-             ORDER BY c."timestamp" DESC, c.created_at DESC, c.id DESC
-             LIMIT $1::int8)
+             LEFT JOIN kiosk_names k ON k.kiosk_id = c.kiosk_id)
             UNION ALL
             (SELECT v.check_in_time, v.id, jsonb_build_object(
                     'type', 'visitor', 'id', v.id::text, 'timestamp', iso(v.check_in_time),
