@@ -48,16 +48,8 @@ FROM s"
 );
 
 /// `$1` key hash, `$2` client IP (text, may be NULL). One row for a valid key
-/// (not revoked, not expired). Columns: key_id, kind, kiosk_id, name.
-/// Use is recorded at most every 30 s, which keeps kiosk presence (online =
-/// seen within 90 s) accurate without a write per request.
-pub const API_KEY: &str = "
-WITH k AS (
-    SELECT id, kind, kiosk_id, name, last_used_at FROM api_keys
-    WHERE key_hash = $1 AND revoked_at IS NULL AND expires_at > now()
-), used AS (
-    UPDATE api_keys a SET last_used_at = now(), last_seen_ip = COALESCE($2::text::inet, a.last_seen_ip)
-    FROM k WHERE a.id = k.id AND (k.last_used_at IS NULL OR k.last_used_at < now() - interval '30 seconds')
-    RETURNING a.id
-)
-SELECT k.id::text AS key_id, k.kind, k.kiosk_id, k.name FROM k";
+/// (not revoked, not expired), none otherwise. Columns: key_id, kind, kiosk_id, name.
+/// The work is `api_key_principal` (migrations/functions/05_principals.sql), which records
+/// the key's use at most every 30 s; a statement this small is cheap to plan where every call
+/// is prepared anew (Spin), and the function's own plans are kept per connection.
+pub const API_KEY: &str = "SELECT key_id, kind, kiosk_id, name FROM api_key_principal($1, $2) WHERE key_id IS NOT NULL";
