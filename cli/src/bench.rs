@@ -422,7 +422,7 @@ impl Endpoint {
     }
 
     /// `mixed`: half scans, half the main reads; `scan`: scans only; `reads`: the presence and
-    /// list reads in turn.
+    /// list reads in turn. Lists are read at their first page, as a dashboard opens them.
     fn pick(scenario: Scenario, n: u64) -> Endpoint {
         const READS: [Endpoint; 6] =
             [Endpoint::Presence, Endpoint::CheckinList, Endpoint::MemberList, Endpoint::Activity, Endpoint::AuditList, Endpoint::VisitorList];
@@ -510,11 +510,11 @@ async fn drive(base: &str, data: &Data, args: &BenchArgs, probe: &Probe) -> Resu
                                 .json(&json!({ "serialNumber": serials[i], "timestamp": iso(ts) }))
                         }
                         Endpoint::Presence => client.get(format!("{base}/api/checkins/presence")).bearer_auth(&token),
-                        Endpoint::CheckinList => client.get(format!("{base}/api/checkins?limit=50&page={}", 1 + (rng >> 20) % 20)).bearer_auth(&token),
-                        Endpoint::MemberList => client.get(format!("{base}/api/members?limit=50&page={}", 1 + (rng >> 20) % 10)).bearer_auth(&token),
+                        Endpoint::CheckinList => client.get(format!("{base}/api/checkins?limit=50")).bearer_auth(&token),
+                        Endpoint::MemberList => client.get(format!("{base}/api/members?limit=50")).bearer_auth(&token),
                         Endpoint::Activity => client.get(format!("{base}/api/checkins/activity?limit=20")).bearer_auth(&token),
-                        Endpoint::AuditList => client.get(format!("{base}/api/audit-logs?limit=50&page={}", 1 + (rng >> 20) % 20)).bearer_auth(&token),
-                        Endpoint::VisitorList => client.get(format!("{base}/api/visitors?limit=50&page={}", 1 + (rng >> 20) % 4)).bearer_auth(&token),
+                        Endpoint::AuditList => client.get(format!("{base}/api/audit-logs?limit=50")).bearer_auth(&token),
+                        Endpoint::VisitorList => client.get(format!("{base}/api/visitors?limit=50")).bearer_auth(&token),
                     };
                     let started = Instant::now();
                     let status = match request.send().await {
