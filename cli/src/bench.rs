@@ -697,7 +697,8 @@ struct Costs {
     requests: u64,
     /// Per process: CPU milliseconds per request (None: not on this machine or not readable).
     cpu_ms: Vec<(&'static str, Option<f64>)>,
-    /// Per request: statements the clients sent, statements run inside functions and triggers.
+    /// Per request: top-level statements (sent, or run by deferred triggers at commit), statements run
+    /// inside functions and triggers.
     statements: Option<(f64, f64)>,
     /// The costliest statements: text, nested, calls per request, mean ms, share of statement time.
     top: Vec<(String, bool, f64, f64, f64)>,
@@ -848,7 +849,7 @@ fn print_costs(costs: &Costs) {
     println!();
     match costs.statements {
         Some((top, nested)) => {
-            println!("PostgreSQL statements per request: {top:.2} sent by clients (host, relay), {nested:.2} more inside functions and triggers");
+            println!("PostgreSQL statements per request: {top:.2} at top level (sent by the host and the relay, or run at commit by deferred triggers), {nested:.2} more inside functions and triggers");
             println!();
             println!("| statement | nested | calls/request | mean ms | % of client statement time |");
             println!("|---|---|---:|---:|---:|");
