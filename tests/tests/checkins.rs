@@ -754,3 +754,58 @@ fn a_late_synced_checkout_replaces_the_forced_rollover_checkout() {
     let audit = sql(&format!("SELECT details->>'reason' AS reason FROM audit_log WHERE action = 'checkin_delete' AND entity_id = '{}'", forced_id.as_str().unwrap()));
     assert_eq!(audit.len(), 1, "the replacement is audited");
 }
+
+/// A list's `total` counts exactly up to 1 000 rows; past that an unfiltered list answers the table's
+/// estimated size and says so, and a filtered one still counts exactly (docs/architecture.md, "Lists").
+/// On a private stack, so that the table's size is this test's own.
+#[test]
+fn long_lists_estimate_only_an_unfiltered_total_past_a_thousand_rows() {
+    let stack = sentinel_tests::isolated_stack().expect("isolated stack");
+    let hash = sentinel_auth::password::hash(sentinel_tests::fixtures::PASSWORD).unwrap();
+    // Two members with 900 and 300 check-ins an hour apart (1 200 rows), alternating in and out.
+    stack.sql_exec(&format!(
+        "INSERT INTO users (email, display_name, password_hash, role) VALUES ('admin@totals.test', 'Admin', '{hash}', 'admin');
+         INSERT INTO divisions (code, name) VALUES ('TOT', 'Totals');
+         INSERT INTO members (service_number, rank, first_name, last_name, division_id)
+           SELECT 'TOT' || g, 'S1', 'First' || g, 'Last' || g, (SELECT id FROM divisions WHERE code = 'TOT') FROM generate_series(1, 2) g;
+         INSERT INTO checkins (member_id, direction, \"timestamp\", kiosk_id, method)
+           SELECT m.id, CASE WHEN k % 2 = 0 THEN 'in' ELSE 'out' END, now() - interval '1 day' - k * interval '1 hour', 'totals-kiosk', 'manual'
+           FROM members m CROSS JOIN generate_series(1, 900) k
+           WHERE m.service_number = 'TOT1' OR (m.service_number = 'TOT2' AND k <= 300);
+         ANALYZE checkins;"
+    ));
+    let url = |p: &str| format!("{}{p}", stack.base_url());
+    let r = request("POST", &url("/api/auth/login"), &[], Some(&json!({ "email": "admin@totals.test", "password": sentinel_tests::fixtures::PASSWORD })));
+    assert_eq!(r.status, 200, "{}", r.text);
+    let (h, v) = sentinel_tests::fixtures::bearer(r.body["token"].as_str().unwrap());
+    let get = |p: &str| {
+        let r = request("GET", &url(p), &[(h, v.as_str())], None);
+        assert_eq!(r.status, 200, "{p}: {}", r.text);
+        r
+    };
+    let member = |n: u32| stack.sql(&format!("SELECT id::text AS id FROM members WHERE service_number = 'TOT{n}'"))[0]["id"].as_str().unwrap().to_string();
+
+    // Unfiltered, past 1 000: the estimate, flagged, within a few percent of the 1 200 rows.
+    let r = get("/api/checkins?limit=10");
+    assert_eq!(r.body["totalIsEstimate"], true, "{}", r.text);
+    let total = r.body["total"].as_i64().unwrap();
+    assert!((1_100..=1_300).contains(&total), "estimate {total} of 1 200 rows");
+    assert_eq!(r.body["totalPages"].as_i64().unwrap(), (total + 9) / 10);
+    assert_eq!(r.body["checkins"].as_array().unwrap().len(), 10);
+    // Filtered: exact on both sides of 1 000 matching rows (900 of one member; 1 200 in one kiosk).
+    let r = get(&format!("/api/checkins?memberId={}&limit=10", member(1)));
+    assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(900), Some(false)), "{}", r.text);
+    let r = get("/api/checkins?kioskId=totals-kiosk&limit=10");
+    assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(1_200), Some(false)), "{}", r.text);
+    let r = get(&format!("/api/members/{}/checkins?direction=in", member(2)));
+    assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(150), Some(false)), "{}", r.text);
+    // Up to 1 000 rows an unfiltered list counts exactly.
+    stack.sql_exec("DELETE FROM checkins WHERE \"timestamp\" < now() - interval '1 day' - interval '700 hours'");
+    let exact = stack.sql("SELECT count(*)::int8 AS n FROM checkins")[0]["n"].as_i64().unwrap();
+    assert!(exact <= 1_000, "{exact} rows left");
+    let r = get("/api/checkins?limit=10");
+    assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(exact), Some(false)), "{}", r.text);
+    // The audit log and the visitor list answer the same flag.
+    assert_eq!(get("/api/audit-logs?limit=1").body["totalIsEstimate"], false);
+    assert_eq!(get("/api/visitors?limit=1").body["totalIsEstimate"], false);
+}

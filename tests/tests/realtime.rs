@@ -784,3 +784,34 @@ async fn the_shared_redis_serves_components_and_relay_alike() {
     assert_eq!((got["channel"].as_str(), got["event"].as_str()), (Some("badges"), Some("badge:assignment")));
     relay.shutdown().await;
 }
+
+/// `presence:update` rows carry no figures: a publisher pass appends only the newest of its rows, with
+/// figures read after they committed (docs/database.md, "Realtime outbox").
+#[test]
+fn a_publisher_pass_appends_one_presence_update_with_figures_read_after_commit() {
+    let stack = sentinel_tests::isolated_stack().expect("isolated stack");
+    let redis_url = stack.redis_url().to_string();
+    let entries = move || {
+        let url = redis_url.clone();
+        sentinel_tests::block_on(async move {
+            let mut conn = redis::Client::open(url).unwrap().get_multiplexed_async_connection().await.unwrap();
+            let reply: redis::streams::StreamRangeReply =
+                redis::cmd("XRANGE").arg("sentinel:rt:presence").arg("-").arg("+").query_async(&mut conn).await.unwrap();
+            reply.ids.into_iter().map(|e| serde_json::from_str::<Value>(&e.get::<String>("data").unwrap_or_default()).unwrap()).collect::<Vec<_>>()
+        })
+    };
+    sentinel_tests::wait_for_outbox_at(stack.database_url());
+    let before = entries().len();
+    // One transaction with two presence:update rows (the new division's deferred trigger finds them at
+    // commit and adds none): one pass takes both.
+    stack.sql_exec(
+        "INSERT INTO event_outbox (channel, event, data) VALUES ('presence', 'presence:update', '{}'), ('presence', 'presence:update', '{}');
+         INSERT INTO divisions (code, name) VALUES ('PASS', 'Pass division');",
+    );
+    sentinel_tests::wait_for_outbox_at(stack.database_url());
+    let after = entries();
+    assert_eq!(after.len(), before + 1, "one entry for the pass: {:?}", &after[before..]);
+    let figures = &after[before];
+    assert!(figures["totalPresent"].is_i64() && figures["lastUpdated"].is_string(), "{figures}");
+    assert!(figures["byDivision"].as_array().unwrap().iter().any(|d| d["divisionName"] == "Pass division"), "read after the commit: {figures}");
+}
