@@ -65,8 +65,8 @@ pub struct BenchArgs {
     pub relay_binary: Option<PathBuf>,
     /// Migrate and serve with this `sentinel` binary (`sentinel migrate`, `sentinel serve`) instead of
     /// this one: to measure another build of Sentinel (with its own --manifest and --relay-binary) on
-    /// the same machine in the same window
-    #[arg(long, conflicts_with_all = ["spin_bin", "target"])]
+    /// the same machine in the same window. With --spin-bin it only migrates (Spin serves).
+    #[arg(long, conflicts_with = "target")]
     pub serve_binary: Option<PathBuf>,
 }
 
