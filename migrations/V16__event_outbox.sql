@@ -14,20 +14,8 @@ CREATE TABLE event_outbox (
 );
 CREATE INDEX event_outbox_order ON event_outbox (txid, id);
 
--- Trigger functions: placeholders here (a trigger needs its function to exist); their bodies live in
--- migrations/functions/45_outbox.sql.
-DO $$
-DECLARE
-    f text;
-BEGIN
-    FOREACH f IN ARRAY ARRAY['outbox_checkin_new', 'outbox_alert', 'outbox_badge_assignment', 'outbox_visitor',
-                             'outbox_event_update', 'outbox_presence', 'outbox_session_revoked', 'outbox_user_revoked',
-                             'outbox_api_key_revoked']
-    LOOP
-        EXECUTE format('CREATE FUNCTION %I() RETURNS trigger LANGUAGE plpgsql AS $f$ BEGIN RETURN NULL; END $f$', f);
-    END LOOP;
-END $$;
-
+-- The trigger functions are in migrations/functions/45_outbox.sql; `sentinel migrate` declares them before
+-- the versioned migrations run (docs/database.md, "Two kinds of files").
 CREATE TRIGGER checkins_outbox AFTER INSERT ON checkins FOR EACH ROW EXECUTE FUNCTION outbox_checkin_new();
 CREATE TRIGGER security_alerts_outbox AFTER INSERT OR UPDATE OF status ON security_alerts
     FOR EACH ROW EXECUTE FUNCTION outbox_alert();

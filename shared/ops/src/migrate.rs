@@ -61,6 +61,47 @@ pub async fn migrate(client: &mut tokio_postgres::Client) -> Result<Vec<String>>
     Ok(applied)
 }
 
+/// A versioned migration binds triggers; their functions live in the function files, which apply
+/// after the migrations. So that the binding can be made, every trigger function of `files` that
+/// does not exist yet (and that no versioned migration creates itself) is first declared with a body
+/// that fails if it ever fires; the function files then replace it (docs/database.md, "Two kinds of
+/// files").
+async fn declare_trigger_functions(client: &tokio_postgres::Client, migrations: &[Migration], files: &[FunctionFile]) -> Result<()> {
+    let migration_sql: Vec<&str> = migrations.iter().filter_map(|m| m.sql()).collect();
+    for name in trigger_functions_to_declare(&migration_sql, files) {
+        client
+            .batch_execute(&format!(
+                "DO $$ BEGIN
+                   IF to_regprocedure('{name}()') IS NULL THEN
+                     CREATE FUNCTION {name}() RETURNS trigger LANGUAGE plpgsql
+                       AS $f$ BEGIN RAISE EXCEPTION 'trigger function {name} has no body yet: apply the function files'; END $f$;
+                   END IF;
+                 END $$"
+            ))
+            .await
+            .with_context(|| format!("declaring trigger function {name}"))?;
+    }
+    Ok(())
+}
+
+/// The trigger functions the function files define (`CREATE OR REPLACE FUNCTION name() RETURNS
+/// trigger`) that no versioned migration creates.
+fn trigger_functions_to_declare(migration_sql: &[&str], files: &[FunctionFile]) -> Vec<String> {
+    let created_by_a_migration = |name: &str| {
+        migration_sql.iter().any(|sql| {
+            let sql = sql.to_ascii_lowercase();
+            sql.contains(&format!("create function {name}(")) || sql.contains(&format!("create or replace function {name}("))
+        })
+    };
+    files
+        .iter()
+        .flat_map(|file| file.sql.lines())
+        .filter_map(|line| line.strip_prefix("CREATE OR REPLACE FUNCTION ")?.strip_suffix("() RETURNS trigger"))
+        .filter(|name| name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') && !created_by_a_migration(name))
+        .map(str::to_string)
+        .collect()
+}
+
 /// Apply every file of `files` whose checksum differs from the one recorded, in name order, in one
 /// transaction (all or nothing). Concurrent runs serialise on an advisory lock. Returns the files
 /// applied, as `functions/<name>`.
@@ -106,7 +147,9 @@ pub async fn apply_function_files(client: &mut tokio_postgres::Client, files: &[
 }
 
 /// Apply `migrations` in version order, each in its own transaction; refuses divergent or missing ones.
+/// The trigger functions they bind are declared first ([`declare_trigger_functions`]).
 pub async fn apply(client: &mut tokio_postgres::Client, migrations: &[Migration]) -> Result<Vec<String>> {
+    declare_trigger_functions(client, migrations, &embedded_function_files()).await?;
     let report = Runner::new(migrations)
         .set_grouped(false)
         .set_abort_divergent(true)
@@ -121,4 +164,30 @@ pub async fn apply(client: &mut tokio_postgres::Client, migrations: &[Migration]
 pub async fn migrate_url(database_url: &str) -> Result<Vec<String>> {
     let mut client = crate::connect(database_url).await?;
     migrate(&mut client).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_trigger_functions_no_migration_creates_are_declared() {
+        let file = FunctionFile {
+            name: "10_x.sql".into(),
+            sql: "CREATE OR REPLACE FUNCTION stamp() RETURNS trigger\nLANGUAGE plpgsql AS $$ BEGIN RETURN NEW; END $$;\n\
+                  CREATE OR REPLACE FUNCTION announce() RETURNS trigger\nLANGUAGE plpgsql AS $$ BEGIN RETURN NULL; END $$;\n\
+                  CREATE OR REPLACE FUNCTION helper(x int) RETURNS int LANGUAGE sql AS $$ SELECT x $$;"
+                .into(),
+        };
+        let migrations = ["CREATE TABLE t (id int);\nCREATE FUNCTION stamp() RETURNS trigger AS $$ ... $$;"];
+        assert_eq!(trigger_functions_to_declare(&migrations, &[file]), vec!["announce".to_string()]);
+    }
+
+    #[test]
+    fn every_outbox_trigger_function_is_declared_for_its_migration() {
+        let migrations: Vec<String> = embedded_migrations().iter().filter_map(|m| m.sql().map(str::to_string)).collect();
+        let sql: Vec<&str> = migrations.iter().map(String::as_str).collect();
+        let declared = trigger_functions_to_declare(&sql, &embedded_function_files());
+        assert!(declared.iter().any(|n| n == "outbox_checkin_new") && !declared.iter().any(|n| n == "set_updated_at"), "{declared:?}");
+    }
 }
