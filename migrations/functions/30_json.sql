@@ -1,17 +1,26 @@
 -- One JSON shape per entity, used by the API responses, the realtime payloads and the relay backfill.
 -- Replaceable objects: applied after the versioned migrations whenever this file changes (docs/database.md).
 
-CREATE OR REPLACE FUNCTION member_json(m members) RETURNS jsonb
+-- The Member object (OpenAPI schema Member), given the ids of its type and status. Without sub-selects
+-- PostgreSQL inlines it into the calling query: a list joins the lookups once and builds each row without
+-- a function call (docs/database.md, "Entity JSON").
+CREATE OR REPLACE FUNCTION member_json(m members, member_type_id uuid, member_status_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', m.id, 'serviceNumber', m.service_number, 'rank', m.rank,
         'firstName', m.first_name, 'lastName', m.last_name, 'middleInitial', m.initials,
         'email', m.email, 'phoneNumber', coalesce(m.mobile_phone, m.home_phone),
         'divisionId', m.division_id, 'badgeId', m.badge_id,
-        'memberTypeId', (SELECT t.id FROM member_types t WHERE t.code = m.member_type),
-        'memberStatusId', (SELECT s.id FROM member_statuses s WHERE s.code = m.status),
+        'memberTypeId', member_type_id, 'memberStatusId', member_status_id,
         'status', m.status, 'memberType', m.member_type,
         'createdAt', iso(m.created_at), 'updatedAt', iso(m.updated_at))
+$$;
+
+-- The Member object of one row, its type and status looked up.
+CREATE OR REPLACE FUNCTION member_json(m members) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT member_json(m, (SELECT t.id FROM member_types t WHERE t.code = m.member_type),
+                          (SELECT s.id FROM member_statuses s WHERE s.code = m.status))
 $$;
 
 CREATE OR REPLACE FUNCTION badge_json(b badges) RETURNS jsonb
@@ -64,17 +73,23 @@ LANGUAGE sql STABLE AS $$
         'acknowledgedAt', iso(a.acknowledged_at), 'acknowledgeNote', a.acknowledge_note)
 $$;
 
--- The Visitor object (OpenAPI schema Visitor).
-CREATE OR REPLACE FUNCTION visitor_json(v visitors) RETURNS jsonb
+-- The Visitor object (OpenAPI schema Visitor), given the id of its visit type (inlinable, as member_json).
+CREATE OR REPLACE FUNCTION visitor_json(v visitors, visit_type_id uuid) RETURNS jsonb
 LANGUAGE sql STABLE AS $$
     SELECT jsonb_build_object(
         'id', v.id, 'name', v.name, 'organization', v.organization, 'visitType', v.visit_type,
-        'visitTypeId', (SELECT t.id FROM visit_types t WHERE t.code = v.visit_type),
+        'visitTypeId', visit_type_id,
         'visitReason', v.visit_reason, 'eventId', v.event_id, 'hostMemberId', v.host_member_id,
         'checkInTime', iso(v.check_in_time), 'checkOutTime', iso(v.check_out_time),
         'temporaryBadgeId', v.temporary_badge_id, 'kioskId', v.kiosk_id, 'adminNotes', v.admin_notes,
         'checkInMethod', COALESCE(v.check_in_method, 'kiosk'), 'createdByAdmin', v.created_by_admin,
         'createdAt', iso(v.created_at))
+$$;
+
+-- The Visitor object of one row, its visit type looked up.
+CREATE OR REPLACE FUNCTION visitor_json(v visitors) RETURNS jsonb
+LANGUAGE sql STABLE AS $$
+    SELECT visitor_json(v, (SELECT t.id FROM visit_types t WHERE t.code = v.visit_type))
 $$;
 
 -- The Event object (OpenAPI schema Event); dates as midnight UTC.

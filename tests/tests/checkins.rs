@@ -797,6 +797,11 @@ fn long_lists_estimate_only_an_unfiltered_total_past_a_thousand_rows() {
     assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(900), Some(false)), "{}", r.text);
     let r = get("/api/checkins?kioskId=totals-kiosk&limit=10");
     assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(1_200), Some(false)), "{}", r.text);
+    // Page 2 (the one that binds an offset) continues page 1, newest first.
+    let ids = |p: &str| -> Vec<String> { get(p).body["checkins"].as_array().unwrap().iter().map(|c| c["id"].as_str().unwrap().to_string()).collect() };
+    let pages = [ids("/api/checkins?kioskId=totals-kiosk&limit=10"), ids("/api/checkins?kioskId=totals-kiosk&limit=10&page=2")].concat();
+    assert_eq!(pages, ids("/api/checkins?kioskId=totals-kiosk&limit=20"));
+    assert_eq!(pages.len(), 20);
     let r = get(&format!("/api/members/{}/checkins?direction=in", member(2)));
     assert_eq!((r.body["total"].as_i64(), r.body["totalIsEstimate"].as_bool()), (Some(150), Some(false)), "{}", r.text);
     // Up to 1 000 rows an unfiltered list counts exactly.

@@ -241,6 +241,15 @@ fn list_filters_sorts_and_paginates() {
     assert_eq!((r.body["total"].as_i64(), r.body["totalPages"].as_i64(), r.body["limit"].as_i64()), (Some(3), Some(2), Some(2)));
     let names: Vec<&str> = r.body["members"].as_array().unwrap().iter().map(|m| m["firstName"].as_str().unwrap()).collect();
     assert_eq!(names, ["Zed", "Amy"], "lastName then firstName");
+    // Later pages bind their offset (the first page's statement has none): the next row, then nothing.
+    let names = |query: &str| -> Vec<String> {
+        let r = q(query);
+        assert_eq!((r.status, r.body["total"].as_i64()), (200, Some(3)), "{query}: {}", r.text);
+        r.body["members"].as_array().unwrap().iter().map(|m| m["firstName"].as_str().unwrap().to_string()).collect()
+    };
+    assert_eq!(names("limit=2&page=2"), ["Bob"]);
+    assert_eq!(names("limit=1&page=2"), ["Amy"]);
+    assert!(names("limit=2&page=3").is_empty());
     let r = q("search=bak&sortBy=firstName&sortOrder=desc");
     let names: Vec<&str> = r.body["members"].as_array().unwrap().iter().map(|m| m["firstName"].as_str().unwrap()).collect();
     assert_eq!(names, ["Bob", "Amy"]);

@@ -3,12 +3,11 @@
 //! there is deliberately no POST.
 
 use http::Method;
-use sentinel_http::db::Row;
 use sentinel_http::input::query_uuid;
 use sentinel_http::pagination::PageRequest;
 
 use crate::listing::Where;
-use sentinel_http::{ok, Access, ApiError, Ctx, HandlerResult, Router};
+use sentinel_http::{ok, ok_json_text, Access, ApiError, Ctx, HandlerResult, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -88,34 +87,11 @@ pub struct AuditStats {
     pub recent_activity: Vec<AuditEntry>,
 }
 
-const ENTRY_COLUMNS: &str = "a.id::text AS id, a.admin_user_id::text AS admin_user_id, a.action, a.entity_type,
-    a.entity_id::text AS entity_id, a.details, host(a.ip_address) AS ip_address, iso(a.created_at) AS created_at,
-    u.id::text AS actor_id, u.username AS actor_username, u.display_name AS actor_display_name";
-
-/// The same entry as a jsonb expression (for aggregates such as `recentActivity`).
+/// An entry (OpenAPI schema AuditEntry) as a jsonb expression over `audit_log a LEFT JOIN users u`.
 const ENTRY_JSON: &str = "jsonb_build_object('id', a.id, 'adminUserId', a.admin_user_id, 'action', a.action, 'entityType', a.entity_type,
     'entityId', a.entity_id, 'details', a.details, 'ipAddress', host(a.ip_address),
     'adminUser', CASE WHEN u.id IS NULL THEN NULL ELSE jsonb_build_object('id', u.id, 'username', u.username, 'displayName', u.display_name) END,
     'createdAt', iso(a.created_at))";
-
-fn entry_from(row: &Row) -> AuditEntry {
-    let details = row.json("details");
-    AuditEntry {
-        id: row.text("id").unwrap_or_default(),
-        admin_user_id: row.text("admin_user_id"),
-        action: row.text("action").unwrap_or_default(),
-        entity_type: row.text("entity_type").unwrap_or_default(),
-        entity_id: row.text("entity_id"),
-        details: (!details.is_null()).then_some(details),
-        ip_address: row.text("ip_address"),
-        admin_user: row.text("actor_id").map(|id| AuditActor {
-            id,
-            username: row.text("actor_username"),
-            display_name: row.text("actor_display_name").unwrap_or_default(),
-        }),
-        created_at: row.text("created_at").unwrap_or_default(),
-    }
-}
 
 /// The list filters a request gave.
 struct Filters {
@@ -174,17 +150,17 @@ fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let mut w = filters.to_where();
     let (filter, total) = (w.where_sql(), w.total_from("audit_log", "audit_log a"));
-    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let window = w.page(page);
     let sql = format!(
-        "SELECT total.total, total.total_is_estimate, page.* FROM {total} LEFT JOIN LATERAL (
-            SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id {filter}
-            ORDER BY a.created_at DESC, a.id DESC LIMIT {limit} OFFSET {offset}
-         ) page ON true"
+        "SELECT total.total, total.total_is_estimate,
+                (SELECT COALESCE(jsonb_agg({ENTRY_JSON} ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb)
+                 FROM (SELECT * FROM audit_log a {filter} ORDER BY a.created_at DESC, a.id DESC {window}) a
+                 LEFT JOIN users u ON u.id = a.admin_user_id)::text AS entries
+         FROM {total}"
     );
-    let rows = ctx.db().query(&sql, &w.params)?;
-    let (total, estimated) = rows.first().map(|r| (r.int("total"), r.bool("total_is_estimate"))).unwrap_or((0, false));
-    let entries: Vec<AuditEntry> = rows.iter().filter(|r| r.text("id").is_some()).map(entry_from).collect();
-    ok(page.wrap(json!({ "auditLogs": serde_json::to_value(entries).unwrap_or_default(), "totalIsEstimate": estimated }), total))
+    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("audit page returned no row"))?;
+    let entries = row.text("entries").unwrap_or_else(|| "[]".to_string());
+    ok_json_text(page.wrap_text("auditLogs", &entries, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }
 
 /// List audit entries
@@ -234,11 +210,11 @@ pub fn for_entity(ctx: &Ctx) -> HandlerResult {
 pub fn get(ctx: &Ctx) -> HandlerResult {
     let id = ctx.uuid_param("id")?;
     let row = ctx.db().query_one(
-        &format!("SELECT {ENTRY_COLUMNS} FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id WHERE a.id = $1::text::uuid"),
+        &format!("SELECT {ENTRY_JSON} AS entry FROM audit_log a LEFT JOIN users u ON u.id = a.admin_user_id WHERE a.id = $1::text::uuid"),
         &[id.as_str().into()],
     )?;
     let row = row.ok_or_else(|| ApiError::not_found(format!("Audit log entry with ID '{id}' not found")))?;
-    ok(serde_json::to_value(entry_from(&row)).unwrap_or_default())
+    ok(row.json("entry"))
 }
 
 /// Summarise the audit trail

@@ -37,6 +37,11 @@ pub fn presence(db: &dyn Database) -> Result<Value, DbError> {
 /// 24 h (visitor `direction` is `in` while on site). Absent optional fields are
 /// omitted rather than null.
 pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
+    Ok(json_list(serde_json::from_str(&activity_json(db, limit)?).unwrap_or(Value::Null)))
+}
+
+/// [`activity`] as PostgreSQL renders it: a JSON array in text, for a response that passes it on unparsed.
+pub fn activity_json(db: &dyn Database, limit: i64) -> Result<String, DbError> {
     const SQL: &str = r#"
         WITH kiosk_names AS (
             SELECT DISTINCT ON (kiosk_id) kiosk_id, name FROM api_keys
@@ -47,7 +52,7 @@ pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
                     'name', m.first_name || ' ' || m.last_name, 'rank', m.rank, 'division', d.name,
                     'kioskId', c.kiosk_id, 'kioskName', k.name) AS item
              -- The newest check-ins first (an index scan), then their names: joining first would sort every row.
-             FROM (SELECT * FROM checkins ORDER BY "timestamp" DESC, created_at DESC, id DESC LIMIT $1::int8) c
+             FROM (SELECT * FROM checkins ORDER BY "timestamp" DESC, created_at DESC, id DESC LIMIT {limit}) c
              JOIN members m ON m.id = c.member_id
              LEFT JOIN divisions d ON d.id = m.division_id
              LEFT JOIN kiosk_names k ON k.kiosk_id = c.kiosk_id)
@@ -65,18 +70,21 @@ pub fn activity(db: &dyn Database, limit: i64) -> Result<Vec<Value>, DbError> {
              LEFT JOIN kiosk_names k ON k.kiosk_id = v.kiosk_id
              WHERE v.check_in_time > now() - interval '24 hours'
              ORDER BY v.check_in_time DESC, v.id DESC
-             LIMIT $1::int8)
+             LIMIT {limit})
         )
-        SELECT COALESCE(jsonb_agg(jsonb_strip_nulls(item) ORDER BY at DESC, id DESC), '[]'::jsonb) AS activity
-        FROM (SELECT * FROM items ORDER BY at DESC, id DESC LIMIT $1::int8) newest"#;
-    Ok(json_list(single_json(db, SQL, &[limit.into()], "activity")?))
+        SELECT COALESCE(jsonb_agg(jsonb_strip_nulls(item) ORDER BY at DESC, id DESC), '[]'::jsonb)::text AS activity
+        FROM (SELECT * FROM items ORDER BY at DESC, id DESC LIMIT {limit}) newest"#;
+    // The limit is a literal (an integer cannot inject), so PostgreSQL keeps one plan per limit instead of
+    // planning every request: see `listing::Where::page`.
+    let sql = SQL.replace("{limit}", &limit.to_string());
+    Ok(db.query_one(&sql, &[])?.and_then(|row| row.text("activity")).unwrap_or_else(|| "[]".to_string()))
 }
 
 /// `visitors:backfill` / `GET /api/visitors/active`: `{ visitors: Visitor[], count }`,
 /// visitors on site, newest sign-in first.
 pub fn active_visitors(db: &dyn Database) -> Result<Value, DbError> {
-    const SQL: &str = "SELECT COALESCE(jsonb_agg(visitor_json(v) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb) AS visitors
-         FROM visitors v WHERE v.check_out_time IS NULL";
+    const SQL: &str = "SELECT COALESCE(jsonb_agg(visitor_json(v, t.id) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb) AS visitors
+         FROM visitors v LEFT JOIN visit_types t ON t.code = v.visit_type WHERE v.check_out_time IS NULL";
     let visitors = json_list(single_json(db, SQL, &[], "visitors")?);
     Ok(json!({ "count": visitors.len(), "visitors": visitors }))
 }

@@ -240,13 +240,13 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     if unassigned_only {
         w.when("b.assignment_type = 'unassigned'");
     }
-    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let window = w.page(page);
     let sql = format!(
         "WITH filtered AS (SELECT b.* FROM badges b {}),
               total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.badge FROM total LEFT JOIN LATERAL (
             SELECT badge_json(f::badges) AS badge
-            FROM (SELECT * FROM filtered ORDER BY serial_number LIMIT {limit} OFFSET {offset}) f ORDER BY f.serial_number
+            FROM (SELECT * FROM filtered ORDER BY serial_number {window}) f ORDER BY f.serial_number
          ) page ON true",
         w.where_sql()
     );

@@ -15,8 +15,8 @@ use sentinel_domain::checkin::{self as rules, Direction};
 use sentinel_domain::time::{format_instant, parse_instant, Instant};
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, query_flag, query_instant, query_uuid};
-use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
+use sentinel_http::pagination::{with_json_text_field, PageRequest};
+use sentinel_http::{created, ok, ok_json_text, Access, Allow, ApiError, Ctx, HandlerResult, Router, SqlParam};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -621,28 +621,36 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
         w.when("c.flagged_for_review");
     }
     let (filter, total) = (w.where_sql(), w.total_from("checkins", "checkins c"));
-    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let window = w.page(page);
     let sql = format!(
         "SELECT total.total, total.total_is_estimate, {member_exists} AS member_exists,
                 (SELECT coalesce(jsonb_agg(checkin_json(c, m) ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC), '[]'::jsonb)
                  FROM (SELECT * FROM checkins c {filter} ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC
-                       LIMIT {limit} OFFSET {offset}) c
-                 LEFT JOIN members m ON m.id = c.member_id) AS checkins
+                       {window}) c
+                 LEFT JOIN members m ON m.id = c.member_id)::text AS checkins
          FROM {total}"
     );
     let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("checkin page returned no row"))?;
-    let checkins = match row.json("checkins") {
-        Value::Array(items) => items,
-        _ => Vec::new(),
-    };
-    Ok(CheckinPage { member_exists: row.bool("member_exists"), total: row.int("total"), total_is_estimate: row.bool("total_is_estimate"), checkins })
+    Ok(CheckinPage {
+        member_exists: row.bool("member_exists"),
+        total: row.int("total"),
+        total_is_estimate: row.bool("total_is_estimate"),
+        checkins_json: row.text("checkins").unwrap_or_else(|| "[]".to_string()),
+    })
 }
 
 struct CheckinPage {
     member_exists: bool,
     total: i64,
     total_is_estimate: bool,
-    checkins: Vec<Value>,
+    /// The page's check-ins as JSON text (see `PageRequest::wrap_text`).
+    checkins_json: String,
+}
+
+impl CheckinPage {
+    fn reply(&self, page: PageRequest) -> HandlerResult {
+        ok_json_text(page.wrap_text("checkins", &self.checkins_json, json!({ "totalIsEstimate": self.total_is_estimate }), self.total))
+    }
 }
 
 // ------------------------------------------------------------------ reads
@@ -661,8 +669,7 @@ struct CheckinPage {
     responses((status = 200, body = CheckinList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
-    let p = checkin_page(ctx, filters(ctx)?, page, false)?;
-    ok(page.wrap(json!({ "checkins": p.checkins, "totalIsEstimate": p.total_is_estimate }), p.total))
+    checkin_page(ctx, filters(ctx)?, page, false)?.reply(page)
 }
 
 /// List a member's check-ins
@@ -685,7 +692,7 @@ pub fn member_checkins(ctx: &Ctx) -> HandlerResult {
     if !p.member_exists {
         return Err(ApiError::not_found(format!("Member with ID '{id}' not found")));
     }
-    ok(page.wrap(json!({ "checkins": p.checkins, "totalIsEstimate": p.total_is_estimate }), p.total))
+    p.reply(page)
 }
 
 /// Get a check-in
@@ -755,7 +762,7 @@ pub fn activity(ctx: &Ctx) -> HandlerResult {
             _ => return Err(ApiError::invalid("limit", "must be an integer between 1 and 100")),
         },
     };
-    ok(json!({ "activity": crate::backfill::activity(ctx.db(), limit)? }))
+    ok_json_text(with_json_text_field(&json!({}), "activity", &crate::backfill::activity_json(ctx.db(), limit)?))
 }
 
 // ------------------------------------------------------------------ writes

@@ -149,13 +149,13 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     // still reports the total, with no division columns).
     let mut w = crate::listing::Where::default();
     w.bind_some("(strpos(lower(d.name), lower({})) > 0 OR strpos(lower(d.code), lower({})) > 0)", search);
-    let (limit, offset, stats) = (w.placeholder(page.limit), w.placeholder(page.offset()), w.placeholder(with_stats));
+    let (stats, window) = (w.placeholder(with_stats), w.page(page));
     let sql = format!(
         "WITH filtered AS (SELECT d.* FROM divisions d {}),
               total AS (SELECT count(*) AS total FROM filtered)
          SELECT total.total, page.* FROM total LEFT JOIN LATERAL (
             SELECT {DIVISION_COLUMNS}, CASE WHEN {stats} THEN {PRESENT_COUNT} END AS present_count
-            FROM filtered d ORDER BY d.code LIMIT {limit} OFFSET {offset}
+            FROM filtered d ORDER BY d.code {window}
          ) page ON true",
         w.where_sql()
     );

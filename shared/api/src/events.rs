@@ -461,7 +461,8 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     let mut w = crate::listing::Where::default();
     w.bind_some("e.status = {}", status);
     let window = if paged || query.contains_key("limit") {
-        format!("LIMIT {} OFFSET {}", w.placeholder(page.limit), w.placeholder(if paged { page.offset() } else { 0 }))
+        // Without `page` the request is for page 1.
+        w.page(page)
     } else {
         String::new()
     };

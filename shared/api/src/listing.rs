@@ -8,6 +8,7 @@
 //! Lists over tables that grow without bound (check-ins, the audit log, visits) keep their `total`
 //! cheap with [`Where::total_from`]; lists bounded by the unit's size (members, badges) count exactly.
 
+use sentinel_http::pagination::PageRequest;
 use sentinel_http::SqlParam;
 
 #[derive(Default)]
@@ -39,6 +40,18 @@ impl Where {
     pub fn placeholder(&mut self, value: impl Into<SqlParam>) -> String {
         self.params.push(value.into());
         format!("${}", self.params.len())
+    }
+
+    /// `LIMIT n` or `LIMIT n OFFSET $k` for `page`. The page size (validated 1–100) is a literal and the
+    /// first page has no OFFSET, so a first page's statement has no paging parameters: PostgreSQL keeps
+    /// one plan for it per connection instead of planning it again for every request, which it does
+    /// for `LIMIT $n` (the generic plan, costed for an unknown limit, never wins). Docs/architecture.md, "Lists".
+    pub fn page(&mut self, page: PageRequest) -> String {
+        let limit = page.limit.clamp(1, PageRequest::MAX_LIMIT);
+        match page.offset() {
+            0 => format!("LIMIT {limit}"),
+            offset => format!("LIMIT {limit} OFFSET {}", self.placeholder(offset)),
+        }
     }
 
     pub fn where_sql(&self) -> String {
@@ -82,6 +95,15 @@ mod tests {
         assert_eq!(w.where_sql(), "WHERE b = $1 AND c");
         assert_eq!(limit, "$2");
         assert_eq!(Where::default().where_sql(), "");
+    }
+
+    #[test]
+    fn only_later_pages_bind_an_offset() {
+        let mut w = Where::default();
+        w.bind("a = {}", "x");
+        assert_eq!(w.page(PageRequest { page: 1, limit: 50 }), "LIMIT 50");
+        assert_eq!(w.page(PageRequest { page: 3, limit: 20 }), "LIMIT 20 OFFSET $2");
+        assert_eq!(w.params, vec![SqlParam::from("x"), SqlParam::Int64(40)]);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use http::Method;
 use sentinel_domain::member as rules;
 use sentinel_http::input::{double_option, query_uuid};
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, Access, ApiError, Ctx, HandlerResult, Router};
+use sentinel_http::{created, ok, ok_json_text, Access, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -256,20 +256,19 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
         w.bind("m.member_type = {}", t);
     }
     let filter = w.where_sql();
-    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let window = w.page(page);
     let order = order.replace("f.", "m.");
     // The page is cut before member_json runs, so skipped rows cost nothing.
     let sql = format!(
-        "SELECT t.total, p.member FROM (SELECT count(*) AS total FROM members m {filter}) t
-         LEFT JOIN LATERAL (
-            SELECT member_json(m) AS member
-            FROM (SELECT * FROM members m {filter} ORDER BY {order} LIMIT {limit} OFFSET {offset}) m ORDER BY {order}
-         ) p ON true"
+        "SELECT (SELECT count(*) FROM members m {filter}) AS total,
+                (SELECT coalesce(jsonb_agg(member_json(m, t.id, s.id) ORDER BY {order}), '[]'::jsonb)
+                 FROM (SELECT * FROM members m {filter} ORDER BY {order} {window}) m
+                 LEFT JOIN member_types t ON t.code = m.member_type
+                 LEFT JOIN member_statuses s ON s.code = m.status)::text AS members"
     );
-    let rows = ctx.db().query(&sql, &w.params)?;
-    let total = rows.first().map(|r| r.int("total")).unwrap_or(0);
-    let members: Vec<Value> = rows.iter().map(|r| r.json("member")).filter(|m| !m.is_null()).collect();
-    ok(page.wrap(json!({ "members": members }), total))
+    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("member page returned no row"))?;
+    let members = row.text("members").unwrap_or_else(|| "[]".to_string());
+    ok_json_text(page.wrap_text("members", &members, json!({}), row.int("total")))
 }
 
 /// Get a member

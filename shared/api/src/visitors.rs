@@ -9,7 +9,7 @@ use http::Method;
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, not_blank, query_instant, query_uuid};
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router};
+use sentinel_http::{created, ok, ok_json_text, Access, Allow, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -284,15 +284,17 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     w.bind_some("v.visit_type = {}", query.get("visitType").filter(|s| !s.is_empty()).cloned());
     w.bind_some("v.host_member_id = {}::text::uuid", query_uuid(query, "hostMemberId")?);
     let (filter, total) = (w.where_sql(), w.total_from("visitors", "visitors v"));
-    let (limit, offset) = (w.placeholder(page.limit), w.placeholder(page.offset()));
+    let window = w.page(page);
     let sql = format!(
         "SELECT total.total, total.total_is_estimate,
-                (SELECT coalesce(jsonb_agg(visitor_json(v) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb)
-                 FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC LIMIT {limit} OFFSET {offset}) v) AS visitors
+                (SELECT coalesce(jsonb_agg(visitor_json(v, t.id) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb)
+                 FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC {window}) v
+                 LEFT JOIN visit_types t ON t.code = v.visit_type)::text AS visitors
          FROM {total}"
     );
     let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("visitor page returned no row"))?;
-    ok(page.wrap(json!({ "visitors": row.json("visitors"), "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
+    let visitors = row.text("visitors").unwrap_or_else(|| "[]".to_string());
+    ok_json_text(page.wrap_text("visitors", &visitors, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }
 
 /// Get a visitor

@@ -46,6 +46,15 @@ pub fn ok(body: serde_json::Value) -> HandlerResult {
     Ok(Reply::Json(http::StatusCode::OK, body))
 }
 
+/// The content type of every JSON response.
+pub const JSON_CONTENT_TYPE: &str = "application/json; charset=utf-8";
+
+/// A 200 whose JSON body is already text (a page PostgreSQL rendered: see
+/// [`pagination::PageRequest::wrap_text`]), sent without a parse and a re-serialisation.
+pub fn ok_json_text(body: String) -> HandlerResult {
+    Ok(Reply::Text(http::StatusCode::OK, JSON_CONTENT_TYPE, body))
+}
+
 pub fn created(body: serde_json::Value) -> HandlerResult {
     Ok(Reply::Json(http::StatusCode::CREATED, body))
 }

@@ -40,6 +40,33 @@ impl PageRequest {
         }
         body
     }
+
+    /// [`wrap`](Self::wrap) for a page whose items PostgreSQL rendered as JSON text
+    /// (`jsonb_agg(…)::text`): the items go into the response as they are, under `items_field`, beside
+    /// `body`'s fields and the paging fields — never parsed and re-serialised in the component
+    /// (docs/architecture.md, "Lists").
+    pub fn wrap_text(&self, items_field: &str, items_json: &str, body: Value, total: i64) -> String {
+        with_json_text_field(&self.wrap(body, total), items_field, items_json)
+    }
+}
+
+/// `object` serialised with one more field, `name`, whose value is the JSON text `value_json`
+/// (trusted: PostgreSQL's rendering of a json/jsonb value). `object` must be a JSON object without `name`.
+pub fn with_json_text_field(object: &Value, name: &str, value_json: &str) -> String {
+    let rest = object.to_string();
+    let mut out = String::with_capacity(rest.len() + name.len() + value_json.len() + 4);
+    out.push('{');
+    out.push_str(&Value::from(name).to_string());
+    out.push(':');
+    out.push_str(value_json);
+    match rest.strip_prefix('{') {
+        Some("}") | None => out.push('}'),
+        Some(fields) => {
+            out.push(',');
+            out.push_str(fields);
+        }
+    }
+    out
 }
 
 /// `limit` (1–100, default 50) and `offset` (≥ 0, default 0), answered as
@@ -93,6 +120,17 @@ mod tests {
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+    }
+
+    #[test]
+    fn a_text_page_is_the_same_document_as_a_parsed_one() {
+        let page = PageRequest { page: 2, limit: 2 };
+        let items = r#"[{"id": "a", "n": 1}, {"id": "b", "n": "x\"y"}]"#;
+        let text = page.wrap_text("items", items, json!({ "totalIsEstimate": false }), 3);
+        let parsed: Value = serde_json::from_str(&text).unwrap();
+        let expected = page.wrap(json!({ "items": serde_json::from_str::<Value>(items).unwrap(), "totalIsEstimate": false }), 3);
+        assert_eq!(parsed, expected);
+        assert_eq!(with_json_text_field(&json!({}), "a\"b", "[]"), r#"{"a\"b":[]}"#);
     }
 
     #[test]

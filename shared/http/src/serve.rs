@@ -149,7 +149,7 @@ fn json_response(status: StatusCode, body: Option<Value>, headers: Vec<(&'static
     let mut all = headers;
     let bytes = match body {
         Some(body) => {
-            all.push((header::CONTENT_TYPE.as_str(), "application/json; charset=utf-8".to_string()));
+            all.push((header::CONTENT_TYPE.as_str(), crate::JSON_CONTENT_TYPE.to_string()));
             serde_json::to_vec(&body).unwrap_or_default()
         }
         None => Vec::new(),
