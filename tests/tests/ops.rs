@@ -139,13 +139,16 @@ fn a_database_migrated_before_function_files_ends_up_with_the_same_functions_as_
     for ((name, a), (_, b)) in fresh.iter().zip(&upgraded) {
         assert_eq!(a, b, "{name} differs");
     }
-    // Every function and view is defined in exactly one function file (its single home).
+    // Every function and view (every overload of a name) is defined in exactly one function file (its single home).
     let mut homes: std::collections::HashMap<String, Vec<String>> = Default::default();
     for file in sentinel_ops::migrate::embedded_function_files() {
         for line in file.sql.lines() {
             if let Some(rest) = line.strip_prefix("CREATE OR REPLACE FUNCTION ").or_else(|| line.strip_prefix("CREATE OR REPLACE VIEW ")) {
                 let name: String = rest.chars().take_while(|c| c.is_alphanumeric() || *c == '_').collect();
-                homes.entry(name).or_default().push(file.name.clone());
+                let files = homes.entry(name).or_default();
+                if !files.contains(&file.name) {
+                    files.push(file.name.clone());
+                }
             }
         }
     }
