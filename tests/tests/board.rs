@@ -62,6 +62,38 @@ async fn relay_for(board: &BoardHost) -> RunningRelay {
     }
 }
 
+/// What each browser test starts from: the relay port to itself, a relay there, and a browser.
+struct Stage {
+    _one: tokio::sync::MutexGuard<'static, ()>,
+    board: &'static BoardHost,
+    relay: RunningRelay,
+    browser: Browser,
+}
+
+async fn stage() -> Stage {
+    let _one = exclusive().await;
+    let board = board_host();
+    let relay = relay_for(board).await;
+    let browser = Browser::start().await;
+    Stage { _one, board, relay, browser }
+}
+
+impl Stage {
+    async fn end(self) {
+        self.browser.close().await;
+        self.relay.shutdown().await;
+    }
+}
+
+/// Raises a critical alert with `message` through HTTP as the kiosk whose key is `kiosk_key`; its id.
+async fn raise_alert(kiosk_key: &str, message: &str) -> String {
+    let alert_url = url("/api/security-alerts");
+    let (key, body) = (kiosk_key.to_string(), json!({ "alertType": "unauthorized_access", "severity": "critical", "badgeSerial": null, "kioskId": "ignored", "message": message }));
+    let created = tokio::task::spawn_blocking(move || request("POST", &alert_url, &[("x-api-key", &key)], Some(&body))).await.unwrap();
+    assert_eq!(created.status, 201, "{}", created.text);
+    created.body["id"].as_str().unwrap().to_string()
+}
+
 fn url(path: &str) -> String {
     format!("{}{path}", board_host().host.base_url)
 }
@@ -168,11 +200,9 @@ fn the_board_and_its_assets_are_served_with_a_policy_that_admits_the_relay() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_scan_through_http_appears_on_the_board_within_a_second() {
-    let _one = exclusive().await;
-    let board = board_host();
-    let relay = relay_for(board).await;
-    let browser = Browser::start().await;
-    open_display_board(&browser).await;
+    let stage = stage().await;
+    let browser = &stage.browser;
+    open_display_board(browser).await;
     let (_, serial, name, division) = member_with_badge();
     let kiosk = api_key("kiosk");
 
@@ -186,17 +216,12 @@ async fn a_scan_through_http_appears_on_the_board_within_a_second() {
     // The member is listed under their division once the presence figures arrive (coalesced to 1/s).
     let card = format!("[...document.querySelectorAll('.division')].filter(d => d.dataset.division === {}).map(d => d.innerText).join('')", json!(division));
     browser.wait_for("the member under their division", LOAD, &card, |v| v.as_str().is_some_and(|t| t.contains(&name) && t.contains("1 / 1"))).await;
-
-    browser.close().await;
-    relay.shutdown().await;
+    stage.end().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_relay_restart_shows_reconnecting_then_the_missed_checkin_without_a_reload() {
-    let _one = exclusive().await;
-    let board = board_host();
-    let relay = relay_for(board).await;
-    let browser = Browser::start().await;
+    let Stage { _one, board, relay, browser } = stage().await;
     open_display_board(&browser).await;
     let kiosk = api_key("kiosk");
     // A first check-in, so the board has a stream id to resume from.
@@ -236,18 +261,13 @@ async fn a_relay_restart_shows_reconnecting_then_the_missed_checkin_without_a_re
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_display_board_never_receives_alerts() {
-    let _one = exclusive().await;
-    let board = board_host();
-    let relay = relay_for(board).await;
-    let browser = Browser::start().await;
-    open_display_board(&browser).await;
+    let stage = stage().await;
+    let browser = &stage.browser;
+    open_display_board(browser).await;
     let kiosk = api_key("kiosk");
 
     let message = format!("Board test alert {}", unique_label(""));
-    let alert_url = url("/api/security-alerts");
-    let (key, body) = (kiosk.key.clone(), json!({ "alertType": "unauthorized_access", "severity": "critical", "badgeSerial": null, "kioskId": "ignored", "message": message }));
-    let created = tokio::task::spawn_blocking(move || request("POST", &alert_url, &[("x-api-key", &key)], Some(&body))).await.unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
+    raise_alert(&kiosk.key, &message).await;
     // A later check-in reaches the board, so the alert had every chance to arrive first.
     let (_, serial, name, _) = member_with_badge();
     scan(&kiosk.key, &serial).await;
@@ -257,23 +277,19 @@ async fn a_display_board_never_receives_alerts() {
     assert_eq!(view["alertsShown"], false, "{view}");
     assert_eq!(view["channels"], "presence checkins visitors dds", "{view}");
     // The relay's own account: one display connection, never subscribed to alerts, nothing delivered on it.
-    let metrics = metrics_text(&relay).await;
+    let metrics = metrics_text(&stage.relay).await;
     let value = |name: &str| metrics.lines().find(|l| l.starts_with(name)).and_then(|l| l.rsplit(' ').next()).map(str::to_string);
     assert_eq!(value("sentinel_relay_connections{kind=\"display\"}").as_deref(), Some("1"), "{metrics}");
     assert_eq!(value("sentinel_relay_subscriptions{channel=\"alerts\"}").as_deref(), Some("0"), "{metrics}");
     assert_eq!(value("sentinel_relay_events_delivered_total{channel=\"alerts\"}").as_deref(), Some("0"), "{metrics}");
     assert_eq!(value("sentinel_relay_subscriptions{channel=\"checkins\"}").as_deref(), Some("1"), "{metrics}");
-
-    browser.close().await;
-    relay.shutdown().await;
+    stage.end().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn duty_watch_signs_in_sees_alerts_live_and_acknowledges_one() {
-    let _one = exclusive().await;
-    let board = board_host();
-    let relay = relay_for(board).await;
-    let browser = Browser::start().await;
+    let stage = stage().await;
+    let browser = &stage.browser;
     let (_, email) = tokio::task::spawn_blocking(|| fixtures::insert_user("duty_watch")).await.unwrap();
 
     browser.goto(&url("/board")).await;
@@ -289,12 +305,7 @@ async fn duty_watch_signs_in_sees_alerts_live_and_acknowledges_one() {
     assert_eq!(view["alertsShown"], true, "{view}");
 
     let message = format!("Board ack alert {}", unique_label(""));
-    let kiosk = api_key("kiosk");
-    let alert_url = url("/api/security-alerts");
-    let (key, body) = (kiosk.key.clone(), json!({ "alertType": "unauthorized_access", "severity": "critical", "badgeSerial": null, "kioskId": "ignored", "message": message }));
-    let created = tokio::task::spawn_blocking(move || request("POST", &alert_url, &[("x-api-key", &key)], Some(&body))).await.unwrap();
-    assert_eq!(created.status, 201, "{}", created.text);
-    let id = created.body["id"].as_str().unwrap().to_string();
+    let id = raise_alert(&api_key("kiosk").key, &message).await;
     browser.wait_for("the alert on the board", LOAD, VIEW, |v| v["alerts"].as_array().is_some_and(|a| a.iter().any(|t| t.as_str().unwrap().contains(&message)))).await;
 
     let click = format!("(document.querySelector('[data-alert-id=\"{id}\"] button.ack').click(), true)");
@@ -304,9 +315,7 @@ async fn duty_watch_signs_in_sees_alerts_live_and_acknowledges_one() {
     assert_eq!(stored[0]["status"], "acknowledged");
     let user = sql(&format!("SELECT id::text AS id FROM users WHERE email = '{email}'"));
     assert_eq!(stored[0]["by"], user[0]["id"]);
-
-    browser.close().await;
-    relay.shutdown().await;
+    stage.end().await;
 }
 
 /// The interactive API reference renders in a real browser and lists every operation of the OpenAPI
