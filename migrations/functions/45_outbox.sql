@@ -114,24 +114,13 @@ BEGIN
     RETURN NULL;
 END $$;
 
--- `presence:update` once per transaction that moved the figures (deferred triggers). The row carries no
--- figures: the publisher reads presence_figures() once per pass when it appends (docs/database.md,
--- "Realtime outbox"), so a scan never counts the whole unit.
+-- `presence:update` once per transaction that moved the figures (deferred triggers; each UPDATE trigger's WHEN
+-- clause says which change moves them: V19). The row carries no figures: the publisher reads
+-- presence_figures() once per pass when it appends (docs/database.md, "Realtime outbox"), so a scan never
+-- counts the whole unit.
 CREATE OR REPLACE FUNCTION outbox_presence() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    -- Nested: each test reads columns only the table it names has (plpgsql prepares an expression when it runs).
-    IF TG_OP = 'UPDATE' THEN
-        IF TG_TABLE_NAME = 'members' THEN
-            IF OLD.status IS NOT DISTINCT FROM NEW.status AND OLD.division_id IS NOT DISTINCT FROM NEW.division_id THEN RETURN NULL; END IF;
-        ELSIF TG_TABLE_NAME = 'divisions' THEN
-            IF OLD.name IS NOT DISTINCT FROM NEW.name THEN RETURN NULL; END IF;
-        ELSIF TG_TABLE_NAME = 'visitors' THEN
-            IF OLD.check_out_time IS NOT DISTINCT FROM NEW.check_out_time THEN RETURN NULL; END IF;
-        ELSIF TG_TABLE_NAME = 'member_presence' THEN
-            IF OLD.direction IS NOT DISTINCT FROM NEW.direction THEN RETURN NULL; END IF;
-        END IF;
-    END IF;
     IF EXISTS (SELECT 1 FROM event_outbox WHERE txid = pg_current_xact_id() AND channel = 'presence') THEN
         RETURN NULL;
     END IF;

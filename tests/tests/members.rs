@@ -262,6 +262,37 @@ fn list_filters_sorts_and_paginates() {
 }
 
 #[test]
+fn only_changes_that_move_the_presence_figures_announce_them() {
+    // Each presence trigger's WHEN clause names the change that moves the figures (docs/database.md,
+    // "Realtime outbox"). The deferred triggers are made immediate so the rows show inside the transaction.
+    let r = create(&valid(&division()));
+    assert_eq!(r.status, 201, "{}", r.text);
+    let id = r.body["id"].as_str().unwrap().to_string();
+    let url = sentinel_tests::services().database_url.clone();
+    let announced = sentinel_tests::block_on(async move {
+        let mut client = sentinel_ops::connect(&url).await.unwrap();
+        let tx = client.transaction().await.unwrap();
+        tx.batch_execute("SET CONSTRAINTS ALL IMMEDIATE").await.unwrap();
+        let mut announced = Vec::new();
+        for change in [
+            "UPDATE members SET first_name = 'Renamed', status = status, division_id = division_id WHERE id = $1::text::uuid",
+            "UPDATE members SET status = 'leave' WHERE id = $1::text::uuid",
+        ] {
+            tx.execute(change, &[&id]).await.unwrap();
+            let rows: i64 = tx
+                .query_one("SELECT count(*) FROM event_outbox WHERE txid = pg_current_xact_id() AND channel = 'presence'", &[])
+                .await
+                .unwrap()
+                .get(0);
+            announced.push(rows);
+        }
+        tx.rollback().await.unwrap();
+        announced
+    });
+    assert_eq!(announced, [0, 1], "a rename announces nothing; a status change announces presence");
+}
+
+#[test]
 fn access_rules_per_route() {
     let id = "00000000-0000-0000-0000-000000000000";
     for (method, path) in [("GET", "/api/members".to_string()), ("GET", format!("/api/members/{id}")), ("GET", "/api/members/search/X123456".to_string())] {
