@@ -47,9 +47,21 @@ SELECT s.id::text AS session_id, s.user_id::text AS user_id, s.role, s.kind,
 FROM s"
 );
 
+// The text of [`API_KEY_ROW`], as a macro so [`API_KEY`] can `concat!` it.
+macro_rules! api_key_row {
+    () => {
+        "SELECT key_id, kind, kiosk_id, name FROM api_key_principal($1, $2)"
+    };
+}
+
 /// `$1` key hash, `$2` client IP (text, may be NULL). One row for a valid key
 /// (not revoked, not expired), none otherwise. Columns: key_id, kind, kiosk_id, name.
 /// The work is `api_key_principal` (migrations/functions/05_principals.sql), which records
 /// the key's use at most every 30 s; a statement this small is cheap to plan where every call
 /// is prepared anew (Spin), and the function's own plans are kept per connection.
-pub const API_KEY: &str = "SELECT key_id, kind, kiosk_id, name FROM api_key_principal($1, $2) WHERE key_id IS NOT NULL";
+pub const API_KEY: &str = concat!(api_key_row!(), " WHERE key_id IS NOT NULL");
+
+/// [`API_KEY`] without its filter: always exactly one row, all NULL unless the key is valid. The
+/// components send it as a one-row statement (`Database::query_row`), which on Spin 4.0 needs no
+/// never-empty rewrite around it (docs/spin.md): cheaper to plan and run on every keyed request.
+pub const API_KEY_ROW: &str = api_key_row!();

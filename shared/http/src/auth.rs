@@ -14,10 +14,10 @@ pub fn authenticate(platform: &Platform, req: &Request) -> Result<Principal, Api
     match credentials::from_headers(req.header("x-api-key"), req.header("authorization"), req.header("cookie")) {
         Presented::None => Ok(Principal::Anonymous),
         Presented::ApiKey(key) => {
-            let row = platform
-                .db
-                .query_one(principal_sql::API_KEY, &[secret_hash(&key).into(), client_ip(req).into()])?
-                .ok_or_else(|| ApiError::unauthorized("Invalid, expired or revoked API key"))?;
+            let row = platform.db.query_row(principal_sql::API_KEY_ROW, &[secret_hash(&key).into(), client_ip(req).into()])?;
+            if row.text("key_id").is_none() {
+                return Err(ApiError::unauthorized("Invalid, expired or revoked API key"));
+            }
             let kind = row.text("kind").as_deref().and_then(KeyKind::parse).ok_or_else(|| ApiError::internal("api key with unknown kind"))?;
             Ok(Principal::ApiKey(KeyPrincipal {
                 id: row.text("key_id").unwrap_or_default(),
