@@ -158,7 +158,7 @@ fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
                  LEFT JOIN users u ON u.id = a.admin_user_id)::text AS entries
          FROM {total}"
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("audit page returned no row"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     let entries = row.text("entries").unwrap_or_else(|| "[]".to_string());
     ok_json_text(page.wrap_text("auditLogs", &entries, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }
@@ -246,7 +246,7 @@ pub fn stats(ctx: &Ctx) -> HandlerResult {
                 ORDER BY a.created_at DESC, a.id DESC LIMIT 10) r) AS recent_activity",
         where_sql = w.where_sql()
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("stats returned nothing"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     ok(json!({
         "total": row.int("total"),
         "byAction": row.json("by_action"),

@@ -29,7 +29,7 @@ fn json_list(value: Value) -> Vec<Value> {
 /// The figures are `presence_figures()` (migrations/functions/20_presence.sql), which the outbox publisher
 /// also appends with every `presence:update`.
 pub fn presence(db: &dyn Database) -> Result<Value, DbError> {
-    single_json(db, "SELECT presence_figures() AS presence", &[], "presence")
+    Ok(db.query_row("SELECT presence_figures() AS presence", &[])?.json("presence"))
 }
 
 /// Items of `activity:backfill` and `GET /api/checkins/activity`, newest first:
@@ -77,7 +77,7 @@ pub fn activity_json(db: &dyn Database, limit: i64) -> Result<String, DbError> {
     // The limit is a literal (an integer cannot inject), so PostgreSQL keeps one plan per limit instead of
     // planning every request: see `listing::Where::page`.
     let sql = SQL.replace("{limit}", &limit.to_string());
-    Ok(db.query_one(&sql, &[])?.and_then(|row| row.text("activity")).unwrap_or_else(|| "[]".to_string()))
+    Ok(db.query_row(&sql, &[])?.text("activity").unwrap_or_else(|| "[]".to_string()))
 }
 
 /// `visitors:backfill` / `GET /api/visitors/active`: `{ visitors: Visitor[], count }`,

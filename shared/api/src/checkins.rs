@@ -630,7 +630,7 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
                  LEFT JOIN members m ON m.id = c.member_id)::text AS checkins
          FROM {total}"
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("checkin page returned no row"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     Ok(CheckinPage {
         member_exists: row.bool("member_exists"),
         total: row.int("total"),

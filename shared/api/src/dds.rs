@@ -335,7 +335,7 @@ pub fn audit_log(ctx: &Ctx) -> HandlerResult {
         "SELECT coalesce(jsonb_agg(responsibility_log_json(r) ORDER BY r.\"timestamp\" DESC, r.id DESC), '[]'::jsonb) AS logs
          FROM (SELECT * FROM responsibility_audit_log r {filter} ORDER BY r.\"timestamp\" DESC, r.id DESC LIMIT {limit}) r"
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("dds audit log returned no row"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     let logs = row.json("logs");
     let count = logs.as_array().map_or(0, Vec::len);
     ok(json!({ "logs": logs, "count": count }))

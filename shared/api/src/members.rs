@@ -266,7 +266,7 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
                  LEFT JOIN member_types t ON t.code = m.member_type
                  LEFT JOIN member_statuses s ON s.code = m.status)::text AS members"
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("member page returned no row"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     let members = row.text("members").unwrap_or_else(|| "[]".to_string());
     ok_json_text(page.wrap_text("members", &members, json!({}), row.int("total")))
 }

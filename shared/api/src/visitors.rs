@@ -292,7 +292,7 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
                  LEFT JOIN visit_types t ON t.code = v.visit_type)::text AS visitors
          FROM {total}"
     );
-    let row = ctx.db().query_one(&sql, &w.params)?.ok_or_else(|| ApiError::internal("visitor page returned no row"))?;
+    let row = ctx.db().query_row(&sql, &w.params)?;
     let visitors = row.text("visitors").unwrap_or_else(|| "[]".to_string());
     ok_json_text(page.wrap_text("visitors", &visitors, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }

@@ -233,8 +233,9 @@ pub trait Database {
         Ok(self.query(sql, params)?.into_iter().next())
     }
 
-    /// For a statement that yields exactly one row by construction — `SELECT f(…) AS r` with no FROM, or
-    /// the columns of one call of a function that returns one row (not a set): `SELECT a, b FROM f(…)`.
+    /// For a statement that yields exactly one row by construction — `SELECT f(…) AS r` with no FROM,
+    /// the columns of one call of a function that returns one row (not a set): `SELECT a, b FROM f(…)`,
+    /// or aggregates without GROUP BY or HAVING (a list page: `SELECT jsonb_agg(…) FROM (…) page`).
     /// An adapter may send it without the never-empty rewrite `query` needs on Spin (docs/spin.md).
     fn query_row(&self, sql: &str, params: &[SqlParam]) -> Result<Row, DbError> {
         self.query(sql, params)?.into_iter().next().ok_or_else(|| DbError {
