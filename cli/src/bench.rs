@@ -57,7 +57,8 @@ pub struct BenchArgs {
     #[arg(long, default_value = "4.0")]
     pub spin_compat: sentinel_host::SpinCompat,
     /// What the clients send: `scan` (badge scans only, each an accepted check-in), `reads` (the list
-    /// and presence reads) or `mixed` (half and half)
+    /// and presence reads), `mixed` (half and half) or `floor` (`GET /live`: the cost of a request
+    /// that touches neither PostgreSQL nor Redis)
     #[arg(long, value_enum, default_value_t = Scenario::Mixed)]
     pub scenario: Scenario,
     /// The sentinel-relay binary that appends the outbox to the streams [default: next to this executable]
@@ -73,6 +74,9 @@ pub struct BenchArgs {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum Scenario {
     Scan,
+    /// `GET /live` only: a component instance per request and nothing else (no database, no Redis),
+    /// the floor every request pays.
+    Floor,
     Reads,
     Mixed,
 }
@@ -400,6 +404,7 @@ async fn load(database_url: &str, args: &BenchArgs) -> Result<Data> {
 #[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Debug)]
 enum Endpoint {
     Scan,
+    Live,
     Presence,
     CheckinList,
     MemberList,
@@ -412,6 +417,7 @@ impl Endpoint {
     fn label(self) -> &'static str {
         match self {
             Endpoint::Scan => "POST /api/checkins/scan",
+            Endpoint::Live => "GET  /live",
             Endpoint::Presence => "GET  /api/checkins/presence",
             Endpoint::CheckinList => "GET  /api/checkins?limit=50",
             Endpoint::MemberList => "GET  /api/members?limit=50",
@@ -428,6 +434,7 @@ impl Endpoint {
             [Endpoint::Presence, Endpoint::CheckinList, Endpoint::MemberList, Endpoint::Activity, Endpoint::AuditList, Endpoint::VisitorList];
         match scenario {
             Scenario::Scan => Endpoint::Scan,
+            Scenario::Floor => Endpoint::Live,
             Scenario::Reads => READS[(n % READS.len() as u64) as usize],
             Scenario::Mixed => match n % 10 {
                 0..=4 => Endpoint::Scan,
@@ -509,6 +516,7 @@ async fn drive(base: &str, data: &Data, args: &BenchArgs, probe: &Probe) -> Resu
                                 .header("x-api-key", &keys[i % keys.len()])
                                 .json(&json!({ "serialNumber": serials[i], "timestamp": iso(ts) }))
                         }
+                        Endpoint::Live => client.get(format!("{base}/live")),
                         Endpoint::Presence => client.get(format!("{base}/api/checkins/presence")).bearer_auth(&token),
                         Endpoint::CheckinList => client.get(format!("{base}/api/checkins?limit=50")).bearer_auth(&token),
                         Endpoint::MemberList => client.get(format!("{base}/api/members?limit=50")).bearer_auth(&token),
