@@ -175,7 +175,12 @@ fn engine() -> anyhow::Result<Engine> {
         .max_tables_per_component(20)
         .table_elements(100_000)
         .max_memories_per_component(4)
-        .max_memory_size(4 << 30);
+        .max_memory_size(4 << 30)
+        // Spin 4.0's defaults (crates/core): an instance's first 2 MiB of linear memory and 512 KiB of
+        // tables are zeroed in place when it is freed instead of handed back to the kernel, so the next
+        // instance in that slot takes no page faults and no TLB shootdown for them (host/README.md).
+        .linear_memory_keep_resident(2 << 20)
+        .table_keep_resident(1 << 19);
     let mut pooled = config.clone();
     pooled.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pooling));
     let engine = match Engine::new(&pooled) {
