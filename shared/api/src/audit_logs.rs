@@ -6,8 +6,8 @@ use http::Method;
 use sentinel_http::input::query_uuid;
 use sentinel_http::pagination::PageRequest;
 
-use crate::listing::Where;
-use sentinel_http::{ok, ok_json_text, Access, ApiError, Ctx, HandlerResult, Router};
+use crate::listing::{page_reply, page_statement, Where};
+use sentinel_http::{ok, Access, ApiError, Ctx, HandlerResult, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -149,18 +149,14 @@ impl Filters {
 fn page_of(ctx: &Ctx, filters: &Filters) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let mut w = filters.to_where();
-    let (filter, total) = (w.where_sql(), w.total_from("audit_log", "audit_log a"));
-    let window = w.page(page);
-    let sql = format!(
-        "SELECT total.total, total.total_is_estimate,
-                (SELECT COALESCE(jsonb_agg({ENTRY_JSON} ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb)
-                 FROM (SELECT * FROM audit_log a {filter} ORDER BY a.created_at DESC, a.id DESC {window}) a
-                 LEFT JOIN users u ON u.id = a.admin_user_id)::text AS entries
-         FROM {total}"
-    );
-    let row = ctx.db().query_row(&sql, &w.params)?;
-    let entries = row.text("entries").unwrap_or_else(|| "[]".to_string());
-    ok_json_text(page.wrap_text("auditLogs", &entries, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
+    let sql = page_statement(&mut w, "audit_log", "audit_log a", page, "", |filter, window| {
+        format!(
+            "SELECT COALESCE(jsonb_agg({ENTRY_JSON} ORDER BY a.created_at DESC, a.id DESC), '[]'::jsonb)
+             FROM (SELECT * FROM audit_log a {filter} ORDER BY a.created_at DESC, a.id DESC {window}) a
+             LEFT JOIN users u ON u.id = a.admin_user_id"
+        )
+    });
+    page_reply(&ctx.db().query_row(&sql, &w.params)?, page, "auditLogs")
 }
 
 /// List audit entries

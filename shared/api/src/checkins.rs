@@ -593,7 +593,9 @@ fn filters(ctx: &Ctx) -> Result<Filters, ApiError> {
 }
 
 /// One round trip: the filtered total and the requested page, newest first.
-fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<CheckinPage, ApiError> {
+/// The `page_statement` row of one page of check-ins; `member_exists` says whether the filtered member
+/// exists when `require_member`.
+fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) -> Result<sentinel_http::Row, ApiError> {
     let mut w = crate::listing::Where::default();
     let mut member_exists = "true".to_string();
     if let Some(member) = f.member {
@@ -620,37 +622,14 @@ fn checkin_page(ctx: &Ctx, f: Filters, page: PageRequest, require_member: bool) 
     if f.flagged_only {
         w.when("c.flagged_for_review");
     }
-    let (filter, total) = (w.where_sql(), w.total_from("checkins", "checkins c"));
-    let window = w.page(page);
-    let sql = format!(
-        "SELECT total.total, total.total_is_estimate, {member_exists} AS member_exists,
-                (SELECT coalesce(jsonb_agg(checkin_json(c, m) ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC), '[]'::jsonb)
-                 FROM (SELECT * FROM checkins c {filter} ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC
-                       {window}) c
-                 LEFT JOIN members m ON m.id = c.member_id)::text AS checkins
-         FROM {total}"
-    );
-    let row = ctx.db().query_row(&sql, &w.params)?;
-    Ok(CheckinPage {
-        member_exists: row.bool("member_exists"),
-        total: row.int("total"),
-        total_is_estimate: row.bool("total_is_estimate"),
-        checkins_json: row.text("checkins").unwrap_or_else(|| "[]".to_string()),
-    })
-}
-
-struct CheckinPage {
-    member_exists: bool,
-    total: i64,
-    total_is_estimate: bool,
-    /// The page's check-ins as JSON text (see `PageRequest::wrap_text`).
-    checkins_json: String,
-}
-
-impl CheckinPage {
-    fn reply(&self, page: PageRequest) -> HandlerResult {
-        ok_json_text(page.wrap_text("checkins", &self.checkins_json, json!({ "totalIsEstimate": self.total_is_estimate }), self.total))
-    }
+    let sql = crate::listing::page_statement(&mut w, "checkins", "checkins c", page, &format!("{member_exists} AS member_exists, "), |filter, window| {
+        format!(
+            "SELECT coalesce(jsonb_agg(checkin_json(c, m) ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC), '[]'::jsonb)
+             FROM (SELECT * FROM checkins c {filter} ORDER BY c.\"timestamp\" DESC, c.created_at DESC, c.id DESC {window}) c
+             LEFT JOIN members m ON m.id = c.member_id"
+        )
+    });
+    Ok(ctx.db().query_row(&sql, &w.params)?)
 }
 
 // ------------------------------------------------------------------ reads
@@ -669,7 +648,7 @@ impl CheckinPage {
     responses((status = 200, body = CheckinList)))]
 pub fn list(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
-    checkin_page(ctx, filters(ctx)?, page, false)?.reply(page)
+    crate::listing::page_reply(&checkin_page(ctx, filters(ctx)?, page, false)?, page, "checkins")
 }
 
 /// List a member's check-ins
@@ -688,11 +667,11 @@ pub fn member_checkins(ctx: &Ctx) -> HandlerResult {
     let page = PageRequest::from_query(ctx.query())?;
     let mut f = filters(ctx)?;
     f.member = Some(id.clone());
-    let p = checkin_page(ctx, f, page, true)?;
-    if !p.member_exists {
+    let row = checkin_page(ctx, f, page, true)?;
+    if !row.bool("member_exists") {
         return Err(ApiError::not_found(format!("Member with ID '{id}' not found")));
     }
-    p.reply(page)
+    crate::listing::page_reply(&row, page, "checkins")
 }
 
 /// Get a check-in

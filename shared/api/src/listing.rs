@@ -8,8 +8,10 @@
 //! Lists over tables that grow without bound (check-ins, the audit log, visits) keep their `total`
 //! cheap with [`Where::total_from`]; lists bounded by the unit's size (members, badges) count exactly.
 
+use sentinel_http::db::Row;
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::SqlParam;
+use sentinel_http::{ok_json_text, HandlerResult, SqlParam};
+use serde_json::json;
 
 #[derive(Default)]
 pub struct Where {
@@ -76,6 +78,25 @@ impl Where {
               FROM (SELECT count(*) AS n FROM (SELECT 1 FROM {from} {filter} LIMIT {cap} + 1) s) capped) total"
         )
     }
+}
+
+/// The statement of one page of a list over a table that grows without bound: one row of `total` and
+/// `total_is_estimate` ([`Where::total_from`] over `from`, rows of `table`), the `extra` columns
+/// (`"<expr> AS name, "`, or empty) and `items`, the page as JSON text. `page_items(filter, window)`
+/// is a sub-select yielding the page as a jsonb array, given this WHERE clause and the page's
+/// LIMIT/OFFSET ([`Where::page`]). Send it with `query_row` and answer with [`page_reply`].
+pub fn page_statement(w: &mut Where, table: &str, from: &str, page: PageRequest, extra: &str, page_items: impl FnOnce(&str, &str) -> String) -> String {
+    let (filter, total) = (w.where_sql(), w.total_from(table, from));
+    let window = w.page(page);
+    let items = page_items(&filter, &window);
+    format!("SELECT total.total, total.total_is_estimate, {extra}({items})::text AS items FROM {total}")
+}
+
+/// The response to a [`page_statement`] row: the items under `field` (passed through as text),
+/// `totalIsEstimate` and the paging fields.
+pub fn page_reply(row: &Row, page: PageRequest, field: &str) -> HandlerResult {
+    let items = row.text("items").unwrap_or_else(|| "[]".to_string());
+    ok_json_text(page.wrap_text(field, &items, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
 }
 
 /// See [`Where::total_from`] (docs/architecture.md, "Lists").

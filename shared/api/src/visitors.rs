@@ -9,7 +9,7 @@ use http::Method;
 use sentinel_domain::Role;
 use sentinel_http::input::{double_option, not_blank, query_instant, query_uuid};
 use sentinel_http::pagination::PageRequest;
-use sentinel_http::{created, ok, ok_json_text, Access, Allow, ApiError, Ctx, HandlerResult, Router};
+use sentinel_http::{created, ok, Access, Allow, ApiError, Ctx, HandlerResult, Router};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use utoipa::ToSchema;
@@ -283,18 +283,14 @@ pub fn list(ctx: &Ctx) -> HandlerResult {
     w.bind_some("v.check_in_time <= {}::text::timestamptz", query_instant(query, "endDate")?);
     w.bind_some("v.visit_type = {}", query.get("visitType").filter(|s| !s.is_empty()).cloned());
     w.bind_some("v.host_member_id = {}::text::uuid", query_uuid(query, "hostMemberId")?);
-    let (filter, total) = (w.where_sql(), w.total_from("visitors", "visitors v"));
-    let window = w.page(page);
-    let sql = format!(
-        "SELECT total.total, total.total_is_estimate,
-                (SELECT coalesce(jsonb_agg(visitor_json(v, t.id) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb)
-                 FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC {window}) v
-                 LEFT JOIN visit_types t ON t.code = v.visit_type)::text AS visitors
-         FROM {total}"
-    );
-    let row = ctx.db().query_row(&sql, &w.params)?;
-    let visitors = row.text("visitors").unwrap_or_else(|| "[]".to_string());
-    ok_json_text(page.wrap_text("visitors", &visitors, json!({ "totalIsEstimate": row.bool("total_is_estimate") }), row.int("total")))
+    let sql = crate::listing::page_statement(&mut w, "visitors", "visitors v", page, "", |filter, window| {
+        format!(
+            "SELECT coalesce(jsonb_agg(visitor_json(v, t.id) ORDER BY v.check_in_time DESC, v.id DESC), '[]'::jsonb)
+             FROM (SELECT * FROM visitors v {filter} ORDER BY v.check_in_time DESC, v.id DESC {window}) v
+             LEFT JOIN visit_types t ON t.code = v.visit_type"
+        )
+    });
+    crate::listing::page_reply(&ctx.db().query_row(&sql, &w.params)?, page, "visitors")
 }
 
 /// Get a visitor
