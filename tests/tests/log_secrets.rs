@@ -56,6 +56,10 @@ fn no_log_line_holds_a_password_token_key_or_the_jwt_secret() {
         }
     }
     assert!(found.is_empty(), "secrets in the logs ({}):\n{}", log_path.display(), found.join("\n"));
+    // Ordinary traffic — refused credentials and bad bodies are warnings — logs no error; the presence
+    // board's files come from a component without Redis, which is not metered rather than failing to be.
+    let errors: Vec<&&str> = lines.iter().filter(|l| l.contains("\"level\":\"error\"")).collect();
+    assert!(errors.is_empty(), "error lines for ordinary traffic ({}):\n{}", log_path.display(), errors.iter().map(|l| l.to_string()).collect::<Vec<_>>().join("\n"));
     let _ = std::fs::remove_dir_all(&dir);
 }
 
@@ -95,6 +99,10 @@ fn session() -> serde_json::Map<String, Value> {
     assert_eq!(request("GET", &url("/api/divisions"), &[("x-api-key", &forged_key)], None).status, 401);
     let tampered = format!("{}x", &token);
     assert_eq!(request("GET", &url("/api/divisions"), &[("authorization", &format!("Bearer {tampered}"))], None).status, 401);
+    // The presence board's page and script (the `web` component).
+    for path in ["/board", "/board/board.js"] {
+        assert_eq!(request("GET", &url(path), &[], None).status, 200, "{path}");
+    }
     // A request that fails inside (a body the handler refuses) and one answered 404.
     assert_eq!(request("POST", &url("/api/members"), &[("authorization", &bearer)], Some(&json!({ "password": admin_password }))).status, 400);
 

@@ -80,6 +80,10 @@ const RECORD_SCRIPT: &str = "redis.call('HINCRBY', KEYS[1], ARGV[1], 1) redis.ca
 
 impl RequestMetrics for RedisStreams<'_> {
     fn record(&self, observation: &Observation) {
+        // A component with no Redis (the presence board's `web`) is not metered: docs/architecture.md, "Metrics".
+        if self.address.get().is_none() {
+            return;
+        }
         let (bucket, sum) = observation.fields();
         if let Err(e) = self.eval(RECORD_SCRIPT, &[request_metrics::KEY], &[bucket, sum, observation.micros.to_string()]) {
             log_failure("request metrics", &e);
