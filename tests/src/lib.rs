@@ -478,6 +478,11 @@ impl App {
     pub fn addr(&self) -> SocketAddr {
         self.host.addr
     }
+
+    /// See [`HostHandle::spin_log`].
+    pub fn spin_log(&self) -> Option<String> {
+        self.host.spin_log()
+    }
 }
 
 /// The production spin.toml served once per process against [`services()`].

@@ -124,6 +124,10 @@ fn session() -> serde_json::Map<String, Value> {
         relay.shutdown().await;
     });
     assert_eq!(request("POST", &url("/api/auth/logout"), &[("authorization", &bearer)], None).status, 200);
+    // On real Spin the components' lines are in Spin's own log: pass them on to the scan.
+    if let Some(spin_log) = app().spin_log() {
+        eprint!("{spin_log}");
+    }
     std::io::stderr().flush().unwrap();
 
     let mut secrets = serde_json::Map::new();
