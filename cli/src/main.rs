@@ -362,6 +362,7 @@ async fn start_host(
         cache_dir: None,
         max_in_flight: 256,
         spin_compat,
+        request_timeout: None,
     })
     .await
 }

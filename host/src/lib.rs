@@ -57,6 +57,8 @@ pub struct HostConfig {
     pub max_in_flight: usize,
     /// Which Spin release's `spin:postgres` behaviour to reproduce (default: strict 4.0).
     pub spin_compat: SpinCompat,
+    /// How long a request may run (None: `SENTINEL_REQUEST_TIMEOUT_SECS`, else 60 s).
+    pub request_timeout: Option<Duration>,
 }
 
 /// The Spin release whose host behaviour the local host reproduces where releases differ
@@ -363,7 +365,7 @@ pub async fn start(cfg: HostConfig) -> anyhow::Result<RunningHost> {
         let _ = c.self_addr.set(addr);
     }
 
-    let timeout = request_timeout();
+    let timeout = cfg.request_timeout.unwrap_or_else(request_timeout);
     let app = Arc::new(App {
         name: manifest.name.clone(),
         version: manifest.version.clone(),
@@ -451,6 +453,7 @@ mod tests {
             cache_dir: Some(dir.join("cache")),
             max_in_flight: 4,
             spin_compat: SpinCompat::default(),
+            request_timeout: None,
         };
         let err = match start(cfg).await {
             Ok(_) => panic!("started without a component file"),

@@ -412,6 +412,17 @@ pub fn spin_release() -> sentinel_host::SpinCompat {
 
 /// [`start_host`] on the in-process host in the given compatibility mode.
 pub fn start_local_host(manifest: &Path, variables: HashMap<String, String>, spin_compat: sentinel_host::SpinCompat) -> Result<HostHandle> {
+    start_local_host_with_timeout(manifest, variables, spin_compat, None)
+}
+
+/// [`start_local_host`] with its own request timeout (a process-wide environment variable would
+/// reach hosts that other tests start meanwhile).
+pub fn start_local_host_with_timeout(
+    manifest: &Path,
+    variables: HashMap<String, String>,
+    spin_compat: sentinel_host::SpinCompat,
+    request_timeout: Option<std::time::Duration>,
+) -> Result<HostHandle> {
     let config = sentinel_host::HostConfig {
         manifest_path: manifest.to_path_buf(),
         listen: "127.0.0.1:0".parse().unwrap(),
@@ -419,6 +430,7 @@ pub fn start_local_host(manifest: &Path, variables: HashMap<String, String>, spi
         cache_dir: wasm_cache_dir(),
         max_in_flight: 256,
         spin_compat,
+        request_timeout,
     };
     let host = block_on(sentinel_host::start(config)).with_context(|| format!("starting the host for {}", manifest.display()))?;
     let addr = host.addr();

@@ -639,11 +639,9 @@ fn a_spinning_guest_hits_the_execution_timeout() {
         return;
     }
     build_components();
-    // The timeout is read at start(); keep it short for this host only.
-    std::env::set_var("SENTINEL_REQUEST_TIMEOUT_SECS", "3");
-    let started = start_host(&fixture("spin.toml"), base_variables());
-    std::env::remove_var("SENTINEL_REQUEST_TIMEOUT_SECS");
-    let h = started.unwrap();
+    // A short timeout for this host only.
+    let h = sentinel_tests::start_local_host_with_timeout(&fixture("spin.toml"), base_variables(), spin_release(), Some(std::time::Duration::from_secs(3)))
+        .unwrap();
     let t0 = std::time::Instant::now();
     let r = request("GET", &format!("{}/spin", h.base_url), &[], None);
     assert_eq!((r.status, r.text.as_str()), (500, ""));
